@@ -1,0 +1,191 @@
+//! What the checker sees of a run: every decision every replica reported, and every client operation with its
+//! invocation and completion times. Agreement is checked as decisions arrive; the rest at the end
+//! ([`super::verify`]).
+
+use paxos_variants::{ClientId, NodeId, Op, Reply, Slot, Value};
+use std::fmt;
+
+#[derive(Debug, Clone)]
+pub struct OpRecord {
+    pub op: Op,
+    pub invoked_ns: u64,
+    pub completed: Option<(u64, Reply)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    Agreement {
+        slot: Slot,
+        node: NodeId,
+        first: String,
+        second: String,
+    },
+    Validity {
+        slot: Slot,
+        what: String,
+    },
+    CompletedButNotDecided {
+        client: ClientId,
+        seq: u64,
+    },
+    WrongReply {
+        client: ClientId,
+        seq: u64,
+        got: String,
+        expected: String,
+    },
+    RealTimeOrder {
+        earlier: (ClientId, u64),
+        later: (ClientId, u64),
+    },
+    StateDivergence {
+        node: NodeId,
+        applied_upto: Slot,
+        detail: String,
+    },
+    Liveness {
+        pending: usize,
+        after_ms: u64,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::Agreement { slot, node, first, second } => write!(
+                f,
+                "agreement: slot {} was decided as {first}, but replica {} decided {second}",
+                slot.0, node.0
+            ),
+            Violation::Validity { slot, what } => {
+                write!(f, "validity: slot {} holds {what}, which no client proposed", slot.0)
+            }
+            Violation::CompletedButNotDecided { client, seq } => write!(
+                f,
+                "linearizability: client {} got a reply to command {seq}, which is in no decided slot",
+                client.0
+            ),
+            Violation::WrongReply { client, seq, got, expected } => write!(
+                f,
+                "linearizability: client {} command {seq} got {got}, but the log's state machine gives {expected}",
+                client.0
+            ),
+            Violation::RealTimeOrder { earlier, later } => write!(
+                f,
+                "linearizability: client {} command {} completed before client {} command {} was invoked, \
+                 yet the log orders it after",
+                earlier.0 .0, earlier.1, later.0 .0, later.1
+            ),
+            Violation::StateDivergence { node, applied_upto, detail } => write!(
+                f,
+                "exactly-once/state: replica {} after applying {} slots {detail}",
+                node.0, applied_upto.0
+            ),
+            Violation::Liveness { pending, after_ms } => write!(
+                f,
+                "liveness: {pending} operations still pending {after_ms} ms after a quorum was healed"
+            ),
+        }
+    }
+}
+
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Noop => "no-op".into(),
+        Value::Batch(cmds) => {
+            let ids: Vec<String> = cmds
+                .iter()
+                .take(4)
+                .map(|c| format!("c{}#{}", c.client.0, c.seq))
+                .collect();
+            let more = if cmds.len() > 4 { ", ..." } else { "" };
+            format!("[{}{more}]", ids.join(", "))
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct History {
+    /// The first decision reported for each slot; every later report must equal it.
+    pub chosen: Vec<Option<Value>>,
+    /// Per client, per sequence number (issued densely from 0).
+    pub ops: Vec<Vec<OpRecord>>,
+    pub violations: Vec<Violation>,
+    pub decisions_seen: u64,
+}
+
+impl History {
+    pub fn new(clients: usize) -> History {
+        History {
+            ops: vec![Vec::new(); clients],
+            ..History::default()
+        }
+    }
+
+    pub fn decision(&mut self, node: NodeId, slot: Slot, value: &Value) {
+        self.decisions_seen += 1;
+        let i = slot.0 as usize;
+        if self.chosen.len() <= i {
+            self.chosen.resize(i + 1, None);
+        }
+        match &self.chosen[i] {
+            None => self.chosen[i] = Some(value.clone()),
+            Some(first) if first == value => {}
+            Some(first) => {
+                let v = Violation::Agreement {
+                    slot,
+                    node,
+                    first: describe(first),
+                    second: describe(value),
+                };
+                self.violations.push(v);
+            }
+        }
+    }
+
+    pub fn invoke(&mut self, client: ClientId, seq: u64, op: Op, now_ns: u64) {
+        let ops = &mut self.ops[client.0 as usize];
+        debug_assert_eq!(ops.len() as u64, seq, "sequence numbers are issued densely");
+        ops.push(OpRecord {
+            op,
+            invoked_ns: now_ns,
+            completed: None,
+        });
+    }
+
+    /// Records a completion; returns the invocation time, or None for a duplicate or unknown completion.
+    pub fn complete(
+        &mut self,
+        client: ClientId,
+        seq: u64,
+        reply: Reply,
+        now_ns: u64,
+    ) -> Option<u64> {
+        let rec = self.ops.get_mut(client.0 as usize)?.get_mut(seq as usize)?;
+        if rec.completed.is_some() {
+            return None;
+        }
+        rec.completed = Some((now_ns, reply));
+        Some(rec.invoked_ns)
+    }
+
+    pub fn pending(&self) -> usize {
+        self.ops
+            .iter()
+            .flatten()
+            .filter(|r| r.completed.is_none())
+            .count()
+    }
+
+    pub fn completed(&self) -> usize {
+        self.ops
+            .iter()
+            .flatten()
+            .filter(|r| r.completed.is_some())
+            .count()
+    }
+
+    pub fn op(&self, client: ClientId, seq: u64) -> Option<&OpRecord> {
+        self.ops.get(client.0 as usize)?.get(seq as usize)
+    }
+}

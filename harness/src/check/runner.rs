@@ -1,0 +1,112 @@
+//! Runs the checker over many seeds, on every core, and summarises. Results are gathered by seed, so the summary
+//! is the same however the seeds were spread over threads.
+
+use super::history::Violation;
+use super::scenario::{scenario, FaultKinds, LIVENESS_DEADLINE};
+use super::verify::verify;
+use crate::sim::{Sim, SimStats};
+use paxos_variants::{Mutation, Variant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone)]
+pub struct SeedOutcome {
+    pub seed: u64,
+    pub violations: Vec<Violation>,
+    pub issued: usize,
+    pub completed: usize,
+    pub decisions: u64,
+    pub stats: SimStats,
+}
+
+/// Runs one seed's scenario and every check on it.
+pub fn check_seed<V: Variant>(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SeedOutcome {
+    let spec = scenario(seed, kinds, mutation);
+    let stop = spec.stop_issuing;
+    let mut sim = Sim::<V>::new(spec);
+    let statuses = sim.run();
+    let mut history = std::mem::take(&mut sim.history);
+    verify(&mut history, &statuses);
+    let pending = history.pending();
+    if pending > 0 {
+        history.violations.push(Violation::Liveness {
+            pending,
+            after_ms: (sim.now_ns().saturating_sub(stop.as_nanos() as u64)) / 1_000_000,
+        });
+    }
+    debug_assert!(sim.now_ns() <= (stop + LIVENESS_DEADLINE).as_nanos() as u64);
+    SeedOutcome {
+        seed,
+        issued: history.ops.iter().map(Vec::len).sum(),
+        completed: history.completed(),
+        decisions: history.decisions_seen,
+        violations: history.violations,
+        stats: sim.stats,
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckSummary {
+    pub seeds_run: usize,
+    pub failing: Vec<SeedOutcome>,
+    pub issued: usize,
+    pub completed: usize,
+    pub decisions: u64,
+    pub deliveries: u64,
+    pub crashes: u64,
+    pub partitions: u64,
+    pub duplicated: u64,
+    pub dropped: u64,
+}
+
+/// Checks `seeds` on `threads` threads. With `stop_at_first`, seeds not yet started when a violation is found
+/// are skipped. `progress` is called once per finished seed.
+pub fn check_seeds<V: Variant>(
+    seeds: &[u64],
+    kinds: FaultKinds,
+    mutation: Mutation,
+    threads: usize,
+    stop_at_first: bool,
+    progress: &(dyn Fn() + Sync),
+) -> CheckSummary {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let outcomes = Mutex::new(Vec::with_capacity(seeds.len()));
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&seed) = seeds.get(i) else { return };
+                let out = check_seed::<V>(seed, kinds, mutation);
+                if stop_at_first && !out.violations.is_empty() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                progress();
+                if let Ok(mut v) = outcomes.lock() {
+                    v.push(out);
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap_or_default();
+    outcomes.sort_by_key(|o| o.seed);
+    let mut sum = CheckSummary::default();
+    for o in outcomes {
+        sum.seeds_run += 1;
+        sum.issued += o.issued;
+        sum.completed += o.completed;
+        sum.decisions += o.decisions;
+        sum.deliveries += o.stats.deliveries;
+        sum.crashes += o.stats.crashes;
+        sum.partitions += o.stats.partitions;
+        sum.duplicated += o.stats.duplicated;
+        sum.dropped += o.stats.dropped;
+        if !o.violations.is_empty() {
+            sum.failing.push(o);
+        }
+    }
+    sum
+}

@@ -1,0 +1,231 @@
+//! One random fault scenario per seed, in ranges like those of the most trusted simulators: loss 0-30%,
+//! duplication 0-50%, reordering, symmetric and asymmetric partitions, crash and restart, pauses; random cluster
+//! size, placement, link delays and load. A run has a safety phase with faults, then heals a random quorum (its
+//! crashed members restart, everything else stays cut off, loss stops) and must finish every pending command
+//! within a bounded virtual time.
+
+use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
+use crate::sim::{SimFault, SimSpec};
+use paxos_variants::{DetRng, Mutation, QuorumSystem, Tuning};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long clients issue commands while faults are injected.
+pub const SAFETY_PHASE: Duration = Duration::from_secs(3);
+/// How long, after healing, every pending command has to complete.
+pub const LIVENESS_DEADLINE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FaultKinds {
+    pub loss: bool,
+    pub duplicate: bool,
+    pub reorder: bool,
+    pub partition: bool,
+    pub crash: bool,
+    pub pause: bool,
+}
+
+impl FaultKinds {
+    pub const NAMES: &'static [&'static str] = &[
+        "loss",
+        "duplicate",
+        "reorder",
+        "partition",
+        "crash",
+        "pause",
+    ];
+
+    pub fn all() -> FaultKinds {
+        FaultKinds {
+            loss: true,
+            duplicate: true,
+            reorder: true,
+            partition: true,
+            crash: true,
+            pause: true,
+        }
+    }
+}
+
+impl FromStr for FaultKinds {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FaultKinds, String> {
+        match s {
+            "all" => return Ok(FaultKinds::all()),
+            "none" => return Ok(FaultKinds::default()),
+            _ => {}
+        }
+        let mut k = FaultKinds::default();
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "loss" => k.loss = true,
+                "duplicate" => k.duplicate = true,
+                "reorder" => k.reorder = true,
+                "partition" => k.partition = true,
+                "crash" => k.crash = true,
+                "pause" => k.pause = true,
+                other => {
+                    return Err(format!(
+                        "unknown fault kind `{other}`: use all, none, or a comma list of {}",
+                        FaultKinds::NAMES.join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(k)
+    }
+}
+
+impl fmt::Display for FaultKinds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == FaultKinds::all() {
+            return write!(f, "all");
+        }
+        let on = [
+            (self.loss, "loss"),
+            (self.duplicate, "duplicate"),
+            (self.reorder, "reorder"),
+            (self.partition, "partition"),
+            (self.crash, "crash"),
+            (self.pause, "pause"),
+        ];
+        let names: Vec<&str> = on.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
+        if names.is_empty() {
+            write!(f, "none")
+        } else {
+            write!(f, "{}", names.join(","))
+        }
+    }
+}
+
+fn ms_range(rng: &mut DetRng, lo: f64, hi: f64) -> Duration {
+    Duration::from_secs_f64((lo + rng.next_f64() * (hi - lo)) / 1000.0)
+}
+
+/// The scenario of one seed.
+pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
+    let mut rng = DetRng::derive(seed, 0xC4EC);
+    let n = [3usize, 5][rng.below(2) as usize];
+    let regions = 1 + rng.below(3) as usize;
+    let replica_region: Vec<usize> = (0..n).map(|_| rng.below(regions as u64) as usize).collect();
+    let client_regions: Vec<usize> = (0..1 + rng.below(regions as u64) as usize)
+        .map(|_| rng.below(regions as u64) as usize)
+        .collect();
+    let local = ms_range(&mut rng, 0.05, 1.0);
+    let mut delay = vec![vec![local; regions]; regions];
+    for (a, b) in (0..regions).flat_map(|a| (a + 1..regions).map(move |b| (a, b))) {
+        let d = ms_range(&mut rng, 1.0, 60.0);
+        delay[a][b] = d;
+        delay[b][a] = d;
+    }
+    let pick = |rng: &mut DetRng, on: bool, hi: f64| if on { rng.next_f64() * hi } else { 0.0 };
+    let network = NetworkSpec {
+        delay,
+        jitter: if kinds.reorder {
+            ms_range(&mut rng, 0.0, 5.0)
+        } else {
+            Duration::ZERO
+        },
+        loss: pick(&mut rng, kinds.loss, 0.3),
+        duplicate: pick(&mut rng, kinds.duplicate, 0.5),
+        reorder: pick(&mut rng, kinds.reorder, 0.3),
+        reorder_max: Duration::from_millis(50),
+    };
+    let topology = Topology {
+        regions: (0..regions).map(|r| format!("r{r}")).collect(),
+        replica_region,
+        client_regions,
+        leader: rng.below(n as u64) as usize,
+    };
+    let clients = 1 + rng.below(6) as usize;
+    let load = LoadSpec {
+        kind: LoadKind::Closed {
+            window: 1 + rng.below(2) as usize,
+        },
+        payload_bytes: 16,
+        write_fraction: 0.5 + rng.next_f64() * 0.5,
+        keys: 1 + rng.below(8),
+    };
+
+    let safety_ms = SAFETY_PHASE.as_millis() as f64;
+    let mut faults: Vec<(Duration, SimFault)> = Vec::new();
+    if kinds.partition {
+        for _ in 0..rng.below(4) {
+            let at = ms_range(&mut rng, 0.0, safety_ms);
+            let fault = if rng.chance(0.5) {
+                let groups = 2 + rng.below(2) as usize;
+                let mut g: Vec<Vec<usize>> = vec![Vec::new(); groups];
+                for r in 0..n {
+                    g[rng.below(groups as u64) as usize].push(r);
+                }
+                SimFault::Partition(g)
+            } else {
+                let from = rng.below(n as u64) as usize;
+                let to = (from + 1 + rng.below(n as u64 - 1) as usize) % n;
+                SimFault::Block { from, to }
+            };
+            faults.push((at, fault));
+            faults.push((at + ms_range(&mut rng, 100.0, 1000.0), SimFault::Heal));
+        }
+    }
+    if kinds.crash {
+        for _ in 0..rng.below(4) {
+            let r = rng.below(n as u64) as usize;
+            let at = ms_range(&mut rng, 0.0, safety_ms);
+            faults.push((at, SimFault::Crash(r)));
+            if rng.chance(0.7) {
+                faults.push((at + ms_range(&mut rng, 50.0, 1500.0), SimFault::Restart(r)));
+            }
+        }
+    }
+    if kinds.pause {
+        for _ in 0..rng.below(3) {
+            let node = rng.below(n as u64) as usize;
+            let at = ms_range(&mut rng, 0.0, safety_ms);
+            let for_ns = ms_range(&mut rng, 50.0, 500.0).as_nanos() as u64;
+            faults.push((at, SimFault::Pause { node, for_ns }));
+        }
+    }
+    // Heal a random majority: it is reconnected and restarted, loss stops, the rest stays cut off.
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let quorum: Vec<usize> = order[..n / 2 + 1].to_vec();
+    faults.push((SAFETY_PHASE, SimFault::Heal));
+    faults.push((SAFETY_PHASE, SimFault::Calm));
+    if quorum.len() < n {
+        faults.push((SAFETY_PHASE, SimFault::Partition(vec![quorum.clone()])));
+    }
+    for &r in &quorum {
+        faults.push((SAFETY_PHASE, SimFault::Restart(r)));
+    }
+    // Faults at the same instant run in list order; sort stably by time so the heal steps keep theirs.
+    faults.sort_by_key(|(t, _)| *t);
+
+    let tuning = Tuning {
+        heartbeat: Duration::from_millis(20),
+        election_timeout: Duration::from_millis(200),
+        retransmit: Duration::from_millis(100),
+        backoff: Duration::from_millis(10),
+        ..Tuning::default()
+    };
+    SimSpec {
+        quorums: QuorumSystem::Majority { n },
+        topology,
+        network,
+        tuning,
+        client_retry: Duration::from_millis(400),
+        cpu_per_msg: Duration::from_micros(rng.below(20)),
+        mutation,
+        seed,
+        clients,
+        load,
+        measure_from: Duration::ZERO,
+        stop_issuing: SAFETY_PHASE,
+        end: SAFETY_PHASE + LIVENESS_DEADLINE,
+        end_when_drained: true,
+        faults,
+    }
+}

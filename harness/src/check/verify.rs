@@ -1,0 +1,245 @@
+//! The end-of-run checks. The decided log is a total order, so linearizability needs no search: replay the log
+//! through a fresh state machine, and every operation's linearization point is the first slot that carries it.
+//!
+//! - validity: every decided command is one a client issued, with the same operation;
+//! - exactly-once and state: every live replica's state digest equals the replay's after the same prefix (a
+//!   replica that ran a command twice, or skipped one, diverges);
+//! - linearizability: every reply equals the replay's output for that command, every completed command is in
+//!   the log, and if A completed before B was invoked then A precedes B in the log.
+
+use super::history::{describe, History, Violation};
+use paxos_variants::kv::{KvStore, Outcome};
+use paxos_variants::{ClientId, NodeId, ReplicaStatus, Reply, Slot};
+use std::collections::HashMap;
+
+fn show(r: &Reply) -> String {
+    match r {
+        Reply::Written { version } => format!("written v{version}"),
+        Reply::Read { version, .. } => format!("read v{version}"),
+    }
+}
+
+/// A command in the log: (position, invoked, completed, id).
+type Placed = ((u64, u32), u64, Option<u64>, (ClientId, u64));
+
+/// Runs every end-of-run check and appends what it finds to the history's violations.
+pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
+    let mut found = Vec::new();
+    let mut kv = KvStore::new();
+    // Position (slot, index within the slot) and reply of each command's first application.
+    let mut first: HashMap<(ClientId, u64), ((u64, u32), Reply)> = HashMap::new();
+    let mut digest_after = vec![kv.digest()];
+    for (s, entry) in h.chosen.iter().enumerate() {
+        let Some(value) = entry else { break };
+        for (i, cmd) in value.commands().iter().enumerate() {
+            match h.op(cmd.client, cmd.seq) {
+                Some(rec) if rec.op == cmd.op => {}
+                _ => found.push(Violation::Validity {
+                    slot: Slot(s as u64),
+                    what: format!(
+                        "command c{}#{} in {}",
+                        cmd.client.0,
+                        cmd.seq,
+                        describe(value)
+                    ),
+                }),
+            }
+            if let Outcome::Executed(reply) = kv.apply(cmd) {
+                first.insert((cmd.client, cmd.seq), ((s as u64, i as u32), reply));
+            }
+        }
+        digest_after.push(kv.digest());
+    }
+
+    for (node, st) in replicas {
+        match digest_after.get(st.applied_upto.0 as usize) {
+            Some(d) if *d == st.state_digest => {}
+            Some(_) => found.push(Violation::StateDivergence {
+                node: *node,
+                applied_upto: st.applied_upto,
+                detail: "has a state different from the decided log's".into(),
+            }),
+            None => found.push(Violation::StateDivergence {
+                node: *node,
+                applied_upto: st.applied_upto,
+                detail: format!(
+                    "applied slots that were never reported decided (decided prefix: {})",
+                    digest_after.len() - 1
+                ),
+            }),
+        }
+    }
+
+    let mut placed: Vec<Placed> = Vec::new();
+    for (c, ops) in h.ops.iter().enumerate() {
+        let client = ClientId(c as u32);
+        for (seq, rec) in ops.iter().enumerate() {
+            let seq = seq as u64;
+            let pos = first.get(&(client, seq));
+            if let Some((t, reply)) = &rec.completed {
+                match pos {
+                    None => found.push(Violation::CompletedButNotDecided { client, seq }),
+                    Some((_, expected)) if expected != reply => found.push(Violation::WrongReply {
+                        client,
+                        seq,
+                        got: show(reply),
+                        expected: show(expected),
+                    }),
+                    Some(_) => {}
+                }
+                let _ = t;
+            }
+            if let Some((p, _)) = pos {
+                placed.push((
+                    *p,
+                    rec.invoked_ns,
+                    rec.completed.as_ref().map(|c| c.0),
+                    (client, seq),
+                ));
+            }
+        }
+    }
+    // Walk the log backwards keeping the earliest completion among later commands: a command invoked after
+    // that completion is ordered against real time.
+    placed.sort_unstable_by_key(|p| p.0);
+    let mut earliest_later: Option<(u64, (ClientId, u64))> = None;
+    for &(_, invoked, completed, id) in placed.iter().rev() {
+        if let Some((done, earlier)) = earliest_later {
+            if done < invoked {
+                found.push(Violation::RealTimeOrder { earlier, later: id });
+                break;
+            }
+        }
+        if let Some(c) = completed {
+            if earliest_later.is_none_or(|(d, _)| c < d) {
+                earliest_later = Some((c, id));
+            }
+        }
+    }
+    h.violations.extend(found);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use paxos_variants::{Command, Op, Value};
+
+    fn put(c: u32, seq: u64, key: u64) -> Command {
+        Command {
+            client: ClientId(c),
+            seq,
+            ack: 0,
+            op: Op::Put {
+                key,
+                value: Bytes::from_static(b"v"),
+            },
+        }
+    }
+
+    /// (command, invoked, completion)
+    type Case = (Command, u64, Option<(u64, Reply)>);
+
+    fn history_with(cmds: &[Case]) -> History {
+        let mut h = History::new(3);
+        for (cmd, inv, done) in cmds {
+            h.invoke(cmd.client, cmd.seq, cmd.op.clone(), *inv);
+            if let Some((t, r)) = done {
+                h.complete(cmd.client, cmd.seq, r.clone(), *t);
+            }
+        }
+        h
+    }
+
+    fn w(v: u64) -> Reply {
+        Reply::Written { version: v }
+    }
+
+    #[test]
+    fn a_correct_history_passes() {
+        let a = put(0, 0, 1);
+        let b = put(1, 0, 1);
+        let mut h = history_with(&[
+            (a.clone(), 0, Some((10, w(1)))),
+            (b.clone(), 20, Some((30, w(2)))),
+        ]);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![a.clone()]));
+        h.decision(NodeId(1), Slot(0), &Value::batch(vec![a]));
+        h.decision(NodeId(0), Slot(1), &Value::batch(vec![b]));
+        verify(&mut h, &[]);
+        assert!(h.violations.is_empty(), "{:?}", h.violations);
+    }
+
+    #[test]
+    fn disagreement_is_caught() {
+        let mut h = History::new(2);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![put(0, 0, 1)]));
+        h.decision(NodeId(1), Slot(0), &Value::batch(vec![put(1, 0, 1)]));
+        assert!(matches!(h.violations[0], Violation::Agreement { .. }));
+    }
+
+    #[test]
+    fn an_invented_command_is_caught() {
+        let mut h = History::new(2);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![put(1, 0, 1)]));
+        verify(&mut h, &[]);
+        assert!(matches!(h.violations[0], Violation::Validity { .. }));
+    }
+
+    #[test]
+    fn real_time_inversion_is_caught() {
+        // a completes at 10, b is invoked at 20, but the log puts b first.
+        let a = put(0, 0, 1);
+        let b = put(1, 0, 2);
+        let mut h = history_with(&[
+            (a.clone(), 0, Some((10, w(1)))),
+            (b.clone(), 20, Some((30, w(1)))),
+        ]);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![b]));
+        h.decision(NodeId(0), Slot(1), &Value::batch(vec![a]));
+        verify(&mut h, &[]);
+        assert!(
+            h.violations
+                .iter()
+                .any(|v| matches!(v, Violation::RealTimeOrder { .. })),
+            "{:?}",
+            h.violations
+        );
+    }
+
+    #[test]
+    fn a_wrong_reply_and_an_undecided_completion_are_caught() {
+        let a = put(0, 0, 1);
+        let b = put(1, 0, 1);
+        let mut h = history_with(&[(a.clone(), 0, Some((10, w(7)))), (b, 0, Some((10, w(1))))]);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![a]));
+        verify(&mut h, &[]);
+        assert!(h
+            .violations
+            .iter()
+            .any(|v| matches!(v, Violation::WrongReply { .. })));
+        assert!(h
+            .violations
+            .iter()
+            .any(|v| matches!(v, Violation::CompletedButNotDecided { .. })));
+    }
+
+    #[test]
+    fn a_replica_that_applied_twice_diverges() {
+        let a = put(0, 0, 1);
+        let mut h = history_with(&[(a.clone(), 0, None)]);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![a.clone()]));
+        let mut twice = KvStore::new();
+        twice.apply(&a);
+        let mut again = a.clone();
+        again.seq = 99; // what a broken dedup would do: run it as new
+        twice.apply(&again);
+        let st = ReplicaStatus {
+            applied_upto: Slot(1),
+            state_digest: twice.digest(),
+            is_leader: false,
+        };
+        verify(&mut h, &[(NodeId(0), st)]);
+        assert!(matches!(h.violations[0], Violation::StateDivergence { .. }));
+    }
+}

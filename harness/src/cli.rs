@@ -1,0 +1,284 @@
+//! The `paxos-bench` command line. With no arguments it runs the built-in default comparison.
+
+use crate::check::runner::{check_seeds, CheckSummary};
+use crate::check::scenario::FaultKinds;
+use crate::config::{self, Experiment};
+use crate::experiment::{plan, run_one};
+use crate::results::{write_all, RunResult};
+use crate::with_variant;
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use paxos_variants::{Mutation, VARIANT_NAMES};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// The built-in default comparison (`paxos-bench` with no arguments).
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "paxos-bench",
+    version,
+    about = "Compare Paxos variants on latency and throughput"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run an experiment config and write its results.
+    Run {
+        /// The experiment's TOML file.
+        config: PathBuf,
+        /// Output directory (default: reports/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the safety checker over many seeds with random faults.
+    Check {
+        /// A variant name, or "all".
+        #[arg(long, default_value = "all")]
+        variant: String,
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Run just this one seed (to replay a failure).
+        #[arg(long, conflicts_with_all = ["seeds", "first_seed"])]
+        seed: Option<u64>,
+        /// Fault kinds: all, none, or a comma list of loss, duplicate, reorder, partition, crash, pause.
+        #[arg(long, default_value = "all", value_parser = parse_faults)]
+        faults: FaultKinds,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Run a deliberately broken variant, to see the checker catch it.
+        #[arg(long, value_enum, hide = true)]
+        mutant: Option<MutantArg>,
+    },
+    /// List the variants and the fault kinds.
+    List,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum MutantArg {
+    AcceptorIgnoresPromise,
+    IgnorePromisedValues,
+}
+
+impl From<MutantArg> for Mutation {
+    fn from(m: MutantArg) -> Mutation {
+        match m {
+            MutantArg::AcceptorIgnoresPromise => Mutation::AcceptorIgnoresPromise,
+            MutantArg::IgnorePromisedValues => Mutation::IgnorePromisedValues,
+        }
+    }
+}
+
+fn parse_faults(s: &str) -> Result<FaultKinds, String> {
+    s.parse()
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.cmd {
+        None => {
+            let exp = config::parse(DEFAULT_CONFIG, Path::new("<built-in default config>"))?;
+            run_experiment(&exp, DEFAULT_CONFIG, Path::new("reports/latest"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Run { config, out }) => {
+            let exp = config::load(&config)?;
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("cannot read {}", config.display()))?;
+            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
+            run_experiment(&exp, &text, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Check {
+            variant,
+            seeds,
+            first_seed,
+            seed,
+            faults,
+            threads,
+            mutant,
+        }) => {
+            let seeds: Vec<u64> = match seed {
+                Some(s) => vec![s],
+                None => (first_seed..first_seed.saturating_add(seeds)).collect(),
+            };
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let mutation = mutant.map(Mutation::from).unwrap_or_default();
+            run_check(&variant, &seeds, faults, mutation, threads)
+        }
+        Some(Cmd::List) => {
+            println!("variants: {}", VARIANT_NAMES.join(", "));
+            println!("fault kinds: {}", FaultKinds::NAMES.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(what.to_string());
+    pb
+}
+
+fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()> {
+    let runs = plan(exp);
+    let pb = progress(
+        runs.len() as u64,
+        &format!("{} ({})", exp.name, exp.mode.as_str()),
+    );
+    let results: Mutex<Vec<Option<Result<RunResult, String>>>> = Mutex::new(vec![None; runs.len()]);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(p) = runs.get(i) else { return };
+                let r = run_one(exp, p).map_err(|e| e.to_string());
+                if let Ok(mut v) = results.lock() {
+                    v[i] = Some(r);
+                }
+                pb.inc(1);
+            });
+        }
+    });
+    pb.finish_and_clear();
+    let mut done = Vec::with_capacity(runs.len());
+    for r in results.into_inner().unwrap_or_default() {
+        match r {
+            Some(Ok(r)) => done.push(r),
+            Some(Err(e)) => bail!("{e}"),
+            None => bail!("a run did not finish"),
+        }
+    }
+    write_all(out, &done, config_text)?;
+    print_summary(&done);
+    println!("results: {}", out.join("results.csv").display());
+    Ok(())
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|us| format!("{:.2}", us / 1000.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_summary(runs: &[RunResult]) {
+    println!(
+        "{:<12} {:>7} {:>5} {:>8} {:>10} {:>9} {:>9} {:>10} {:>8}",
+        "variant", "clients", "seed", "ops", "ops/s", "p50 ms", "p99 ms", "model ms", "msgs/op"
+    );
+    for r in runs {
+        println!(
+            "{:<12} {:>7} {:>5} {:>8} {:>10.1} {:>9} {:>9} {:>10} {:>8}",
+            r.variant,
+            r.clients,
+            r.seed,
+            r.ops,
+            r.throughput_ops_s,
+            ms(r.p50_us),
+            ms(r.p99_us),
+            ms(r.expected_p50_us),
+            r.msgs_per_op.map_or("-".into(), |m| format!("{m:.2}")),
+        );
+    }
+}
+
+fn run_check(
+    variant: &str,
+    seeds: &[u64],
+    faults: FaultKinds,
+    mutation: Mutation,
+    threads: usize,
+) -> Result<ExitCode> {
+    let names: Vec<&str> = if variant == "all" {
+        VARIANT_NAMES.to_vec()
+    } else if VARIANT_NAMES.contains(&variant) {
+        vec![variant]
+    } else {
+        bail!(
+            "unknown variant `{variant}` (known: {}, or all)",
+            VARIANT_NAMES.join(", ")
+        );
+    };
+    let mut failed = false;
+    for name in names {
+        let pb = progress(seeds.len() as u64, &format!("check {name}"));
+        let tick = || pb.inc(1);
+        let started = Instant::now();
+        let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, faults, mutation, threads, false, &tick))
+            .ok_or_else(|| anyhow::anyhow!("unknown variant `{name}`"))?;
+        pb.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        let range = match (seeds.first(), seeds.last()) {
+            (Some(a), Some(b)) if a == b => format!("seed {a}"),
+            (Some(a), Some(b)) => format!("seeds {a}..={b}"),
+            _ => "no seeds".into(),
+        };
+        let mutant = if mutation == Mutation::None {
+            String::new()
+        } else {
+            format!(", mutant {mutation:?}")
+        };
+        println!(
+            "check {name}: {} {range}, faults {faults}{mutant}: {} violating seed(s) | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
+            summary.seeds_run,
+            summary.failing.len(),
+            summary.issued,
+            summary.completed,
+            summary.decisions,
+            summary.deliveries,
+            summary.dropped,
+            summary.duplicated,
+            summary.crashes,
+            summary.partitions,
+        );
+        for o in summary.failing.iter().take(5) {
+            failed = true;
+            println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
+            let mutant_flag = match mutation {
+                Mutation::None => String::new(),
+                Mutation::AcceptorIgnoresPromise => " --mutant acceptor-ignores-promise".into(),
+                Mutation::IgnorePromisedValues => " --mutant ignore-promised-values".into(),
+            };
+            println!(
+                "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",
+                o.seed
+            );
+        }
+        failed |= !summary.failing.is_empty();
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,741 @@
+//! Experiment configs: the TOML schema, and the checks that turn a file into a [`Experiment`] or an error that
+//! names the file and the key. Everything the drivers use comes from here, so a config means the same thing in
+//! the simulator and (later) over QUIC.
+
+use paxos_variants::{QuorumError, QuorumSystem, Tuning, VARIANT_NAMES};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: key `{key}`: {message}")]
+    Parse {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("{file}: key `{key}`: {message}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Sim,
+    Quic,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sim => "sim",
+            Mode::Quic => "quic",
+        }
+    }
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentFile {
+    pub name: String,
+    pub mode: Mode,
+    pub duration_s: f64,
+    #[serde(default)]
+    pub warmup_s: f64,
+    pub seeds: Vec<u64>,
+    pub cluster: ClusterFile,
+    pub network: NetworkFile,
+    pub load: LoadFile,
+    #[serde(default)]
+    pub sim: SimFile,
+    #[serde(rename = "variant")]
+    pub variants: Vec<VariantFile>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFile {
+    /// Region of each replica; N is the length.
+    pub replicas: Vec<String>,
+    /// Regions where clients sit, assigned round-robin.
+    pub clients: Vec<String>,
+    pub leader: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFile {
+    #[serde(default = "default_local_ms")]
+    pub local_ms: f64,
+    #[serde(default)]
+    pub jitter_ms: f64,
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Probability that a message is held back by up to `reorder_ms` extra, overtaking later ones.
+    #[serde(default)]
+    pub reorder: f64,
+    #[serde(default)]
+    pub reorder_ms: f64,
+    #[serde(default)]
+    pub link: Vec<LinkFile>,
+}
+
+fn default_local_ms() -> f64 {
+    0.1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFile {
+    pub between: [String; 2],
+    pub ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    Closed,
+    Open,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadFile {
+    pub mode: LoadMode,
+    /// One run per value.
+    pub clients: Vec<usize>,
+    /// Open loop: total arrivals per second across all clients.
+    pub rate: Option<f64>,
+    /// Closed loop: commands each client keeps outstanding.
+    #[serde(default = "one")]
+    pub window: usize,
+    #[serde(default = "default_payload")]
+    pub payload_bytes: usize,
+    #[serde(default = "default_write_fraction")]
+    pub write_fraction: f64,
+    #[serde(default = "default_keys")]
+    pub keys: u64,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_payload() -> usize {
+    64
+}
+fn default_write_fraction() -> f64 {
+    1.0
+}
+fn default_keys() -> u64 {
+    1000
+}
+
+/// Simulator-only knobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimFile {
+    /// CPU time a replica spends on each message it handles. A modelling assumption until it is calibrated
+    /// from the handler micro-benchmarks.
+    #[serde(default = "default_cpu_us")]
+    pub cpu_us_per_msg: f64,
+}
+
+fn default_cpu_us() -> f64 {
+    5.0
+}
+
+impl Default for SimFile {
+    fn default() -> Self {
+        SimFile {
+            cpu_us_per_msg: default_cpu_us(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantFile {
+    pub name: String,
+    /// Name shown in results; defaults to `name`. Lets one file compare, say, two batch sizes.
+    pub label: Option<String>,
+    pub q1: Option<usize>,
+    pub q2: Option<usize>,
+    pub grid: Option<[usize; 2]>,
+    pub batch_max: Option<usize>,
+    pub max_inflight: Option<usize>,
+    pub heartbeat_ms: Option<f64>,
+    pub election_timeout_ms: Option<f64>,
+    pub retransmit_ms: Option<f64>,
+    pub backoff_ms: Option<f64>,
+    pub client_retry_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultFile {
+    pub at_s: f64,
+    pub crash: Option<usize>,
+    pub restart: Option<usize>,
+    /// Groups of replicas that can only talk within their group.
+    pub partition: Option<Vec<Vec<usize>>>,
+    #[serde(default)]
+    pub heal: bool,
+}
+
+/// A validated experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub name: String,
+    pub mode: Mode,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub seeds: Vec<u64>,
+    pub topology: Topology,
+    pub network: NetworkSpec,
+    pub load: LoadSpec,
+    pub client_counts: Vec<usize>,
+    pub cpu_per_msg: Duration,
+    pub variants: Vec<VariantSpec>,
+    pub faults: Vec<Fault>,
+}
+
+/// Where replicas and clients sit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topology {
+    /// Region names, in order of first appearance (replicas, then clients).
+    pub regions: Vec<String>,
+    pub replica_region: Vec<usize>,
+    /// Client regions, assigned round-robin to clients.
+    pub client_regions: Vec<usize>,
+    pub leader: usize,
+}
+
+impl Topology {
+    pub fn n(&self) -> usize {
+        self.replica_region.len()
+    }
+
+    pub fn client_region(&self, client: usize) -> usize {
+        self.client_regions[client % self.client_regions.len()]
+    }
+}
+
+/// One-way delays between regions and the impairments every link gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSpec {
+    /// `delay[a][b]`: one-way delay from region a to region b (`delay[a][a]` is the in-region delay).
+    pub delay: Vec<Vec<Duration>>,
+    pub jitter: Duration,
+    pub loss: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+    pub reorder_max: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadKind {
+    Closed { window: usize },
+    Open { rate_per_s: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSpec {
+    pub kind: LoadKind,
+    pub payload_bytes: usize,
+    pub write_fraction: f64,
+    pub keys: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantSpec {
+    pub name: String,
+    pub label: String,
+    pub quorums: QuorumSystem,
+    pub tuning: Tuning,
+    pub client_retry: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultAction {
+    Crash(usize),
+    Restart(usize),
+    Partition(Vec<Vec<usize>>),
+    Heal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    pub at: Duration,
+    pub action: FaultAction,
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses and validates config text; `file` is only used in error messages.
+pub fn parse(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
+    let parse_err = |key: String, message: String| ConfigError::Parse {
+        file: file.to_path_buf(),
+        key,
+        message,
+    };
+    let de = toml::Deserializer::parse(text)
+        .map_err(|e| parse_err("(document)".into(), e.to_string()))?;
+    let raw: ExperimentFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." {
+            "(top level)".into()
+        } else {
+            key
+        };
+        parse_err(key, e.into_inner().message().trim().to_string())
+    })?;
+    Validator { file }.experiment(raw)
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+}
+
+fn ms(v: f64) -> Duration {
+    Duration::from_secs_f64(v / 1000.0)
+}
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn non_negative(&self, key: &str, v: f64) -> Result<f64, ConfigError> {
+        if !v.is_finite() || v < 0.0 {
+            return Err(self.err(key, format!("must be a finite number >= 0, got {v}")));
+        }
+        Ok(v)
+    }
+
+    fn probability(&self, key: &str, v: f64) -> Result<f64, ConfigError> {
+        if !(0.0..1.0).contains(&v) {
+            return Err(self.err(key, format!("must be a probability in [0, 1), got {v}")));
+        }
+        Ok(v)
+    }
+
+    fn experiment(&self, raw: ExperimentFile) -> Result<Experiment, ConfigError> {
+        if raw.name.trim().is_empty() {
+            return Err(self.err("name", "must not be empty"));
+        }
+        if raw.mode == Mode::Quic {
+            return Err(self.err(
+                "mode",
+                "\"quic\" is not available yet (the QUIC runtime is still being built); use \"sim\"",
+            ));
+        }
+        let duration_s = self.non_negative("duration_s", raw.duration_s)?;
+        if duration_s == 0.0 {
+            return Err(self.err("duration_s", "must be greater than 0"));
+        }
+        let warmup_s = self.non_negative("warmup_s", raw.warmup_s)?;
+        if warmup_s >= duration_s {
+            return Err(self.err(
+                "warmup_s",
+                format!("{warmup_s} must be less than duration_s = {duration_s}"),
+            ));
+        }
+        if raw.seeds.is_empty() {
+            return Err(self.err("seeds", "needs at least one seed"));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(s) = raw.seeds.iter().find(|s| !seen.insert(**s)) {
+            return Err(self.err("seeds", format!("seed {s} is listed twice")));
+        }
+        let topology = self.topology(&raw.cluster)?;
+        let network = self.network(&raw.network, &topology)?;
+        let (load, client_counts) = self.load(&raw.load)?;
+        let cpu_us = self.non_negative("sim.cpu_us_per_msg", raw.sim.cpu_us_per_msg)?;
+        if raw.variants.is_empty() {
+            return Err(self.err("variant", "needs at least one [[variant]]"));
+        }
+        let mut labels = BTreeSet::new();
+        let mut variants = Vec::new();
+        for (i, v) in raw.variants.iter().enumerate() {
+            let spec = self.variant(i, v, topology.n())?;
+            if !labels.insert(spec.label.clone()) {
+                return Err(self.err(
+                    format!("variant[{i}].label"),
+                    format!(
+                        "`{}` appears twice; give each [[variant]] a distinct label",
+                        spec.label
+                    ),
+                ));
+            }
+            variants.push(spec);
+        }
+        let faults = raw
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| self.fault(i, f, topology.n(), duration_s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Experiment {
+            name: raw.name,
+            mode: raw.mode,
+            duration: Duration::from_secs_f64(duration_s),
+            warmup: Duration::from_secs_f64(warmup_s),
+            seeds: raw.seeds,
+            topology,
+            network,
+            load,
+            client_counts,
+            cpu_per_msg: Duration::from_secs_f64(cpu_us / 1e6),
+            variants,
+            faults,
+        })
+    }
+
+    fn topology(&self, c: &ClusterFile) -> Result<Topology, ConfigError> {
+        if c.replicas.is_empty() {
+            return Err(self.err("cluster.replicas", "needs at least one replica"));
+        }
+        if c.replicas.len() > paxos_variants::quorum::MAX_REPLICAS {
+            return Err(self.err(
+                "cluster.replicas",
+                format!(
+                    "{} replicas is more than the supported 64",
+                    c.replicas.len()
+                ),
+            ));
+        }
+        if c.clients.is_empty() {
+            return Err(self.err("cluster.clients", "needs at least one client region"));
+        }
+        let mut regions: Vec<String> = Vec::new();
+        let mut index = |name: &str, key: String| -> Result<usize, ConfigError> {
+            if name.trim().is_empty() {
+                return Err(self.err(key, "a region name must not be empty"));
+            }
+            Ok(match regions.iter().position(|r| r == name) {
+                Some(i) => i,
+                None => {
+                    regions.push(name.to_string());
+                    regions.len() - 1
+                }
+            })
+        };
+        let replica_region = c
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, r)| index(r, format!("cluster.replicas[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let client_regions = c
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| index(r, format!("cluster.clients[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let leader = c.leader.unwrap_or(0);
+        if leader >= replica_region.len() {
+            return Err(self.err(
+                "cluster.leader",
+                format!(
+                    "{leader} is not a replica (replicas are 0..{})",
+                    replica_region.len() - 1
+                ),
+            ));
+        }
+        Ok(Topology {
+            regions,
+            replica_region,
+            client_regions,
+            leader,
+        })
+    }
+
+    fn network(&self, n: &NetworkFile, t: &Topology) -> Result<NetworkSpec, ConfigError> {
+        let local = self.non_negative("network.local_ms", n.local_ms)?;
+        let jitter = self.non_negative("network.jitter_ms", n.jitter_ms)?;
+        let loss = self.probability("network.loss", n.loss)?;
+        let duplicate = self.probability("network.duplicate", n.duplicate)?;
+        let reorder = self.probability("network.reorder", n.reorder)?;
+        let reorder_ms = self.non_negative("network.reorder_ms", n.reorder_ms)?;
+        let r = t.regions.len();
+        let mut delay: Vec<Vec<Option<Duration>>> = vec![vec![None; r]; r];
+        for (a, row) in delay.iter_mut().enumerate() {
+            row[a] = Some(ms(local));
+        }
+        for (i, link) in n.link.iter().enumerate() {
+            let key = format!("network.link[{i}]");
+            let [a, b] = &link.between;
+            let find = |name: &String| {
+                t.regions.iter().position(|r| r == name).ok_or_else(|| {
+                    self.err(
+                        format!("{key}.between"),
+                        format!(
+                            "unknown region `{name}`: no replica or client is there (regions: {})",
+                            t.regions.join(", ")
+                        ),
+                    )
+                })
+            };
+            let (ia, ib) = (find(a)?, find(b)?);
+            if ia == ib {
+                return Err(self.err(
+                    format!("{key}.between"),
+                    format!("links `{a}` to itself; the delay inside a region is network.local_ms"),
+                ));
+            }
+            let d = self.non_negative(&format!("{key}.ms"), link.ms)?;
+            if delay[ia][ib].is_some() {
+                return Err(self.err(
+                    format!("{key}.between"),
+                    format!("the link between `{a}` and `{b}` is given twice"),
+                ));
+            }
+            delay[ia][ib] = Some(ms(d));
+            delay[ib][ia] = Some(ms(d));
+        }
+        let mut full = vec![vec![Duration::ZERO; r]; r];
+        for a in 0..r {
+            for b in 0..r {
+                full[a][b] = delay[a][b].ok_or_else(|| {
+                    self.err(
+                        "network.link",
+                        format!(
+                            "no link between `{}` and `{}`; add a [[network.link]] with between = [\"{}\", \"{}\"]",
+                            t.regions[a], t.regions[b], t.regions[a], t.regions[b]
+                        ),
+                    )
+                })?;
+            }
+        }
+        Ok(NetworkSpec {
+            delay: full,
+            jitter: ms(jitter),
+            loss,
+            duplicate,
+            reorder,
+            reorder_max: ms(reorder_ms),
+        })
+    }
+
+    fn load(&self, l: &LoadFile) -> Result<(LoadSpec, Vec<usize>), ConfigError> {
+        if l.clients.is_empty() {
+            return Err(self.err("load.clients", "needs at least one client count"));
+        }
+        if let Some(c) = l.clients.iter().find(|c| **c == 0 || **c > 100_000) {
+            return Err(self.err(
+                "load.clients",
+                format!("{c} clients: each count must be between 1 and 100000"),
+            ));
+        }
+        let kind = match l.mode {
+            LoadMode::Closed => {
+                if l.rate.is_some() {
+                    return Err(self.err("load.rate", "only applies to mode = \"open\""));
+                }
+                if l.window == 0 {
+                    return Err(self.err("load.window", "must be at least 1"));
+                }
+                LoadKind::Closed { window: l.window }
+            }
+            LoadMode::Open => {
+                let rate = l.rate.ok_or_else(|| {
+                    self.err(
+                        "load.rate",
+                        "mode = \"open\" needs a rate (operations per second)",
+                    )
+                })?;
+                if !rate.is_finite() || rate <= 0.0 {
+                    return Err(
+                        self.err("load.rate", format!("must be greater than 0, got {rate}"))
+                    );
+                }
+                LoadKind::Open { rate_per_s: rate }
+            }
+        };
+        if !(0.0..=1.0).contains(&l.write_fraction) {
+            return Err(self.err(
+                "load.write_fraction",
+                format!("must be in [0, 1], got {}", l.write_fraction),
+            ));
+        }
+        if l.keys == 0 {
+            return Err(self.err("load.keys", "must be at least 1"));
+        }
+        if l.payload_bytes > 1 << 20 {
+            return Err(self.err("load.payload_bytes", "must be at most 1 MiB"));
+        }
+        Ok((
+            LoadSpec {
+                kind,
+                payload_bytes: l.payload_bytes,
+                write_fraction: l.write_fraction,
+                keys: l.keys,
+            },
+            l.clients.clone(),
+        ))
+    }
+
+    fn variant(&self, i: usize, v: &VariantFile, n: usize) -> Result<VariantSpec, ConfigError> {
+        let key = |k: &str| format!("variant[{i}].{k}");
+        if !VARIANT_NAMES.contains(&v.name.as_str()) {
+            return Err(self.err(
+                key("name"),
+                format!(
+                    "unknown variant `{}` (known: {})",
+                    v.name,
+                    VARIANT_NAMES.join(", ")
+                ),
+            ));
+        }
+        let quorum_err = |k: &str, e: QuorumError| self.err(key(k), e.to_string());
+        let quorums = match (v.q1, v.q2, v.grid) {
+            (None, None, None) => QuorumSystem::majority(n).map_err(|e| quorum_err("name", e))?,
+            (Some(q1), Some(q2), None) => {
+                QuorumSystem::flexible(n, q1, q2).map_err(|e| quorum_err("q1", e))?
+            }
+            (None, None, Some([rows, cols])) => {
+                QuorumSystem::grid(n, rows, cols).map_err(|e| quorum_err("grid", e))?
+            }
+            (_, _, Some(_)) => {
+                return Err(self.err(key("grid"), "give either grid or q1/q2, not both"))
+            }
+            (Some(_), None, _) => return Err(self.err(key("q2"), "q1 needs q2 beside it")),
+            (None, Some(_), _) => return Err(self.err(key("q1"), "q2 needs q1 beside it")),
+        };
+        let d = Tuning::default();
+        let dur = |k: &str, v: Option<f64>, default: Duration| -> Result<Duration, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(x) if x.is_finite() && x > 0.0 => Ok(ms(x)),
+                Some(x) => Err(self.err(key(k), format!("must be greater than 0, got {x}"))),
+            }
+        };
+        let count = |k: &str, v: Option<usize>, default: usize| -> Result<usize, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(0) => Err(self.err(key(k), "must be at least 1")),
+                Some(x) => Ok(x),
+            }
+        };
+        let tuning = Tuning {
+            heartbeat: dur("heartbeat_ms", v.heartbeat_ms, d.heartbeat)?,
+            election_timeout: dur(
+                "election_timeout_ms",
+                v.election_timeout_ms,
+                d.election_timeout,
+            )?,
+            retransmit: dur("retransmit_ms", v.retransmit_ms, d.retransmit)?,
+            batch_max: count("batch_max", v.batch_max, d.batch_max)?,
+            max_inflight: count("max_inflight", v.max_inflight, d.max_inflight)?,
+            backoff: dur("backoff_ms", v.backoff_ms, d.backoff)?,
+        };
+        if tuning.election_timeout <= tuning.heartbeat {
+            return Err(self.err(
+                key("election_timeout_ms"),
+                "must be longer than heartbeat_ms, or followers depose a healthy leader",
+            ));
+        }
+        Ok(VariantSpec {
+            name: v.name.clone(),
+            label: v.label.clone().unwrap_or_else(|| v.name.clone()),
+            quorums,
+            tuning,
+            client_retry: dur(
+                "client_retry_ms",
+                v.client_retry_ms,
+                Duration::from_millis(1000),
+            )?,
+        })
+    }
+
+    fn fault(
+        &self,
+        i: usize,
+        f: &FaultFile,
+        n: usize,
+        duration_s: f64,
+    ) -> Result<Fault, ConfigError> {
+        let key = |k: &str| format!("fault[{i}].{k}");
+        let at = self.non_negative(&key("at_s"), f.at_s)?;
+        if at >= duration_s {
+            return Err(self.err(
+                key("at_s"),
+                format!("{at} is not before duration_s = {duration_s}"),
+            ));
+        }
+        let replica = |k: &str, r: usize| {
+            if r < n {
+                Ok(r)
+            } else {
+                Err(self.err(
+                    key(k),
+                    format!("{r} is not a replica (replicas are 0..{})", n - 1),
+                ))
+            }
+        };
+        let mut actions = Vec::new();
+        if let Some(r) = f.crash {
+            actions.push(FaultAction::Crash(replica("crash", r)?));
+        }
+        if let Some(r) = f.restart {
+            actions.push(FaultAction::Restart(replica("restart", r)?));
+        }
+        if let Some(groups) = &f.partition {
+            let mut seen = BTreeMap::new();
+            for (g, group) in groups.iter().enumerate() {
+                for &r in group {
+                    replica("partition", r)?;
+                    if let Some(prev) = seen.insert(r, g) {
+                        return Err(self.err(
+                            key("partition"),
+                            format!("replica {r} is in group {prev} and group {g}"),
+                        ));
+                    }
+                }
+            }
+            actions.push(FaultAction::Partition(groups.clone()));
+        }
+        if f.heal {
+            actions.push(FaultAction::Heal);
+        }
+        match actions.len() {
+            1 => Ok(Fault {
+                at: Duration::from_secs_f64(at),
+                action: actions.remove(0),
+            }),
+            0 => Err(self.err(key("at_s"), "a fault needs one of crash, restart, partition or heal = true")),
+            _ => Err(self.err(key("at_s"), "one [[fault]] does one thing: split crash/restart/partition/heal into separate entries")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+use super::*;
+
+const GOOD: &str = r#"
+name = "t"
+mode = "sim"
+duration_s = 2
+warmup_s = 0.5
+seeds = [1, 2]
+[cluster]
+replicas = ["a", "a", "b"]
+clients = ["a"]
+[network]
+local_ms = 0.1
+[[network.link]]
+between = ["a", "b"]
+ms = 10.0
+[load]
+mode = "closed"
+clients = [1, 4]
+[[variant]]
+name = "multi"
+"#;
+
+fn parse_str(text: &str) -> Result<Experiment, ConfigError> {
+    parse(text, Path::new("t.toml"))
+}
+
+fn err(text: &str) -> String {
+    parse_str(text).unwrap_err().to_string()
+}
+
+#[test]
+fn a_good_config_parses_with_defaults() {
+    let e = parse_str(GOOD).unwrap();
+    assert_eq!(e.topology.n(), 3);
+    assert_eq!(e.topology.regions, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(e.network.delay[0][1], Duration::from_millis(10));
+    assert_eq!(e.network.delay[1][0], Duration::from_millis(10));
+    assert_eq!(e.network.delay[1][1], Duration::from_micros(100));
+    assert_eq!(e.variants[0].quorums, QuorumSystem::Majority { n: 3 });
+    assert_eq!(e.load.payload_bytes, 64);
+    assert_eq!(e.client_counts, vec![1, 4]);
+    assert_eq!(e.topology.leader, 0);
+}
+
+#[test]
+fn an_unknown_key_names_the_key_and_file() {
+    let e = err(&GOOD.replace("local_ms = 0.1", "local_ms = 0.1\nlatency = 3"));
+    assert!(
+        e.contains("t.toml") && e.contains("network") && e.contains("latency"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_key_names_it() {
+    let e = err(&GOOD.replace("duration_s = 2\n", ""));
+    assert!(e.contains("t.toml") && e.contains("duration_s"), "{e}");
+    let e = err(&GOOD.replace("clients = [\"a\"]\n", ""));
+    assert!(e.contains("cluster") && e.contains("clients"), "{e}");
+}
+
+#[test]
+fn a_region_without_a_link_is_refused() {
+    let e = err(&GOOD.replace(
+        "replicas = [\"a\", \"a\", \"b\"]",
+        "replicas = [\"a\", \"c\", \"b\"]",
+    ));
+    assert!(
+        e.contains("network.link") && e.contains("`a`") && e.contains("`c`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_link_to_an_unknown_region_is_refused() {
+    let e = err(&GOOD.replace("between = [\"a\", \"b\"]", "between = [\"a\", \"z\"]"));
+    assert!(
+        e.contains("network.link[0].between") && e.contains("unknown region `z`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unsafe_quorum_is_refused_with_both_sizes() {
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"multi\"\nq1 = 1\nq2 = 2"));
+    assert!(
+        e.contains("variant[0].q1") && e.contains("q1 + q2 = 3 must exceed n = 3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_numbers_are_refused() {
+    for (from, to, key) in [
+        ("duration_s = 2", "duration_s = 0", "duration_s"),
+        ("warmup_s = 0.5", "warmup_s = 5", "warmup_s"),
+        ("local_ms = 0.1", "local_ms = -1", "network.local_ms"),
+        ("ms = 10.0", "ms = -3.0", "network.link[0].ms"),
+        ("clients = [1, 4]", "clients = [0]", "load.clients"),
+        ("seeds = [1, 2]", "seeds = []", "seeds"),
+        ("seeds = [1, 2]", "seeds = [1, 1]", "seeds"),
+        (
+            "local_ms = 0.1",
+            "local_ms = 0.1\nloss = 1.5",
+            "network.loss",
+        ),
+    ] {
+        let e = err(&GOOD.replace(from, to));
+        assert!(e.contains(&format!("`{key}`")), "{to}: {e}");
+    }
+}
+
+#[test]
+fn unknown_variant_and_mode_are_refused() {
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"raft\""));
+    assert!(
+        e.contains("unknown variant `raft`") && e.contains("basic"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("mode = \"sim\"", "mode = \"carrier-pigeon\""));
+    assert!(e.contains("mode"), "{e}");
+    let e = err(&GOOD.replace("mode = \"sim\"", "mode = \"quic\""));
+    assert!(
+        e.contains("`mode`") && e.contains("not available yet"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_leader_outside_the_cluster_is_refused() {
+    let e = err(&GOOD.replace("clients = [\"a\"]", "clients = [\"a\"]\nleader = 3"));
+    assert!(e.contains("cluster.leader"), "{e}");
+}
+
+#[test]
+fn faults_are_parsed_and_checked() {
+    let ok =
+        format!("{GOOD}\n[[fault]]\nat_s = 1.0\ncrash = 2\n[[fault]]\nat_s = 1.5\nrestart = 2\n");
+    let e = parse_str(&ok).unwrap();
+    assert_eq!(e.faults[0].action, FaultAction::Crash(2));
+    let bad = format!("{GOOD}\n[[fault]]\nat_s = 1.0\ncrash = 9\n");
+    assert!(err(&bad).contains("fault[0].crash"));
+    let late = format!("{GOOD}\n[[fault]]\nat_s = 9.0\ncrash = 1\n");
+    assert!(err(&late).contains("fault[0].at_s"));
+}
+
+#[test]
+fn a_syntax_error_names_the_file() {
+    let e = err("name = ");
+    assert!(e.contains("t.toml"), "{e}");
+}
+
+#[test]
+fn a_missing_file_is_a_clear_error() {
+    let e = load(Path::new("/nonexistent/x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/nonexistent/x.toml") && e.contains("cannot read"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_shipped_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            load(&path).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 2,
+        "expected the shipped bench-configs, found {seen}"
+    );
+    parse(crate::cli::DEFAULT_CONFIG, Path::new("default")).unwrap();
+}

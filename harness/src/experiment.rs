@@ -1,0 +1,169 @@
+//! Turns a validated [`Experiment`] into runs (variant x client count x seed), runs each in the simulator with the
+//! safety checker on, and collects one [`RunResult`] per run. A run whose history fails the checker yields an
+//! error instead of figures: no number is shown for a protocol that was not correct in that run.
+
+use crate::check::verify::verify;
+use crate::config::{Experiment, FaultAction, VariantSpec};
+use crate::metrics::MsgCount;
+use crate::model::{expected_p50_us, ModelInput};
+use crate::results::RunResult;
+use crate::sim::{Sim, SimFault, SimSpec};
+use crate::wan::LinkModel;
+use crate::with_variant;
+use paxos_variants::{Mutation, Variant};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("variant `{variant}`, {clients} clients, seed {seed}: the safety checker found {count} violation(s), first: {first}; no figures are reported for this run")]
+    Unsafe {
+        variant: String,
+        clients: usize,
+        seed: u64,
+        count: usize,
+        first: String,
+    },
+    #[error("unknown variant `{0}`")]
+    UnknownVariant(String),
+}
+
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub variant: usize,
+    pub clients: usize,
+    pub seed: u64,
+}
+
+pub fn plan(exp: &Experiment) -> Vec<RunPlan> {
+    let mut runs = Vec::new();
+    for variant in 0..exp.variants.len() {
+        for &clients in &exp.client_counts {
+            for &seed in &exp.seeds {
+                runs.push(RunPlan {
+                    variant,
+                    clients,
+                    seed,
+                });
+            }
+        }
+    }
+    runs
+}
+
+fn sim_spec(exp: &Experiment, v: &VariantSpec, clients: usize, seed: u64) -> SimSpec {
+    let faults = exp
+        .faults
+        .iter()
+        .map(|f| {
+            let action = match &f.action {
+                FaultAction::Crash(r) => SimFault::Crash(*r),
+                FaultAction::Restart(r) => SimFault::Restart(*r),
+                FaultAction::Partition(g) => SimFault::Partition(g.clone()),
+                FaultAction::Heal => SimFault::Heal,
+            };
+            (f.at, action)
+        })
+        .collect();
+    SimSpec {
+        topology: exp.topology.clone(),
+        network: exp.network.clone(),
+        quorums: v.quorums.clone(),
+        tuning: v.tuning.clone(),
+        client_retry: v.client_retry,
+        cpu_per_msg: exp.cpu_per_msg,
+        mutation: Mutation::None,
+        seed,
+        clients,
+        load: exp.load.clone(),
+        measure_from: exp.warmup,
+        stop_issuing: exp.duration,
+        end: exp.duration,
+        end_when_drained: false,
+        faults,
+    }
+}
+
+/// Runs one planned run in the simulator.
+pub fn run_one(exp: &Experiment, plan: &RunPlan) -> Result<RunResult, RunError> {
+    let v = &exp.variants[plan.variant];
+    with_variant!(v.name.as_str(), V => run_sim::<V>(exp, v, plan))
+        .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?
+}
+
+fn run_sim<V: Variant>(
+    exp: &Experiment,
+    v: &VariantSpec,
+    plan: &RunPlan,
+) -> Result<RunResult, RunError> {
+    let spec = sim_spec(exp, v, plan.clients, plan.seed);
+    let mut sim = Sim::<V>::new(spec);
+    let statuses = sim.run();
+    let mut history = std::mem::take(&mut sim.history);
+    verify(&mut history, &statuses);
+    if let Some(first) = history.violations.first() {
+        return Err(RunError::Unsafe {
+            variant: v.label.clone(),
+            clients: plan.clients,
+            seed: plan.seed,
+            count: history.violations.len(),
+            first: first.to_string(),
+        });
+    }
+    let links = LinkModel::new(&exp.network);
+    let model = ModelInput {
+        topology: &exp.topology,
+        links: &links,
+        quorums: &v.quorums,
+        cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
+        client: 0,
+    };
+    let m = &sim.metrics;
+    let h = &m.latency_ns;
+    let us = |q: f64| {
+        if m.ops == 0 {
+            None
+        } else {
+            Some(h.value_at_quantile(q) as f64 / 1000.0)
+        }
+    };
+    let total = m.total_messages();
+    let per_op = |x: u64| {
+        if m.ops == 0 {
+            None
+        } else {
+            Some(x as f64 / m.ops as f64)
+        }
+    };
+    Ok(RunResult {
+        experiment: exp.name.clone(),
+        variant: v.label.clone(),
+        mode: exp.mode.as_str().to_string(),
+        replicas: exp.topology.n(),
+        q1: v.quorums.q1_size(),
+        q2: v.quorums.q2_size(),
+        clients: plan.clients,
+        seed: plan.seed,
+        ops: m.ops,
+        throughput_ops_s: m.ops as f64 / m.window_s(),
+        p50_us: us(0.5),
+        p90_us: us(0.9),
+        p99_us: us(0.99),
+        p999_us: us(0.999),
+        max_us: if m.ops == 0 {
+            None
+        } else {
+            Some(h.max() as f64 / 1000.0)
+        },
+        msgs_per_op: per_op(total.count),
+        bytes_per_op: per_op(total.bytes),
+        expected_p50_us: expected_p50_us(&v.name, &model),
+        protocol: v.name.clone(),
+        by_kind: m
+            .by_kind
+            .iter()
+            .map(|(k, c)| (k.to_string(), *c))
+            .collect::<Vec<(String, MsgCount)>>(),
+        histogram: h.clone(),
+    })
+}

@@ -1,0 +1,22 @@
+//! The paxos-bench harness: it drives the variants of `paxos-variants`.
+//!
+//! - [`config`]: experiment TOML files, validated into [`config::Experiment`].
+//! - [`wan`]: where WAN delay, jitter, loss and duplication are decided for each message.
+//! - [`sim`]: the deterministic discrete-event simulator.
+//! - [`check`]: the safety checker and the random fault scenarios of `paxos-bench check`.
+//! - [`load`], [`metrics`], [`model`]: the workload, what is measured, and the analytic expectation.
+//! - [`experiment`], [`results`]: running a config and writing `results.csv` and friends.
+//! - [`cli`]: the `paxos-bench` commands.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod experiment;
+pub mod load;
+pub mod metrics;
+pub mod model;
+pub mod results;
+pub mod sim;
+pub mod wan;
+pub mod wire;

@@ -1,0 +1,260 @@
+//! Run results and the files they are written to: `results.csv` (one row per run, stable column names, units in
+//! the names), `messages.csv` (messages and bytes per operation by message type) and `histograms/` (each run's
+//! latency histogram, HdrHistogram V2 encoding, nanoseconds). Renderers are pure functions to bytes; writing is
+//! atomic per file (temporary file, then rename), so a failed run never leaves a half-written result.
+
+use crate::metrics::MsgCount;
+use hdrhistogram::serialization::{Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// One run's figures. `None` is a statistic that could not be computed (no operation completed).
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub experiment: String,
+    pub variant: String,
+    pub mode: String,
+    pub replicas: usize,
+    pub q1: usize,
+    pub q2: usize,
+    pub clients: usize,
+    pub seed: u64,
+    pub ops: u64,
+    pub throughput_ops_s: f64,
+    pub p50_us: Option<f64>,
+    pub p90_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub p999_us: Option<f64>,
+    pub max_us: Option<f64>,
+    pub msgs_per_op: Option<f64>,
+    pub bytes_per_op: Option<f64>,
+    pub expected_p50_us: Option<f64>,
+    /// The protocol behind the label.
+    pub protocol: String,
+    pub by_kind: Vec<(String, MsgCount)>,
+    pub histogram: Histogram<u64>,
+}
+
+/// The `results.csv` row, in the column order the documentation promises.
+#[derive(Serialize)]
+struct Row<'a> {
+    experiment: &'a str,
+    variant: &'a str,
+    mode: &'a str,
+    replicas: usize,
+    q1: usize,
+    q2: usize,
+    clients: usize,
+    seed: u64,
+    ops: u64,
+    throughput_ops_s: String,
+    p50_us: String,
+    p90_us: String,
+    p99_us: String,
+    p999_us: String,
+    max_us: String,
+    msgs_per_op: String,
+    bytes_per_op: String,
+    expected_p50_us: String,
+    protocol: &'a str,
+}
+
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol";
+
+/// Fixed precision, so a file is byte-identical for identical figures.
+fn fmt(v: Option<f64>, decimals: usize) -> String {
+    v.map(|x| format!("{x:.decimals$}")).unwrap_or_default()
+}
+
+pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in runs {
+        w.serialize(Row {
+            experiment: &r.experiment,
+            variant: &r.variant,
+            mode: &r.mode,
+            replicas: r.replicas,
+            q1: r.q1,
+            q2: r.q2,
+            clients: r.clients,
+            seed: r.seed,
+            ops: r.ops,
+            throughput_ops_s: fmt(Some(r.throughput_ops_s), 1),
+            p50_us: fmt(r.p50_us, 1),
+            p90_us: fmt(r.p90_us, 1),
+            p99_us: fmt(r.p99_us, 1),
+            p999_us: fmt(r.p999_us, 1),
+            max_us: fmt(r.max_us, 1),
+            msgs_per_op: fmt(r.msgs_per_op, 3),
+            bytes_per_op: fmt(r.bytes_per_op, 1),
+            expected_p50_us: fmt(r.expected_p50_us, 1),
+            protocol: &r.protocol,
+        })?;
+    }
+    if runs.is_empty() {
+        w.write_record(RESULTS_COLUMNS.split(','))?;
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "experiment",
+        "variant",
+        "clients",
+        "seed",
+        "kind",
+        "count",
+        "bytes",
+        "per_op",
+        "bytes_per_op",
+    ])?;
+    for r in runs {
+        for (kind, c) in &r.by_kind {
+            let per = |x: u64| {
+                if r.ops == 0 {
+                    String::new()
+                } else {
+                    format!("{:.3}", x as f64 / r.ops as f64)
+                }
+            };
+            w.write_record([
+                r.experiment.clone(),
+                r.variant.clone(),
+                r.clients.to_string(),
+                r.seed.to_string(),
+                kind.clone(),
+                c.count.to_string(),
+                c.bytes.to_string(),
+                per(c.count),
+                per(c.bytes),
+            ])?;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+pub fn histogram_file_name(r: &RunResult) -> String {
+    let safe: String = r
+        .variant
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}-c{}-s{}.hdr", r.clients, r.seed)
+}
+
+pub fn render_histogram(h: &Histogram<u64>) -> Result<Vec<u8>, std::io::Error> {
+    let mut buf = Vec::new();
+    V2Serializer::new()
+        .serialize(h, &mut buf)
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    Ok(buf)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes every result file of an experiment into `dir`.
+pub fn write_all(dir: &Path, runs: &[RunResult], config_text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for r in runs {
+        let path = dir.join("histograms").join(histogram_file_name(r));
+        write_atomic(&path, &render_histogram(&r.histogram)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let files: [(&str, Vec<u8>); 3] = [
+        ("messages.csv", render_messages_csv(runs)?),
+        ("config.toml", config_text.as_bytes().to_vec()),
+        ("results.csv", render_results_csv(runs)?),
+    ];
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result() -> RunResult {
+        RunResult {
+            experiment: "e".into(),
+            variant: "multi".into(),
+            mode: "sim".into(),
+            replicas: 5,
+            q1: 3,
+            q2: 3,
+            clients: 1,
+            seed: 7,
+            ops: 10,
+            throughput_ops_s: 5.0,
+            p50_us: Some(1234.5),
+            p90_us: Some(2000.0),
+            p99_us: None,
+            p999_us: None,
+            max_us: None,
+            msgs_per_op: Some(10.0),
+            bytes_per_op: Some(500.25),
+            expected_p50_us: Some(1200.0),
+            protocol: "multi".into(),
+            by_kind: vec![(
+                "accept".into(),
+                MsgCount {
+                    count: 40,
+                    bytes: 4000,
+                },
+            )],
+            histogram: Histogram::new(3).unwrap(),
+        }
+    }
+
+    #[test]
+    fn results_csv_has_the_promised_columns_in_order() {
+        let bytes = render_results_csv(&[result()]).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
+        assert_eq!(
+            lines.next().unwrap(),
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi"
+        );
+    }
+
+    #[test]
+    fn an_empty_result_set_still_has_a_header() {
+        let text = String::from_utf8(render_results_csv(&[]).unwrap()).unwrap();
+        assert_eq!(text.trim(), RESULTS_COLUMNS);
+    }
+
+    #[test]
+    fn messages_csv_gives_per_op_figures() {
+        let text = String::from_utf8(render_messages_csv(&[result()]).unwrap()).unwrap();
+        assert!(
+            text.contains("e,multi,1,7,accept,40,4000,4.000,400.000"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,569 @@
+//! The deterministic simulator: a discrete-event loop in virtual time that drives any [`Variant`].
+//!
+//! One seed fixes everything: each replica's random choices, each client's workload, and each link's delays,
+//! losses and duplicates come from separate [`DetRng`] streams derived from it, and events at the same instant run
+//! in the order they were scheduled. Nothing reads a wall clock.
+//!
+//! Model: the network is [`LinkModel`] (region matrix, jitter, loss, duplication, reordering) plus partitions.
+//! Each replica's CPU is a single FIFO server that spends `cpu_per_msg` on every message it handles (timers
+//! are free); what a handler sends leaves when that time is spent, so a busy leader queues work as a real one
+//! would. Clients cost nothing. A crash drops the replica's volatile state, its queued input and its timers and
+//! keeps what [`Replica::durable`] returns; a restart rebuilds the replica from it.
+//!
+//! The driver loop (the same in the QUIC runtime): take one input, call the handler with `now`, then carry out
+//! its effects in order: record decisions and completions, send, arm timers.
+
+mod faults;
+mod queue;
+
+pub use faults::SimFault;
+
+use crate::check::History;
+use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
+use crate::load::Workload;
+use crate::metrics::Metrics;
+use crate::wan::LinkModel;
+use faults::Partitions;
+use paxos_variants::{
+    Client, ClientId, ClientSetup, Command, Dest, DetRng, Effects, Message, Mutation, NodeId, Peer,
+    QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Time, Tuning, Variant,
+};
+use queue::EventQueue;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Everything a simulated run needs, independent of the variant.
+#[derive(Debug, Clone)]
+pub struct SimSpec {
+    pub topology: Topology,
+    pub network: NetworkSpec,
+    pub quorums: QuorumSystem,
+    pub tuning: Tuning,
+    pub client_retry: Duration,
+    pub cpu_per_msg: Duration,
+    pub mutation: Mutation,
+    pub seed: u64,
+    pub clients: usize,
+    pub load: LoadSpec,
+    /// Measurement window: operations invoked from `measure_from` and completed by `stop_issuing` count.
+    pub measure_from: Duration,
+    /// Clients issue no new commands from here on.
+    pub stop_issuing: Duration,
+    /// The run ends here at the latest.
+    pub end: Duration,
+    /// End as soon as no command is pending after `stop_issuing` (the checker's liveness phase).
+    pub end_when_drained: bool,
+    pub faults: Vec<(Duration, SimFault)>,
+}
+
+/// Counters of what the simulator did, for the checker's summary and the speed benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub events: u64,
+    pub deliveries: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub partitions: u64,
+    pub end_ns: u64,
+}
+
+enum Ev<M, RT, CT> {
+    Deliver {
+        from: Peer,
+        to: Peer,
+        msg: M,
+    },
+    ReplicaTimer {
+        node: u32,
+        incarnation: u32,
+        timer: RT,
+    },
+    CpuFree {
+        node: u32,
+    },
+    ClientTimer {
+        client: u32,
+        timer: CT,
+    },
+    Arrival {
+        client: u32,
+    },
+    Fault(usize),
+}
+
+enum Input<M, RT> {
+    Msg(Peer, M),
+    Timer(RT),
+}
+
+struct Node<R: Replica> {
+    replica: Option<R>,
+    saved: Option<R::Durable>,
+    incarnation: u32,
+    busy_until: u64,
+    inbox: VecDeque<Input<R::Msg, R::Timer>>,
+    free_scheduled: bool,
+    region: usize,
+}
+
+struct ClientSlot<C> {
+    proto: C,
+    rng: DetRng,
+    region: usize,
+    next_seq: u64,
+    outstanding: usize,
+}
+
+type RTimer<V> = <<V as Variant>::Replica as Replica>::Timer;
+type CTimer<V> = <<V as Variant>::Client as Client>::Timer;
+
+pub struct Sim<V: Variant> {
+    spec: SimSpec,
+    now: u64,
+    queue: EventQueue<Ev<V::Msg, RTimer<V>, CTimer<V>>>,
+    nodes: Vec<Node<V::Replica>>,
+    clients: Vec<ClientSlot<V::Client>>,
+    links: LinkModel,
+    net_rng: DetRng,
+    partitions: Partitions,
+    workload: Workload,
+    out_r: Effects<V::Msg, RTimer<V>>,
+    out_c: Effects<V::Msg, CTimer<V>>,
+    pub history: History,
+    pub metrics: Metrics,
+    pub stats: SimStats,
+}
+
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+impl<V: Variant> Sim<V> {
+    pub fn new(spec: SimSpec) -> Self {
+        let n = spec.topology.n();
+        let links = LinkModel::new(&spec.network);
+        let nodes = (0..n)
+            .map(|i| Node {
+                replica: None,
+                saved: None,
+                incarnation: 0,
+                busy_until: 0,
+                inbox: VecDeque::new(),
+                free_scheduled: false,
+                region: spec.topology.replica_region[i],
+            })
+            .collect();
+        let clients = (0..spec.clients)
+            .map(|c| {
+                let region = spec.topology.client_region(c);
+                let setup = ClientSetup {
+                    id: ClientId(c as u32),
+                    n,
+                    initial_leader: NodeId(spec.topology.leader as u32),
+                    by_distance: replicas_by_distance(&links, &spec.topology, region),
+                    retry: spec.client_retry,
+                };
+                ClientSlot {
+                    proto: V::Client::new(setup),
+                    rng: DetRng::derive(spec.seed, 1_000_000 + c as u64),
+                    region,
+                    next_seq: 0,
+                    outstanding: 0,
+                }
+            })
+            .collect();
+        let metrics = Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing));
+        Sim {
+            now: 0,
+            queue: EventQueue::new(),
+            nodes,
+            clients,
+            net_rng: DetRng::derive(spec.seed, 1),
+            partitions: Partitions::new(n),
+            workload: Workload::new(spec.load.clone()),
+            out_r: Effects::new(),
+            out_c: Effects::new(),
+            history: History::new(spec.clients),
+            metrics,
+            stats: SimStats::default(),
+            links,
+            spec,
+        }
+    }
+
+    fn replica_setup(&self, node: usize) -> ReplicaSetup {
+        let incarnation = self.nodes[node].incarnation as u64;
+        ReplicaSetup {
+            id: NodeId(node as u32),
+            quorums: self.spec.quorums.clone(),
+            initial_leader: NodeId(self.spec.topology.leader as u32),
+            tuning: self.spec.tuning.clone(),
+            mutation: self.spec.mutation,
+            seed: DetRng::derive(self.spec.seed, 1000 + node as u64 * 64 + incarnation).next_u64(),
+        }
+    }
+
+    /// Runs to the end and returns the final status of every live replica.
+    pub fn run(&mut self) -> Vec<(NodeId, ReplicaStatus)> {
+        for node in 0..self.nodes.len() {
+            let setup = self.replica_setup(node);
+            let replica = V::Replica::new(setup, Time(0), &mut self.out_r);
+            self.nodes[node].replica = Some(replica);
+            self.flush_replica(node);
+        }
+        for (i, (at, _)) in self.spec.faults.iter().enumerate() {
+            self.queue.push(ns(*at), Ev::Fault(i));
+        }
+        match self.spec.load.kind {
+            LoadKind::Closed { window } => {
+                for c in 0..self.clients.len() {
+                    for _ in 0..window {
+                        self.issue(c, 0);
+                    }
+                }
+            }
+            LoadKind::Open { rate_per_s } => {
+                let mean_gap = self.clients.len() as f64 / rate_per_s * 1e9;
+                for c in 0..self.clients.len() {
+                    let gap = self.clients[c].rng.exponential(mean_gap) as u64;
+                    self.queue.push(gap, Ev::Arrival { client: c as u32 });
+                }
+            }
+        }
+        let end = ns(self.spec.end);
+        let stop = ns(self.spec.stop_issuing);
+        while let Some((t, ev)) = self.queue.pop() {
+            if t > end {
+                break;
+            }
+            self.now = t;
+            self.stats.events += 1;
+            self.handle(ev);
+            if self.spec.end_when_drained && t >= stop && self.outstanding() == 0 {
+                break;
+            }
+        }
+        self.stats.end_ns = self.now;
+        self.statuses()
+    }
+
+    fn outstanding(&self) -> usize {
+        self.clients.iter().map(|c| c.outstanding).sum()
+    }
+
+    pub fn statuses(&self) -> Vec<(NodeId, ReplicaStatus)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.replica.as_ref().map(|r| (NodeId(i as u32), r.status())))
+            .collect()
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.now
+    }
+
+    fn handle(&mut self, ev: Ev<V::Msg, RTimer<V>, CTimer<V>>) {
+        match ev {
+            Ev::Deliver { from, to, msg } => {
+                self.stats.deliveries += 1;
+                match to {
+                    Peer::Replica(r) => self.replica_input(r.0 as usize, Input::Msg(from, msg)),
+                    Peer::Client(c) => {
+                        let Peer::Replica(from) = from else { return };
+                        let slot = &mut self.clients[c.0 as usize];
+                        slot.proto
+                            .on_message(Time(self.now), from, msg, &mut self.out_c);
+                        self.flush_client(c.0 as usize);
+                    }
+                }
+            }
+            Ev::ReplicaTimer {
+                node,
+                incarnation,
+                timer,
+            } => {
+                let n = node as usize;
+                if self.nodes[n].incarnation == incarnation {
+                    self.replica_input(n, Input::Timer(timer));
+                }
+            }
+            Ev::CpuFree { node } => {
+                let n = node as usize;
+                self.nodes[n].free_scheduled = false;
+                if let Some(input) = self.nodes[n].inbox.pop_front() {
+                    self.process(n, input);
+                }
+            }
+            Ev::ClientTimer { client, timer } => {
+                let c = client as usize;
+                self.clients[c]
+                    .proto
+                    .on_timer(Time(self.now), timer, &mut self.out_c);
+                self.flush_client(c);
+            }
+            Ev::Arrival { client } => {
+                let c = client as usize;
+                if self.now < ns(self.spec.stop_issuing) {
+                    self.issue(c, self.now);
+                    if let LoadKind::Open { rate_per_s } = self.spec.load.kind {
+                        let mean_gap = self.clients.len() as f64 / rate_per_s * 1e9;
+                        let gap = self.clients[c].rng.exponential(mean_gap) as u64;
+                        self.queue
+                            .push(self.now + gap.max(1), Ev::Arrival { client });
+                    }
+                }
+            }
+            Ev::Fault(i) => {
+                let fault = self.spec.faults[i].1.clone();
+                self.apply_fault(fault);
+            }
+        }
+    }
+
+    /// A client starts a new command, intended at `intended` (open loop: the arrival time).
+    fn issue(&mut self, c: usize, intended: u64) {
+        let slot = &mut self.clients[c];
+        let seq = slot.next_seq;
+        slot.next_seq += 1;
+        slot.outstanding += 1;
+        let client = ClientId(c as u32);
+        let op = self.workload.next_op(&mut slot.rng, client, seq);
+        self.history.invoke(client, seq, op.clone(), intended);
+        let cmd = Command {
+            client,
+            seq,
+            ack: 0,
+            op,
+        };
+        slot.proto.submit(Time(self.now), cmd, &mut self.out_c);
+        self.flush_client(c);
+    }
+
+    fn replica_input(&mut self, n: usize, input: Input<V::Msg, RTimer<V>>) {
+        let node = &mut self.nodes[n];
+        if node.replica.is_none() {
+            self.stats.dropped += matches!(input, Input::Msg(..)) as u64;
+            return;
+        }
+        if node.busy_until > self.now || !node.inbox.is_empty() {
+            node.inbox.push_back(input);
+            if !node.free_scheduled {
+                node.free_scheduled = true;
+                let at = node.busy_until.max(self.now);
+                self.queue.push(at, Ev::CpuFree { node: n as u32 });
+            }
+            return;
+        }
+        self.process(n, input);
+    }
+
+    /// Handles one input on an idle CPU: the handler sees the time its work is done.
+    fn process(&mut self, n: usize, input: Input<V::Msg, RTimer<V>>) {
+        let cost = match input {
+            Input::Msg(..) => ns(self.spec.cpu_per_msg),
+            Input::Timer(_) => 0,
+        };
+        let done = self.now.max(self.nodes[n].busy_until) + cost;
+        let node = &mut self.nodes[n];
+        node.busy_until = done;
+        let Some(replica) = node.replica.as_mut() else {
+            return;
+        };
+        match input {
+            Input::Msg(from, msg) => replica.on_message(Time(done), from, msg, &mut self.out_r),
+            Input::Timer(t) => replica.on_timer(Time(done), t, &mut self.out_r),
+        }
+        let saved_now = self.now;
+        self.now = done;
+        self.flush_replica(n);
+        self.now = saved_now;
+        let node = &mut self.nodes[n];
+        if !node.inbox.is_empty() && !node.free_scheduled {
+            node.free_scheduled = true;
+            self.queue.push(done, Ev::CpuFree { node: n as u32 });
+        }
+    }
+
+    fn flush_replica(&mut self, n: usize) {
+        let me = Peer::Replica(NodeId(n as u32));
+        for (slot, value) in self.out_r.decisions.drain(..) {
+            self.history.decision(NodeId(n as u32), slot, &value);
+        }
+        let mut sends = std::mem::take(&mut self.out_r.sends);
+        for (dest, msg) in sends.drain(..) {
+            self.transmit_to(me, dest, msg);
+        }
+        self.out_r.sends = sends;
+        let incarnation = self.nodes[n].incarnation;
+        for (after, timer) in self.out_r.timers.drain(..) {
+            self.queue.push(
+                self.now + ns(after),
+                Ev::ReplicaTimer {
+                    node: n as u32,
+                    incarnation,
+                    timer,
+                },
+            );
+        }
+    }
+
+    fn flush_client(&mut self, c: usize) {
+        let me = Peer::Client(ClientId(c as u32));
+        let mut finished = 0;
+        for (seq, reply) in self.out_c.completions.drain(..) {
+            if let Some(invoked) = self
+                .history
+                .complete(ClientId(c as u32), seq, reply, self.now)
+            {
+                self.metrics.record_op(invoked, self.now);
+                finished += 1;
+            }
+        }
+        let mut sends = std::mem::take(&mut self.out_c.sends);
+        for (dest, msg) in sends.drain(..) {
+            self.transmit_to(me, dest, msg);
+        }
+        self.out_c.sends = sends;
+        for (after, timer) in self.out_c.timers.drain(..) {
+            self.queue.push(
+                self.now + ns(after),
+                Ev::ClientTimer {
+                    client: c as u32,
+                    timer,
+                },
+            );
+        }
+        self.clients[c].outstanding -= finished;
+        if let LoadKind::Closed { .. } = self.spec.load.kind {
+            if self.now < ns(self.spec.stop_issuing) {
+                for _ in 0..finished {
+                    self.issue(c, self.now);
+                }
+            }
+        }
+    }
+
+    fn region_of(&self, p: Peer) -> usize {
+        match p {
+            Peer::Replica(r) => self.nodes[r.0 as usize].region,
+            Peer::Client(c) => self.clients[c.0 as usize].region,
+        }
+    }
+
+    /// `OtherReplicas` from a client means every replica.
+    fn transmit_to(&mut self, from: Peer, dest: Dest, msg: V::Msg) {
+        let bytes = crate::wire::frame_len(&msg);
+        match dest {
+            Dest::To(to) => self.transmit(from, to, msg, bytes),
+            Dest::OtherReplicas => {
+                let n = self.nodes.len();
+                let targets: Vec<usize> = (0..n)
+                    .filter(|&r| from != Peer::Replica(NodeId(r as u32)))
+                    .collect();
+                if let Some((&last, rest)) = targets.split_last() {
+                    for &r in rest {
+                        self.transmit(from, Peer::Replica(NodeId(r as u32)), msg.clone(), bytes);
+                    }
+                    self.transmit(from, Peer::Replica(NodeId(last as u32)), msg, bytes);
+                }
+            }
+        }
+    }
+
+    fn transmit(&mut self, from: Peer, to: Peer, msg: V::Msg, bytes: u64) {
+        self.metrics.record_send(self.now, msg.kind(), bytes, 1);
+        if let (Peer::Replica(a), Peer::Replica(b)) = (from, to) {
+            if self.partitions.blocked(a.0 as usize, b.0 as usize) {
+                self.stats.dropped += 1;
+                return;
+            }
+        }
+        let (rf, rt) = (self.region_of(from), self.region_of(to));
+        let transit = self.links.transit(&mut self.net_rng, rf, rt);
+        match (transit.first, transit.duplicate) {
+            (None, None) => self.stats.dropped += 1,
+            (Some(d), None) | (None, Some(d)) => {
+                self.queue.push(self.now + d, Ev::Deliver { from, to, msg });
+            }
+            (Some(d1), Some(d2)) => {
+                self.stats.duplicated += 1;
+                self.queue.push(
+                    self.now + d1,
+                    Ev::Deliver {
+                        from,
+                        to,
+                        msg: msg.clone(),
+                    },
+                );
+                self.queue
+                    .push(self.now + d2, Ev::Deliver { from, to, msg });
+            }
+        }
+    }
+
+    fn apply_fault(&mut self, fault: SimFault) {
+        match fault {
+            SimFault::Crash(r) => {
+                let node = &mut self.nodes[r];
+                if let Some(replica) = node.replica.take() {
+                    node.saved = Some(replica.durable().clone());
+                    node.inbox.clear();
+                    node.incarnation += 1;
+                    self.stats.crashes += 1;
+                }
+            }
+            SimFault::Restart(r) => {
+                if self.nodes[r].replica.is_some() {
+                    return;
+                }
+                let setup = self.replica_setup(r);
+                let node = &mut self.nodes[r];
+                node.busy_until = node.busy_until.max(self.now);
+                let replica = match node.saved.take() {
+                    Some(d) => V::Replica::recover(setup, d, Time(self.now), &mut self.out_r),
+                    None => V::Replica::new(setup, Time(self.now), &mut self.out_r),
+                };
+                self.nodes[r].replica = Some(replica);
+                self.stats.restarts += 1;
+                self.flush_replica(r);
+            }
+            SimFault::Partition(groups) => {
+                self.partitions.split(&groups);
+                self.stats.partitions += 1;
+            }
+            SimFault::Block { from, to } => {
+                self.partitions.block(from, to);
+                self.stats.partitions += 1;
+            }
+            SimFault::Heal => self.partitions.heal(),
+            SimFault::Pause { node, for_ns } => {
+                let n = &mut self.nodes[node];
+                if n.replica.is_some() {
+                    n.busy_until = n.busy_until.max(self.now) + for_ns;
+                }
+            }
+            SimFault::Calm => self.links.calm(),
+            SimFault::Impair {
+                loss,
+                duplicate,
+                reorder,
+                reorder_max_ns,
+            } => self
+                .links
+                .set_impairments(loss, duplicate, reorder, reorder_max_ns),
+        }
+    }
+}
+
+/// Replicas ordered by the one-way delay from a client's region (lowest id first on ties).
+pub fn replicas_by_distance(links: &LinkModel, t: &Topology, client_region: usize) -> Vec<NodeId> {
+    let mut order: Vec<usize> = (0..t.n()).collect();
+    order.sort_by_key(|&r| (links.base_ns(client_region, t.replica_region[r]), r));
+    order.into_iter().map(|r| NodeId(r as u32)).collect()
+}
+
+#[cfg(test)]
+mod tests;

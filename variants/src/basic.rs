@@ -1,0 +1,617 @@
+//! Basic Paxos: one full single-decree instance per log slot (Lamport, "Paxos Made Simple", 2001, section 2).
+//!
+//! Message pattern, per slot: the replica a client reached becomes that command's proposer. It picks the lowest
+//! slot it believes free and runs `Prepare`/`Promise` (phase-1 quorum) then `Accept`/`Accepted` (phase-2 quorum)
+//! with a fresh ballot; if a promise reports a value already accepted there, it must finish that value instead and
+//! moves its own commands to another slot. A chosen value is announced with `Decide`. Every command therefore
+//! pays two round trips: the cost of having no stable leader.
+//!
+//! Duelling: proposers that pre-empt each other (a `Nack` carries the higher ballot) back off for a random time
+//! that doubles with each pre-emption, which bounds the livelock.
+//!
+//! Timers: one `Tick` every heartbeat interval asks a peer for decided slots this replica lacks (`CatchUp`) and,
+//! when a slot has stayed undecided for a whole election timeout, proposes a no-op there (which finishes any value
+//! an abandoned proposer left behind); a `Retry` per instance sends a phase's messages again, under the same
+//! ballot, when they went unanswered for `retransmit`, and starts over with a higher ballot after a pre-emption
+//! back-off.
+//!
+//! An acceptor that already knows a slot's decision answers a `Prepare` with `Decide`, so a late proposer learns
+//! it in one round trip.
+
+use crate::client::{ClientWire, NearestClient};
+use crate::command::{Command, CommandId, Value};
+use crate::effects::Effects;
+use crate::kv::Outcome;
+use crate::learner::Learner;
+use crate::quorum::NodeSet;
+use crate::replica::{Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant};
+use crate::rng::DetRng;
+use crate::types::{Ballot, NodeId, Peer, Slot, Time};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+const CATCH_UP_CHUNK: usize = 256;
+
+pub struct Basic;
+
+impl Variant for Basic {
+    const NAME: &'static str = "basic";
+    type Msg = BasicMsg;
+    type Replica = BasicReplica;
+    type Client = NearestClient<BasicMsg>;
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum BasicMsg {
+    Request(Command),
+    ToClient(ToClient),
+    Prepare {
+        slot: Slot,
+        ballot: Ballot,
+    },
+    Promise {
+        slot: Slot,
+        ballot: Ballot,
+        accepted: Option<(Ballot, Value)>,
+    },
+    Nack {
+        slot: Slot,
+        promised: Ballot,
+    },
+    Accept {
+        slot: Slot,
+        ballot: Ballot,
+        value: Value,
+    },
+    Accepted {
+        slot: Slot,
+        ballot: Ballot,
+    },
+    Decide {
+        slot: Slot,
+        value: Value,
+    },
+    CatchUp {
+        from: Slot,
+    },
+    Decided {
+        from: Slot,
+        values: Vec<Value>,
+    },
+}
+
+impl Message for BasicMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            BasicMsg::Request(_) => "request",
+            BasicMsg::ToClient(ToClient::Reply { .. }) => "reply",
+            BasicMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
+            BasicMsg::Prepare { .. } => "prepare",
+            BasicMsg::Promise { .. } => "promise",
+            BasicMsg::Nack { .. } => "nack",
+            BasicMsg::Accept { .. } => "accept",
+            BasicMsg::Accepted { .. } => "accepted",
+            BasicMsg::Decide { .. } => "decide",
+            BasicMsg::CatchUp { .. } => "catchup",
+            BasicMsg::Decided { .. } => "decided",
+        }
+    }
+}
+
+impl ClientWire for BasicMsg {
+    fn request(cmd: Command) -> Self {
+        BasicMsg::Request(cmd)
+    }
+    fn to_client(self) -> Option<ToClient> {
+        match self {
+            BasicMsg::ToClient(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// One slot's acceptor state.
+#[derive(Clone, Debug, Default)]
+pub struct SlotAcceptor {
+    pub promised: Ballot,
+    pub accepted: Option<(Ballot, Value)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct BasicDurable {
+    pub slots: BTreeMap<Slot, SlotAcceptor>,
+    /// Highest round this replica has used, so it never reuses a ballot after a restart.
+    pub max_round: u64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BasicTimer {
+    Tick,
+    Retry { slot: Slot, attempt: u32 },
+}
+
+#[derive(Debug)]
+enum Phase {
+    Preparing {
+        promises: NodeSet,
+        best: Option<(Ballot, Value)>,
+    },
+    Accepting {
+        acks: NodeSet,
+        value: Value,
+    },
+    BackingOff,
+}
+
+#[derive(Debug)]
+struct Proposal {
+    ballot: Ballot,
+    /// Bumped on every restart or back-off, so a stale `Retry` timer is recognised.
+    attempt: u32,
+    preempted: u32,
+    phase: Phase,
+    /// This replica's client commands that it wants in this slot.
+    own: Vec<Command>,
+}
+
+#[derive(Debug)]
+pub struct BasicReplica {
+    setup: ReplicaSetup,
+    rng: DetRng,
+    d: BasicDurable,
+    learner: Learner,
+    proposals: BTreeMap<Slot, Proposal>,
+    queue: VecDeque<Command>,
+    /// Commands this replica took from a client and must answer once applied.
+    mine: BTreeSet<CommandId>,
+    /// Highest slot seen in any acceptor message: beyond our decided prefix means we lag.
+    highest_seen: Slot,
+    /// The first undecided slot and since when it has been so.
+    stuck_since: (Slot, Time),
+}
+
+impl BasicReplica {
+    fn boot(setup: ReplicaSetup, d: BasicDurable, now: Time) -> Self {
+        BasicReplica {
+            rng: DetRng::new(setup.seed),
+            setup,
+            d,
+            learner: Learner::new(),
+            proposals: BTreeMap::new(),
+            queue: VecDeque::new(),
+            mine: BTreeSet::new(),
+            highest_seen: Slot(0),
+            stuck_since: (Slot(0), now),
+        }
+    }
+
+    fn me(&self) -> NodeId {
+        self.setup.id
+    }
+
+    fn fresh_ballot(&mut self) -> Ballot {
+        self.d.max_round += 1;
+        Ballot::new(self.d.max_round, self.me())
+    }
+
+    fn see_slot(&mut self, slot: Slot) {
+        self.highest_seen = self.highest_seen.max(slot);
+    }
+
+    /// The lowest slot that is neither decided nor already being proposed by us.
+    fn free_slot(&self) -> Slot {
+        let mut s = self.learner.first_undecided();
+        while self.learner.is_decided(s) || self.proposals.contains_key(&s) {
+            s = s.next();
+        }
+        s
+    }
+
+    fn start_proposals(&mut self, now: Time, out: &mut Effects<BasicMsg, BasicTimer>) {
+        while !self.queue.is_empty() && self.proposals.len() < self.setup.tuning.max_inflight {
+            let take = self.queue.len().min(self.setup.tuning.batch_max.max(1));
+            let own: Vec<Command> = self.queue.drain(..take).collect();
+            let slot = self.free_slot();
+            self.proposals.insert(
+                slot,
+                Proposal {
+                    ballot: Ballot::ZERO,
+                    attempt: 0,
+                    preempted: 0,
+                    phase: Phase::BackingOff,
+                    own,
+                },
+            );
+            self.run_phase1(now, slot, out);
+        }
+    }
+
+    /// (Re)starts a slot's instance with a fresh ballot.
+    fn run_phase1(&mut self, now: Time, slot: Slot, out: &mut Effects<BasicMsg, BasicTimer>) {
+        let ballot = self.fresh_ballot();
+        let Some(p) = self.proposals.get_mut(&slot) else {
+            return;
+        };
+        p.ballot = ballot;
+        p.attempt += 1;
+        p.phase = Phase::Preparing {
+            promises: NodeSet::EMPTY,
+            best: None,
+        };
+        let attempt = p.attempt;
+        out.set_timer(
+            self.setup.tuning.retransmit,
+            BasicTimer::Retry { slot, attempt },
+        );
+        out.broadcast(BasicMsg::Prepare { slot, ballot });
+        let me = self.me();
+        let reply = self.acceptor_prepare(slot, ballot);
+        self.on_acceptor_reply(now, me, reply, out);
+    }
+
+    fn acceptor_prepare(&mut self, slot: Slot, ballot: Ballot) -> BasicMsg {
+        if let Some(v) = self.learner.get(slot) {
+            return BasicMsg::Decide {
+                slot,
+                value: v.clone(),
+            };
+        }
+        self.see_slot(slot);
+        self.d.max_round = self.d.max_round.max(ballot.round);
+        let st = self.d.slots.entry(slot).or_default();
+        if ballot > st.promised {
+            st.promised = ballot;
+            BasicMsg::Promise {
+                slot,
+                ballot,
+                accepted: st.accepted.clone(),
+            }
+        } else {
+            BasicMsg::Nack {
+                slot,
+                promised: st.promised,
+            }
+        }
+    }
+
+    fn acceptor_accept(&mut self, slot: Slot, ballot: Ballot, value: Value) -> BasicMsg {
+        self.see_slot(slot);
+        self.d.max_round = self.d.max_round.max(ballot.round);
+        let mutant = self.setup.mutation == Mutation::AcceptorIgnoresPromise;
+        let st = self.d.slots.entry(slot).or_default();
+        if ballot >= st.promised || mutant {
+            st.promised = st.promised.max(ballot);
+            st.accepted = Some((ballot, value));
+            BasicMsg::Accepted { slot, ballot }
+        } else {
+            BasicMsg::Nack {
+                slot,
+                promised: st.promised,
+            }
+        }
+    }
+
+    /// The proposer side: promises, acceptances, refusals and decisions for our instances.
+    fn on_acceptor_reply(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        msg: BasicMsg,
+        out: &mut Effects<BasicMsg, BasicTimer>,
+    ) {
+        match msg {
+            BasicMsg::Promise {
+                slot,
+                ballot,
+                accepted,
+            } => {
+                let Some(p) = self.proposals.get_mut(&slot) else {
+                    return;
+                };
+                let Phase::Preparing { promises, best } = &mut p.phase else {
+                    return;
+                };
+                if p.ballot != ballot || !promises.insert(from) {
+                    return;
+                }
+                if let Some((b, v)) = accepted {
+                    if best.as_ref().is_none_or(|(have, _)| b > *have) {
+                        *best = Some((b, v));
+                    }
+                }
+                if !self.setup.quorums.is_phase1_quorum(*promises) {
+                    return;
+                }
+                let value = match best.take() {
+                    Some((_, v)) if self.setup.mutation != Mutation::IgnorePromisedValues => v,
+                    _ => Value::batch(p.own.clone()),
+                };
+                p.phase = Phase::Accepting {
+                    acks: NodeSet::EMPTY,
+                    value: value.clone(),
+                };
+                p.attempt += 1;
+                let attempt = p.attempt;
+                out.set_timer(
+                    self.setup.tuning.retransmit,
+                    BasicTimer::Retry { slot, attempt },
+                );
+                out.broadcast(BasicMsg::Accept {
+                    slot,
+                    ballot,
+                    value: value.clone(),
+                });
+                let me = self.me();
+                let reply = self.acceptor_accept(slot, ballot, value);
+                self.on_acceptor_reply(now, me, reply, out);
+            }
+            BasicMsg::Accepted { slot, ballot } => {
+                let Some(p) = self.proposals.get_mut(&slot) else {
+                    return;
+                };
+                let Phase::Accepting { acks, value } = &mut p.phase else {
+                    return;
+                };
+                if p.ballot != ballot || !acks.insert(from) {
+                    return;
+                }
+                if self.setup.quorums.is_phase2_quorum(*acks) {
+                    let value = value.clone();
+                    out.broadcast(BasicMsg::Decide {
+                        slot,
+                        value: value.clone(),
+                    });
+                    self.learn(now, slot, value, out);
+                }
+            }
+            BasicMsg::Nack { slot, promised } => {
+                self.d.max_round = self.d.max_round.max(promised.round);
+                let Some(p) = self.proposals.get_mut(&slot) else {
+                    return;
+                };
+                if promised <= p.ballot || matches!(p.phase, Phase::BackingOff) {
+                    return;
+                }
+                // Pre-empted: wait a random, growing time before trying again higher.
+                p.phase = Phase::BackingOff;
+                p.attempt += 1;
+                p.preempted += 1;
+                let base = self.setup.tuning.backoff.as_nanos() as f64;
+                let factor = (1u64 << p.preempted.min(6)) as f64 * (0.5 + self.rng.next_f64());
+                let attempt = p.attempt;
+                out.set_timer(
+                    Duration::from_nanos((base * factor) as u64),
+                    BasicTimer::Retry { slot, attempt },
+                );
+            }
+            BasicMsg::Decide { slot, value } => self.learn(now, slot, value, out),
+            _ => {}
+        }
+    }
+
+    /// A slot is decided: finish our instance there and put back any of our commands it did not carry.
+    fn learn(
+        &mut self,
+        now: Time,
+        slot: Slot,
+        value: Value,
+        out: &mut Effects<BasicMsg, BasicTimer>,
+    ) {
+        self.see_slot(slot);
+        self.learner.learn(slot, value, out);
+        if let Some(p) = self.proposals.remove(&slot) {
+            let decided = self.learner.get(slot).cloned().unwrap_or(Value::Noop);
+            for cmd in p.own.into_iter().rev() {
+                if !decided.contains(cmd.id()) {
+                    self.queue.push_front(cmd);
+                }
+            }
+        }
+        self.apply(out);
+        self.start_proposals(now, out);
+    }
+
+    fn apply(&mut self, out: &mut Effects<BasicMsg, BasicTimer>) {
+        let mine = &mut self.mine;
+        self.learner.apply_ready(|cmd, outcome| {
+            if !mine.remove(&cmd.id()) {
+                return;
+            }
+            if let Outcome::Executed(r) | Outcome::Duplicate(Some(r)) = outcome {
+                out.send(
+                    Peer::Client(cmd.client),
+                    BasicMsg::ToClient(ToClient::Reply {
+                        seq: cmd.seq,
+                        reply: r.clone(),
+                    }),
+                );
+            }
+        });
+    }
+
+    fn on_request(&mut self, now: Time, cmd: Command, out: &mut Effects<BasicMsg, BasicTimer>) {
+        let id = cmd.id();
+        if let Some(reply) = self.learner.kv().cached_reply(id) {
+            out.send(
+                Peer::Client(cmd.client),
+                BasicMsg::ToClient(ToClient::Reply {
+                    seq: cmd.seq,
+                    reply: reply.clone(),
+                }),
+            );
+            return;
+        }
+        if self.learner.kv().is_acknowledged(id) || !self.mine.insert(id) {
+            return;
+        }
+        self.queue.push_back(cmd);
+        self.start_proposals(now, out);
+    }
+
+    /// A phase went unanswered: send its messages again under the same ballot (a fresh ballot would pre-empt
+    /// the other proposers for nothing); after a pre-emption back-off, start over with a higher ballot.
+    fn on_retry(
+        &mut self,
+        now: Time,
+        slot: Slot,
+        attempt: u32,
+        out: &mut Effects<BasicMsg, BasicTimer>,
+    ) {
+        let Some(p) = self.proposals.get(&slot) else {
+            return;
+        };
+        if p.attempt != attempt {
+            return;
+        }
+        let ballot = p.ballot;
+        let msg = match &p.phase {
+            Phase::BackingOff => return self.run_phase1(now, slot, out),
+            Phase::Preparing { .. } => BasicMsg::Prepare { slot, ballot },
+            Phase::Accepting { value, .. } => BasicMsg::Accept {
+                slot,
+                ballot,
+                value: value.clone(),
+            },
+        };
+        out.broadcast(msg);
+        out.set_timer(
+            self.setup.tuning.retransmit,
+            BasicTimer::Retry { slot, attempt },
+        );
+    }
+
+    fn on_tick(&mut self, now: Time, out: &mut Effects<BasicMsg, BasicTimer>) {
+        out.set_timer(self.setup.tuning.heartbeat, BasicTimer::Tick);
+        let first = self.learner.first_undecided();
+        if self.stuck_since.0 != first {
+            self.stuck_since = (first, now);
+        }
+        let stuck_for = now.saturating_since(self.stuck_since.1);
+        // Behind: a later slot is decided, or this one has been open for long (its Decide may have been lost).
+        let lagging = self.learner.known_end() > first
+            || (self.highest_seen >= first && stuck_for >= self.setup.tuning.election_timeout / 2);
+        if !lagging {
+            return;
+        }
+        let n = self.setup.n() as u64;
+        if n > 1 {
+            let peer = (self.me().0 as u64 + 1 + self.rng.below(n - 1)) % n;
+            out.send(
+                Peer::Replica(NodeId(peer as u32)),
+                BasicMsg::CatchUp { from: first },
+            );
+        }
+        if stuck_for >= self.setup.tuning.election_timeout && !self.proposals.contains_key(&first) {
+            // Nobody finished this slot: propose a no-op, which completes whatever was accepted there.
+            self.proposals.insert(
+                first,
+                Proposal {
+                    ballot: Ballot::ZERO,
+                    attempt: 0,
+                    preempted: 0,
+                    phase: Phase::BackingOff,
+                    own: Vec::new(),
+                },
+            );
+            self.stuck_since = (first, now);
+            self.run_phase1(now, first, out);
+        }
+    }
+}
+
+impl Replica for BasicReplica {
+    type Msg = BasicMsg;
+    type Timer = BasicTimer;
+    type Durable = BasicDurable;
+
+    fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<BasicMsg, BasicTimer>) -> Self {
+        let r = BasicReplica::boot(setup, BasicDurable::default(), now);
+        out.set_timer(r.setup.tuning.heartbeat, BasicTimer::Tick);
+        r
+    }
+
+    fn recover(
+        setup: ReplicaSetup,
+        durable: BasicDurable,
+        now: Time,
+        out: &mut Effects<BasicMsg, BasicTimer>,
+    ) -> Self {
+        let r = BasicReplica::boot(setup, durable, now);
+        out.set_timer(r.setup.tuning.heartbeat, BasicTimer::Tick);
+        r
+    }
+
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: Peer,
+        msg: BasicMsg,
+        out: &mut Effects<BasicMsg, BasicTimer>,
+    ) {
+        let from = match from {
+            Peer::Client(_) => {
+                if let BasicMsg::Request(cmd) = msg {
+                    self.on_request(now, cmd, out);
+                }
+                return;
+            }
+            Peer::Replica(r) => r,
+        };
+        match msg {
+            BasicMsg::Prepare { slot, ballot } => {
+                let reply = self.acceptor_prepare(slot, ballot);
+                out.send(Peer::Replica(from), reply);
+            }
+            BasicMsg::Accept {
+                slot,
+                ballot,
+                value,
+            } => {
+                let reply = self.acceptor_accept(slot, ballot, value);
+                out.send(Peer::Replica(from), reply);
+            }
+            BasicMsg::CatchUp { from: start } => {
+                let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
+                if !values.is_empty() {
+                    out.send(
+                        Peer::Replica(from),
+                        BasicMsg::Decided {
+                            from: start,
+                            values,
+                        },
+                    );
+                }
+            }
+            BasicMsg::Decided {
+                from: start,
+                values,
+            } => {
+                for (i, v) in values.into_iter().enumerate() {
+                    self.learn(now, Slot(start.0 + i as u64), v, out);
+                }
+            }
+            BasicMsg::Request(_) | BasicMsg::ToClient(_) => {}
+            reply => self.on_acceptor_reply(now, from, reply, out),
+        }
+    }
+
+    fn on_timer(&mut self, now: Time, timer: BasicTimer, out: &mut Effects<BasicMsg, BasicTimer>) {
+        match timer {
+            BasicTimer::Tick => self.on_tick(now, out),
+            BasicTimer::Retry { slot, attempt } => self.on_retry(now, slot, attempt, out),
+        }
+    }
+
+    fn durable(&self) -> &BasicDurable {
+        &self.d
+    }
+
+    fn status(&self) -> ReplicaStatus {
+        ReplicaStatus {
+            applied_upto: self.learner.applied_upto(),
+            state_digest: self.learner.kv().digest(),
+            is_leader: false,
+        }
+    }
+}

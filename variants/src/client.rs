@@ -1,0 +1,156 @@
+//! The client library of the variants where a client talks to one replica at a time: leader-based variants
+//! (a non-leader redirects) and Basic Paxos (the nearest replica proposes). A command without an answer is sent
+//! again, to the next replica, after `retry`; the replicas' exactly-once table makes the retry harmless.
+
+use crate::command::Command;
+use crate::effects::Effects;
+use crate::replica::{Client, ClientSetup, Message, ToClient};
+use crate::types::{NodeId, Peer, Time};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+/// How a variant's message type carries client traffic.
+pub trait ClientWire: Message {
+    fn request(cmd: Command) -> Self;
+    fn to_client(self) -> Option<ToClient>;
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RetryTimer {
+    seq: u64,
+    attempt: u32,
+}
+
+#[derive(Debug)]
+struct Pending {
+    cmd: Command,
+    attempt: u32,
+}
+
+/// `NEAREST = false`: start at the believed leader (redirects move it). `NEAREST = true`: start at the nearest
+/// replica, which proposes for the client.
+#[derive(Debug)]
+pub struct DirectClient<M, const NEAREST: bool> {
+    setup: ClientSetup,
+    /// Index into `setup.by_distance` (Nearest) or the believed leader (Leader).
+    current: NodeId,
+    pending: BTreeMap<u64, Pending>,
+    next_ack: u64,
+    _msg: PhantomData<M>,
+}
+
+pub type LeaderClient<M> = DirectClient<M, false>;
+pub type NearestClient<M> = DirectClient<M, true>;
+
+impl<M: ClientWire, const NEAREST: bool> Client for DirectClient<M, NEAREST> {
+    type Msg = M;
+    type Timer = RetryTimer;
+
+    fn new(setup: ClientSetup) -> Self {
+        let current = if NEAREST {
+            setup.by_distance.first().copied().unwrap_or(NodeId(0))
+        } else {
+            setup.initial_leader
+        };
+        DirectClient {
+            setup,
+            current,
+            pending: BTreeMap::new(),
+            next_ack: 0,
+            _msg: PhantomData,
+        }
+    }
+
+    fn submit(&mut self, now: Time, cmd: Command, out: &mut Effects<M, RetryTimer>) {
+        self.submit_cmd(now, cmd, out)
+    }
+
+    fn on_message(&mut self, now: Time, from: NodeId, msg: M, out: &mut Effects<M, RetryTimer>) {
+        self.handle(now, from, msg, out)
+    }
+
+    fn on_timer(&mut self, now: Time, t: RetryTimer, out: &mut Effects<M, RetryTimer>) {
+        self.retry(now, t, out)
+    }
+
+    fn ack_floor(&self) -> u64 {
+        // Every command below the lowest pending one has been answered (sequence numbers are issued in order).
+        self.pending.keys().next().copied().unwrap_or(self.next_ack)
+    }
+}
+
+impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
+    fn send(&self, cmd: &Command, out: &mut Effects<M, RetryTimer>) {
+        let mut cmd = cmd.clone();
+        cmd.ack = self.ack_floor().min(cmd.seq);
+        out.send(Peer::Replica(self.current), M::request(cmd));
+    }
+
+    fn rotate(&mut self) {
+        let order = &self.setup.by_distance;
+        if order.is_empty() {
+            self.current = NodeId((self.current.0 + 1) % self.setup.n.max(1) as u32);
+            return;
+        }
+        let i = order.iter().position(|&r| r == self.current).unwrap_or(0);
+        self.current = order[(i + 1) % order.len()];
+    }
+
+    fn submit_cmd(&mut self, _now: Time, cmd: Command, out: &mut Effects<M, RetryTimer>) {
+        let seq = cmd.seq;
+        self.next_ack = self.next_ack.max(seq + 1);
+        self.send(&cmd, out);
+        out.set_timer(self.setup.retry, RetryTimer { seq, attempt: 0 });
+        self.pending.insert(seq, Pending { cmd, attempt: 0 });
+    }
+
+    fn handle(&mut self, _now: Time, from: NodeId, msg: M, out: &mut Effects<M, RetryTimer>) {
+        match msg.to_client() {
+            Some(ToClient::Reply { seq, reply }) if self.pending.contains_key(&seq) => {
+                self.pending.remove(&seq);
+                self.current = from;
+                out.complete(seq, reply);
+            }
+            Some(ToClient::Redirect { seq, leader }) => {
+                if !self.pending.contains_key(&seq) {
+                    return;
+                }
+                match leader {
+                    Some(l) if l != from => self.current = l,
+                    _ => {
+                        if self.current == from {
+                            self.rotate();
+                        }
+                    }
+                }
+                // Resend at once to the new target; the retry timer still guards it.
+                if let Some(p) = self.pending.get(&seq) {
+                    let cmd = p.cmd.clone();
+                    self.send(&cmd, out);
+                }
+            }
+            Some(ToClient::Reply { .. }) | None => {}
+        }
+    }
+
+    fn retry(&mut self, _now: Time, t: RetryTimer, out: &mut Effects<M, RetryTimer>) {
+        let Some(p) = self.pending.get_mut(&t.seq) else {
+            return;
+        };
+        if p.attempt != t.attempt {
+            return;
+        }
+        p.attempt += 1;
+        let attempt = p.attempt;
+        let cmd = p.cmd.clone();
+        self.rotate();
+        self.send(&cmd, out);
+        out.set_timer(
+            self.setup.retry,
+            RetryTimer {
+                seq: t.seq,
+                attempt,
+            },
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The output buffer every handler writes into. The driver owns it, drains it after each input and reuses it, so a
+//! handler never allocates a fresh `Vec` per call.
+//!
+//! Order of carrying out (both drivers): record decisions and completions, then send, then arm timers. State is
+//! durable the moment a handler returns (the simulator crashes nodes only between inputs; the write-ahead log of
+//! the durability work will persist before it sends).
+
+use crate::command::{Reply, Value};
+use crate::types::{Peer, Slot};
+use std::time::Duration;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Dest {
+    To(Peer),
+    /// Every replica except the sender.
+    OtherReplicas,
+}
+
+#[derive(Debug)]
+pub struct Effects<M, T> {
+    pub sends: Vec<(Dest, M)>,
+    pub timers: Vec<(Duration, T)>,
+    /// Slots this replica has just learned to be decided (each reported once per replica incarnation).
+    pub decisions: Vec<(Slot, Value)>,
+    /// Client side: commands whose reply arrived, by sequence number.
+    pub completions: Vec<(u64, Reply)>,
+}
+
+impl<M, T> Default for Effects<M, T> {
+    fn default() -> Self {
+        Effects {
+            sends: Vec::new(),
+            timers: Vec::new(),
+            decisions: Vec::new(),
+            completions: Vec::new(),
+        }
+    }
+}
+
+impl<M, T> Effects<M, T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn send(&mut self, to: Peer, msg: M) {
+        self.sends.push((Dest::To(to), msg));
+    }
+
+    pub fn broadcast(&mut self, msg: M) {
+        self.sends.push((Dest::OtherReplicas, msg));
+    }
+
+    pub fn set_timer(&mut self, after: Duration, timer: T) {
+        self.timers.push((after, timer));
+    }
+
+    pub fn decide(&mut self, slot: Slot, value: Value) {
+        self.decisions.push((slot, value));
+    }
+
+    pub fn complete(&mut self, seq: u64, reply: Reply) {
+        self.completions.push((seq, reply));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+            && self.timers.is_empty()
+            && self.decisions.is_empty()
+            && self.completions.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.sends.clear();
+        self.timers.clear();
+        self.decisions.clear();
+        self.completions.clear();
+    }
+}

@@ -1,0 +1,188 @@
+//! The replicated state machine: a key-value store that applies each `(client, seq)` at most once.
+//!
+//! Each client's table keeps the replies of commands it has not yet acknowledged (`seq >= done_below`), so a
+//! retried command gets the same reply without running again, even when a client has several commands in flight.
+
+use crate::command::{Command, CommandId, Op, Reply};
+use crate::types::ClientId;
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command ran now and produced this reply.
+    Executed(Reply),
+    /// The command had already run; the cached reply if the client may still be waiting for it.
+    Duplicate(Option<Reply>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct ClientTable {
+    done_below: u64,
+    replies: BTreeMap<u64, Reply>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KvStore {
+    data: HashMap<u64, (u64, Bytes)>,
+    clients: BTreeMap<ClientId, ClientTable>,
+    executed: u64,
+    digest: u64,
+}
+
+impl KvStore {
+    pub fn new() -> KvStore {
+        KvStore::default()
+    }
+
+    /// Applies one command. Stale duplicates (already acknowledged by the client) are skipped silently.
+    pub fn apply(&mut self, cmd: &Command) -> Outcome {
+        let table = self.clients.entry(cmd.client).or_default();
+        if cmd.seq < table.done_below {
+            return Outcome::Duplicate(None);
+        }
+        if let Some(r) = table.replies.get(&cmd.seq) {
+            return Outcome::Duplicate(Some(r.clone()));
+        }
+        let reply = match &cmd.op {
+            Op::Put { key, value } => {
+                let e = self.data.entry(*key).or_insert((0, Bytes::new()));
+                e.0 += 1;
+                e.1 = value.clone();
+                Reply::Written { version: e.0 }
+            }
+            Op::Get { key } => match self.data.get(key) {
+                Some((v, val)) => Reply::Read {
+                    version: *v,
+                    value: Some(val.clone()),
+                },
+                None => Reply::Read {
+                    version: 0,
+                    value: None,
+                },
+            },
+        };
+        table.replies.insert(cmd.seq, reply.clone());
+        if cmd.ack > table.done_below {
+            table.done_below = cmd.ack;
+            table.replies = table.replies.split_off(&cmd.ack);
+        }
+        self.executed += 1;
+        self.digest = mix(self.digest, cmd.client.0 as u64, cmd.seq, &reply);
+        Outcome::Executed(reply)
+    }
+
+    /// The reply to a command that already ran and that the client has not acknowledged.
+    pub fn cached_reply(&self, id: CommandId) -> Option<&Reply> {
+        self.clients.get(&id.client)?.replies.get(&id.seq)
+    }
+
+    /// True when the client has acknowledged this command's reply: it will never wait for it again.
+    pub fn is_acknowledged(&self, id: CommandId) -> bool {
+        self.clients
+            .get(&id.client)
+            .is_some_and(|t| id.seq < t.done_below)
+    }
+
+    /// Number of commands executed (duplicates excluded).
+    pub fn executed(&self) -> u64 {
+        self.executed
+    }
+
+    /// A digest of the sequence of executed commands and their replies: two stores that applied the same log
+    /// prefix have the same digest. The checker compares it with its own replay of the log.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+}
+
+fn mix(h: u64, a: u64, b: u64, reply: &Reply) -> u64 {
+    let (v, tag) = match reply {
+        Reply::Written { version } => (*version, 1),
+        Reply::Read { version, .. } => (*version, 2),
+    };
+    let mut x = h ^ 0x9E37_79B9_7F4A_7C15;
+    for w in [a, b, v, tag] {
+        x = (x ^ w).wrapping_mul(0x100_0000_01B3).rotate_left(29);
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(client: u32, seq: u64, ack: u64, key: u64) -> Command {
+        Command {
+            client: ClientId(client),
+            seq,
+            ack,
+            op: Op::Put {
+                key,
+                value: Bytes::from(vec![seq as u8]),
+            },
+        }
+    }
+
+    #[test]
+    fn a_command_runs_once_and_duplicates_get_the_same_reply() {
+        let mut kv = KvStore::new();
+        let c = put(1, 0, 0, 7);
+        assert_eq!(
+            kv.apply(&c),
+            Outcome::Executed(Reply::Written { version: 1 })
+        );
+        assert_eq!(
+            kv.apply(&c),
+            Outcome::Duplicate(Some(Reply::Written { version: 1 }))
+        );
+        assert_eq!(kv.executed(), 1);
+        // Another client's write to the same key bumps the version.
+        assert_eq!(
+            kv.apply(&put(2, 0, 0, 7)),
+            Outcome::Executed(Reply::Written { version: 2 })
+        );
+    }
+
+    #[test]
+    fn acknowledged_replies_are_forgotten_and_their_retries_skipped() {
+        let mut kv = KvStore::new();
+        kv.apply(&put(1, 0, 0, 1));
+        kv.apply(&put(1, 1, 1, 1)); // acknowledges seq 0
+        assert!(kv
+            .cached_reply(CommandId {
+                client: ClientId(1),
+                seq: 0
+            })
+            .is_none());
+        assert!(kv.is_acknowledged(CommandId {
+            client: ClientId(1),
+            seq: 0
+        }));
+        assert_eq!(kv.apply(&put(1, 0, 0, 1)), Outcome::Duplicate(None));
+        assert_eq!(kv.executed(), 2);
+    }
+
+    #[test]
+    fn out_of_order_commands_of_one_client_each_run_once() {
+        let mut kv = KvStore::new();
+        kv.apply(&put(1, 2, 0, 1));
+        kv.apply(&put(1, 1, 0, 1));
+        assert!(matches!(
+            kv.apply(&put(1, 2, 0, 1)),
+            Outcome::Duplicate(Some(_))
+        ));
+        assert_eq!(kv.executed(), 2);
+    }
+
+    #[test]
+    fn digest_depends_on_order() {
+        let mut a = KvStore::new();
+        let mut b = KvStore::new();
+        a.apply(&put(1, 0, 0, 1));
+        a.apply(&put(2, 0, 0, 1));
+        b.apply(&put(2, 0, 0, 1));
+        b.apply(&put(1, 0, 0, 1));
+        assert_ne!(a.digest(), b.digest());
+    }
+}

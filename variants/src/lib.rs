@@ -1,0 +1,36 @@
+//! Paxos variants as sans-I/O state machines.
+//!
+//! Nothing in this crate touches a socket, a clock or a thread: every input carries `now`, every output goes into
+//! an [`Effects`](effects::Effects) buffer, and randomness comes from a seeded [`DetRng`](rng::DetRng). The same
+//! code is driven by the deterministic simulator and by the QUIC runtime in `paxos-harness`.
+//!
+//! Where things are:
+//! - [`replica`]: the `Replica`, `Client` and `Variant` traits, setup and tuning, test-only mutations.
+//! - [`quorum`]: validated quorum systems (majority, flexible, grid).
+//! - [`basic`], [`multi`]: the protocols, one file each.
+//! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
+//! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
+
+pub mod basic;
+pub mod client;
+pub mod command;
+pub mod effects;
+pub mod kv;
+pub mod learner;
+pub mod multi;
+pub mod quorum;
+pub mod replica;
+pub mod rng;
+pub mod types;
+
+pub use command::{Command, CommandId, Op, Reply, Value};
+pub use effects::{Dest, Effects};
+pub use quorum::{NodeSet, QuorumError, QuorumSystem};
+pub use replica::{
+    Client, ClientSetup, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, Tuning, Variant,
+};
+pub use rng::DetRng;
+pub use types::{Ballot, ClientId, NodeId, Peer, Slot, Time};
+
+/// The variants this crate implements, by the name a config uses.
+pub const VARIANT_NAMES: &[&str] = &[basic::Basic::NAME, multi::Multi::NAME];

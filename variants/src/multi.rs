@@ -1,0 +1,760 @@
+//! Multi-Paxos (Lamport, "Paxos Made Simple", 2001, section 3).
+//!
+//! Message pattern: a leader runs Phase 1 once for every slot from its first undecided one
+//! (`Prepare`/`Promise`), then each slot costs one Phase 2 round trip (`Accept`/`Accepted`). Clients send
+//! `Request` to the replica they believe leads; others answer `Redirect`. Followers learn decisions from the
+//! commit index carried on `Accept` and `Heartbeat` and fetch what they miss with `CatchUp`/`Decided`.
+//!
+//! Quorums: Phase 1 waits for a phase-1 quorum of promises, Phase 2 for a phase-2 quorum of acceptances, both
+//! from the [`QuorumSystem`](crate::quorum::QuorumSystem) in the setup. With a majority system this is
+//! Multi-Paxos; with a flexible or grid system it is Flexible Paxos, with no other change.
+//!
+//! Timers: one `Tick` every heartbeat interval. The leader sends heartbeats and retransmits Accepts that have
+//! waited longer than `retransmit`; a follower that has heard nothing from a leader for its election timeout
+//! (randomized in `[t, 2t)`) starts Phase 1 with a higher ballot; a candidate that has not won in that time tries
+//! again higher.
+//!
+//! Pipelining and batching: up to `max_inflight` slots are in Phase 2 at once; commands that arrive while the
+//! window is full wait and go out together, up to `batch_max` per slot, when a slot is decided. At low load every
+//! slot carries one command, so the latency model holds exactly.
+//!
+//! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); the log is never
+//! truncated (compaction is separate work); non-leaders redirect rather than forward.
+
+use crate::client::{ClientWire, LeaderClient};
+use crate::command::{Command, CommandId, Value};
+use crate::effects::Effects;
+use crate::kv::Outcome;
+use crate::learner::Learner;
+use crate::quorum::NodeSet;
+use crate::replica::{Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant};
+use crate::rng::DetRng;
+use crate::types::{Ballot, NodeId, Peer, Slot, Time};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// Most decided values sent in one catch-up reply.
+const CATCH_UP_CHUNK: usize = 256;
+
+pub struct Multi;
+
+impl Variant for Multi {
+    const NAME: &'static str = "multi";
+    type Msg = MultiMsg;
+    type Replica = MultiReplica;
+    type Client = LeaderClient<MultiMsg>;
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MultiMsg {
+    Request(Command),
+    ToClient(ToClient),
+    Prepare {
+        ballot: Ballot,
+        from: Slot,
+    },
+    Promise {
+        ballot: Ballot,
+        accepted: Vec<(Slot, Ballot, Value)>,
+    },
+    Nack {
+        promised: Ballot,
+    },
+    Accept {
+        ballot: Ballot,
+        slot: Slot,
+        value: Value,
+        commit: Slot,
+    },
+    Accepted {
+        ballot: Ballot,
+        slot: Slot,
+    },
+    Heartbeat {
+        ballot: Ballot,
+        commit: Slot,
+    },
+    CatchUp {
+        from: Slot,
+    },
+    Decided {
+        from: Slot,
+        values: Vec<Value>,
+    },
+}
+
+impl Message for MultiMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            MultiMsg::Request(_) => "request",
+            MultiMsg::ToClient(ToClient::Reply { .. }) => "reply",
+            MultiMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
+            MultiMsg::Prepare { .. } => "prepare",
+            MultiMsg::Promise { .. } => "promise",
+            MultiMsg::Nack { .. } => "nack",
+            MultiMsg::Accept { .. } => "accept",
+            MultiMsg::Accepted { .. } => "accepted",
+            MultiMsg::Heartbeat { .. } => "heartbeat",
+            MultiMsg::CatchUp { .. } => "catchup",
+            MultiMsg::Decided { .. } => "decided",
+        }
+    }
+}
+
+impl ClientWire for MultiMsg {
+    fn request(cmd: Command) -> Self {
+        MultiMsg::Request(cmd)
+    }
+    fn to_client(self) -> Option<ToClient> {
+        match self {
+            MultiMsg::ToClient(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// What an acceptor keeps across a crash.
+#[derive(Clone, Debug, Default)]
+pub struct MultiDurable {
+    pub promised: Ballot,
+    pub accepted: BTreeMap<Slot, (Ballot, Value)>,
+    /// Highest round this replica has used for its own ballots, so it never reuses one after a restart.
+    pub max_round: u64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MultiTimer {
+    Tick,
+}
+
+#[derive(Debug)]
+struct Inflight {
+    value: Value,
+    acks: NodeSet,
+    sent_at: Time,
+}
+
+#[derive(Debug)]
+struct Leader {
+    ballot: Ballot,
+    next_slot: Slot,
+    inflight: BTreeMap<Slot, Inflight>,
+    pending: VecDeque<Command>,
+    /// Commands waiting or in flight under this leadership, so a retry is not proposed twice.
+    proposed: BTreeSet<CommandId>,
+}
+
+#[derive(Debug)]
+struct Candidate {
+    ballot: Ballot,
+    from: Slot,
+    promises: NodeSet,
+    /// Highest-ballot value reported for each slot.
+    reports: BTreeMap<Slot, (Ballot, Value)>,
+    started: Time,
+    waiting: Vec<Command>,
+}
+
+#[derive(Debug)]
+enum Role {
+    Follower,
+    Candidate(Candidate),
+    Leader(Leader),
+}
+
+#[derive(Debug)]
+pub struct MultiReplica {
+    setup: ReplicaSetup,
+    rng: DetRng,
+    d: MultiDurable,
+    learner: Learner,
+    role: Role,
+    leader_hint: Option<NodeId>,
+    last_contact: Time,
+    /// This round's randomized election timeout.
+    timeout: Duration,
+    /// Highest commit index heard from a leader.
+    commit_seen: Slot,
+}
+
+impl MultiReplica {
+    fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time) -> MultiReplica {
+        let rng = DetRng::new(setup.seed);
+        let mut r = MultiReplica {
+            rng,
+            d,
+            learner: Learner::new(),
+            role: Role::Follower,
+            leader_hint: None,
+            last_contact: now,
+            timeout: Duration::ZERO,
+            commit_seen: Slot(0),
+            setup,
+        };
+        r.redraw_timeout();
+        r
+    }
+
+    fn me(&self) -> NodeId {
+        self.setup.id
+    }
+
+    fn redraw_timeout(&mut self) {
+        let base = self.setup.tuning.election_timeout.as_nanos() as u64;
+        self.timeout = Duration::from_nanos(base + self.rng.below(base.max(1)));
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    fn own_ballot(&self) -> Option<Ballot> {
+        match &self.role {
+            Role::Follower => None,
+            Role::Candidate(c) => Some(c.ballot),
+            Role::Leader(l) => Some(l.ballot),
+        }
+    }
+
+    /// Any sign of a ballot above ours ends our candidacy or leadership.
+    fn observe_ballot(&mut self, now: Time, b: Ballot, out: &mut Effects<MultiMsg, MultiTimer>) {
+        self.d.max_round = self.d.max_round.max(b.round);
+        if self.own_ballot().is_some_and(|mine| mine < b) {
+            self.step_down(now, b.node, out);
+        }
+    }
+
+    fn step_down(
+        &mut self,
+        now: Time,
+        new_leader: NodeId,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        let old = std::mem::replace(&mut self.role, Role::Follower);
+        let leader = Some(new_leader);
+        let mut redirect = |cmd: &Command| {
+            out.send(
+                Peer::Client(cmd.client),
+                MultiMsg::ToClient(ToClient::Redirect {
+                    seq: cmd.seq,
+                    leader,
+                }),
+            )
+        };
+        match old {
+            Role::Leader(l) => {
+                l.pending.iter().for_each(&mut redirect);
+                l.inflight
+                    .values()
+                    .flat_map(|i| i.value.commands())
+                    .for_each(&mut redirect);
+            }
+            Role::Candidate(c) => c.waiting.iter().for_each(&mut redirect),
+            Role::Follower => {}
+        }
+        self.leader_hint = leader;
+        self.last_contact = now;
+        self.redraw_timeout();
+    }
+
+    fn start_election(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let round = self.d.promised.round.max(self.d.max_round) + 1;
+        let ballot = Ballot::new(round, self.me());
+        self.d.max_round = round;
+        self.d.promised = ballot;
+        let from = self.learner.first_undecided();
+        let waiting = match std::mem::replace(&mut self.role, Role::Follower) {
+            Role::Candidate(c) => c.waiting,
+            Role::Leader(l) => l.pending.into_iter().collect(),
+            Role::Follower => Vec::new(),
+        };
+        let mut promises = NodeSet::EMPTY;
+        promises.insert(self.me());
+        let reports = self
+            .d
+            .accepted
+            .range(from..)
+            .map(|(s, (b, v))| (*s, (*b, v.clone())))
+            .collect();
+        self.role = Role::Candidate(Candidate {
+            ballot,
+            from,
+            promises,
+            reports,
+            started: now,
+            waiting,
+        });
+        self.leader_hint = None;
+        self.redraw_timeout();
+        out.broadcast(MultiMsg::Prepare { ballot, from });
+        if self.setup.quorums.is_phase1_quorum(promises) {
+            self.become_leader(now, out);
+        }
+    }
+
+    fn on_promise(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        ballot: Ballot,
+        accepted: Vec<(Slot, Ballot, Value)>,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        let Role::Candidate(c) = &mut self.role else {
+            return;
+        };
+        if c.ballot != ballot || !c.promises.insert(from) {
+            return;
+        }
+        for (slot, b, v) in accepted {
+            if slot < c.from {
+                continue;
+            }
+            match c.reports.get(&slot) {
+                Some((have, _)) if *have >= b => {}
+                _ => {
+                    c.reports.insert(slot, (b, v));
+                }
+            }
+        }
+        if self.setup.quorums.is_phase1_quorum(c.promises) {
+            self.become_leader(now, out);
+        }
+    }
+
+    /// Phase 1 is won: re-propose, under our ballot, the highest-ballot value reported for every slot from
+    /// `from` on, fill holes with no-ops, then serve clients.
+    fn become_leader(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
+            return;
+        };
+        let end = c
+            .reports
+            .keys()
+            .next_back()
+            .map_or(c.from, |s| s.next())
+            .max(c.from);
+        let mut leader = Leader {
+            ballot: c.ballot,
+            next_slot: end,
+            inflight: BTreeMap::new(),
+            pending: VecDeque::new(),
+            proposed: BTreeSet::new(),
+        };
+        let ignore_reports = self.setup.mutation == Mutation::IgnorePromisedValues;
+        let mut recovered = Vec::new();
+        for s in c.from.0..end.0 {
+            let slot = Slot(s);
+            let value = if let Some(v) = self.learner.get(slot) {
+                v.clone()
+            } else {
+                match c.reports.get(&slot) {
+                    Some((_, v)) if !ignore_reports => v.clone(),
+                    _ => Value::Noop,
+                }
+            };
+            recovered.push((slot, value));
+        }
+        for cmd in c.waiting {
+            if leader.proposed.insert(cmd.id()) {
+                leader.pending.push_back(cmd);
+            }
+        }
+        self.role = Role::Leader(leader);
+        self.leader_hint = Some(self.me());
+        for (slot, value) in recovered {
+            self.propose(now, slot, value, out);
+        }
+        let commit = self.learner.first_undecided();
+        out.broadcast(MultiMsg::Heartbeat {
+            ballot: c.ballot,
+            commit,
+        });
+        self.try_propose(now, out);
+    }
+
+    /// Sends one slot's Accept to everyone and accepts it locally.
+    fn propose(
+        &mut self,
+        now: Time,
+        slot: Slot,
+        value: Value,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        let me = self.me();
+        let commit = self.learner.first_undecided();
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let ballot = l.ballot;
+        self.d.accepted.insert(slot, (ballot, value.clone()));
+        let mut acks = NodeSet::EMPTY;
+        acks.insert(me);
+        out.broadcast(MultiMsg::Accept {
+            ballot,
+            slot,
+            value: value.clone(),
+            commit,
+        });
+        l.inflight.insert(
+            slot,
+            Inflight {
+                value,
+                acks,
+                sent_at: now,
+            },
+        );
+        if self.setup.quorums.is_phase2_quorum(acks) {
+            self.decide(slot, out);
+        }
+    }
+
+    /// Opens new slots for waiting commands while the pipeline has room.
+    fn try_propose(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+        loop {
+            let Role::Leader(l) = &mut self.role else {
+                return;
+            };
+            if l.pending.is_empty() || l.inflight.len() >= self.setup.tuning.max_inflight {
+                return;
+            }
+            let take = l.pending.len().min(self.setup.tuning.batch_max.max(1));
+            let batch: Vec<Command> = l.pending.drain(..take).collect();
+            let slot = l.next_slot;
+            l.next_slot = slot.next();
+            self.propose(now, slot, Value::batch(batch), out);
+        }
+    }
+
+    fn decide(&mut self, slot: Slot, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let Some(inf) = l.inflight.remove(&slot) else {
+            return;
+        };
+        self.learner.learn(slot, inf.value, out);
+        self.apply(out);
+    }
+
+    /// Applies what is decided; the leader answers the clients.
+    fn apply(&mut self, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let role = &mut self.role;
+        self.learner.apply_ready(|cmd, outcome| {
+            let Role::Leader(l) = role else {
+                return;
+            };
+            l.proposed.remove(&cmd.id());
+            let reply = match outcome {
+                Outcome::Executed(r) | Outcome::Duplicate(Some(r)) => r.clone(),
+                Outcome::Duplicate(None) => return,
+            };
+            out.send(
+                Peer::Client(cmd.client),
+                MultiMsg::ToClient(ToClient::Reply {
+                    seq: cmd.seq,
+                    reply,
+                }),
+            );
+        });
+    }
+
+    fn on_request(&mut self, now: Time, cmd: Command, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let id = cmd.id();
+        match &mut self.role {
+            Role::Leader(l) => {
+                if let Some(reply) = self.learner.kv().cached_reply(id) {
+                    out.send(
+                        Peer::Client(cmd.client),
+                        MultiMsg::ToClient(ToClient::Reply {
+                            seq: cmd.seq,
+                            reply: reply.clone(),
+                        }),
+                    );
+                    return;
+                }
+                if self.learner.kv().is_acknowledged(id) || !l.proposed.insert(id) {
+                    return;
+                }
+                l.pending.push_back(cmd);
+                self.try_propose(now, out);
+            }
+            Role::Candidate(c) => c.waiting.push(cmd),
+            Role::Follower => {
+                let leader = self.leader_hint.filter(|&l| l != self.setup.id);
+                out.send(
+                    Peer::Client(cmd.client),
+                    MultiMsg::ToClient(ToClient::Redirect {
+                        seq: cmd.seq,
+                        leader,
+                    }),
+                );
+            }
+        }
+    }
+
+    fn heard_from_leader(&mut self, now: Time, ballot: Ballot) {
+        if ballot.node != self.me() {
+            self.leader_hint = Some(ballot.node);
+            self.last_contact = now;
+        }
+    }
+
+    /// Slots below `commit` are decided under `ballot`; those we accepted under that same ballot hold the
+    /// decided value. For the others we ask the leader.
+    fn learn_commit(
+        &mut self,
+        ballot: Ballot,
+        commit: Slot,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        self.commit_seen = self.commit_seen.max(commit);
+        let mut s = self.learner.first_undecided();
+        while s < commit {
+            if !self.learner.is_decided(s) {
+                match self.d.accepted.get(&s) {
+                    Some((b, v)) if *b == ballot => {
+                        let v = v.clone();
+                        self.learner.learn(s, v, out);
+                    }
+                    _ => break,
+                }
+            }
+            s = s.next();
+        }
+        self.apply(out);
+    }
+
+    /// Phase 2 at an acceptor: `entry` is the proposed (slot, value).
+    fn on_accept(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        ballot: Ballot,
+        entry: (Slot, Value),
+        commit: Slot,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        let (slot, value) = entry;
+        let current = ballot >= self.d.promised;
+        if !current && self.setup.mutation != Mutation::AcceptorIgnoresPromise {
+            out.send(
+                Peer::Replica(from),
+                MultiMsg::Nack {
+                    promised: self.d.promised,
+                },
+            );
+            return;
+        }
+        self.d.accepted.insert(slot, (ballot, value));
+        out.send(Peer::Replica(from), MultiMsg::Accepted { ballot, slot });
+        if current {
+            self.d.promised = ballot;
+            self.observe_ballot(now, ballot, out);
+            self.heard_from_leader(now, ballot);
+            self.learn_commit(ballot, commit, out);
+        }
+    }
+
+    fn on_tick(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+        out.set_timer(self.setup.tuning.heartbeat, MultiTimer::Tick);
+        let commit = self.learner.first_undecided();
+        let retransmit = self.setup.tuning.retransmit;
+        let timeout = self.timeout;
+        match &mut self.role {
+            Role::Leader(l) => {
+                out.broadcast(MultiMsg::Heartbeat {
+                    ballot: l.ballot,
+                    commit,
+                });
+                for (slot, inf) in l.inflight.iter_mut() {
+                    if now.saturating_since(inf.sent_at) >= retransmit {
+                        inf.sent_at = now;
+                        out.broadcast(MultiMsg::Accept {
+                            ballot: l.ballot,
+                            slot: *slot,
+                            value: inf.value.clone(),
+                            commit,
+                        });
+                    }
+                }
+                return;
+            }
+            Role::Candidate(c) => {
+                if now.saturating_since(c.started) >= timeout {
+                    self.start_election(now, out);
+                }
+                return;
+            }
+            Role::Follower => {
+                if now.saturating_since(self.last_contact) >= timeout {
+                    self.start_election(now, out);
+                    return;
+                }
+            }
+        }
+        if self.commit_seen > commit {
+            if let Some(l) = self.leader_hint.filter(|&l| l != self.me()) {
+                out.send(Peer::Replica(l), MultiMsg::CatchUp { from: commit });
+            }
+        }
+    }
+}
+
+impl Replica for MultiReplica {
+    type Msg = MultiMsg;
+    type Timer = MultiTimer;
+    type Durable = MultiDurable;
+
+    fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) -> Self {
+        let leads = setup.id == setup.initial_leader;
+        let initial = setup.initial_leader;
+        let mut r = MultiReplica::boot(setup, MultiDurable::default(), now);
+        out.set_timer(r.setup.tuning.heartbeat, MultiTimer::Tick);
+        if leads {
+            r.start_election(now, out);
+        } else {
+            r.leader_hint = Some(initial);
+        }
+        r
+    }
+
+    fn recover(
+        setup: ReplicaSetup,
+        durable: MultiDurable,
+        now: Time,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) -> Self {
+        let r = MultiReplica::boot(setup, durable, now);
+        out.set_timer(r.setup.tuning.heartbeat, MultiTimer::Tick);
+        r
+    }
+
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: Peer,
+        msg: MultiMsg,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        let from = match from {
+            Peer::Client(_) => {
+                // A client may only make requests; anything else from it is dropped.
+                if let MultiMsg::Request(cmd) = msg {
+                    self.on_request(now, cmd, out);
+                }
+                return;
+            }
+            Peer::Replica(r) => r,
+        };
+        match msg {
+            MultiMsg::Request(_) | MultiMsg::ToClient(_) => {}
+            MultiMsg::Prepare {
+                ballot,
+                from: start,
+            } => {
+                if ballot > self.d.promised {
+                    self.d.promised = ballot;
+                    self.observe_ballot(now, ballot, out);
+                    // Give the candidate time to win before we try ourselves.
+                    self.last_contact = now;
+                    let accepted = self
+                        .d
+                        .accepted
+                        .range(start..)
+                        .map(|(s, (b, v))| (*s, *b, v.clone()))
+                        .collect();
+                    out.send(Peer::Replica(from), MultiMsg::Promise { ballot, accepted });
+                } else {
+                    out.send(
+                        Peer::Replica(from),
+                        MultiMsg::Nack {
+                            promised: self.d.promised,
+                        },
+                    );
+                }
+            }
+            MultiMsg::Promise { ballot, accepted } => {
+                self.on_promise(now, from, ballot, accepted, out)
+            }
+            MultiMsg::Nack { promised } => self.observe_ballot(now, promised, out),
+            MultiMsg::Accept {
+                ballot,
+                slot,
+                value,
+                commit,
+            } => self.on_accept(now, from, ballot, (slot, value), commit, out),
+            MultiMsg::Accepted { ballot, slot } => {
+                let Role::Leader(l) = &mut self.role else {
+                    return;
+                };
+                if l.ballot != ballot {
+                    return;
+                }
+                let Some(inf) = l.inflight.get_mut(&slot) else {
+                    return;
+                };
+                inf.acks.insert(from);
+                if self.setup.quorums.is_phase2_quorum(inf.acks) {
+                    self.decide(slot, out);
+                    self.try_propose(now, out);
+                }
+            }
+            MultiMsg::Heartbeat { ballot, commit } => {
+                if ballot >= self.d.promised {
+                    self.d.promised = ballot;
+                    self.observe_ballot(now, ballot, out);
+                    self.heard_from_leader(now, ballot);
+                    self.learn_commit(ballot, commit, out);
+                } else {
+                    out.send(
+                        Peer::Replica(from),
+                        MultiMsg::Nack {
+                            promised: self.d.promised,
+                        },
+                    );
+                }
+            }
+            MultiMsg::CatchUp { from: start } => {
+                let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
+                if !values.is_empty() {
+                    out.send(
+                        Peer::Replica(from),
+                        MultiMsg::Decided {
+                            from: start,
+                            values,
+                        },
+                    );
+                }
+            }
+            MultiMsg::Decided {
+                from: start,
+                values,
+            } => {
+                for (i, v) in values.into_iter().enumerate() {
+                    self.learner.learn(Slot(start.0 + i as u64), v, out);
+                }
+                self.apply(out);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: Time, timer: MultiTimer, out: &mut Effects<MultiMsg, MultiTimer>) {
+        match timer {
+            MultiTimer::Tick => self.on_tick(now, out),
+        }
+    }
+
+    fn durable(&self) -> &MultiDurable {
+        &self.d
+    }
+
+    fn status(&self) -> ReplicaStatus {
+        ReplicaStatus {
+            applied_upto: self.learner.applied_upto(),
+            state_digest: self.learner.kv().digest(),
+            is_leader: self.is_leader(),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Quorum systems as validated values: building one proves the intersections the protocols rely on, so an unsafe
+//! configuration can never reach a replica. Phase 1 quorums (Q1) must meet every Phase 2 quorum (Q2).
+//!
+//! - majority: Q1 = Q2 = any floor(n/2)+1 replicas.
+//! - flexible (Howard, Malkhi and Spiegelman 2016): any q1 and any q2 replicas, safe iff q1 + q2 > n.
+//! - grid r x c: Q1 = one full column (r replicas), Q2 = one full row (c replicas); every column meets every row
+//!   in exactly one replica. Replica `i` sits in row `i / c`, column `i % c`.
+
+mod nodeset;
+mod verify;
+
+pub use nodeset::NodeSet;
+pub use verify::exhaustive_intersection_check;
+
+use thiserror::Error;
+
+/// The most replicas a quorum system may have (a node set is one `u64`).
+pub const MAX_REPLICAS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum QuorumError {
+    #[error("a cluster needs at least one replica")]
+    NoReplicas,
+    #[error("n = {n} replicas is more than the supported {MAX_REPLICAS}")]
+    TooManyReplicas { n: usize },
+    #[error("{which} = {size} must be between 1 and n = {n}")]
+    SizeOutOfRange {
+        which: &'static str,
+        size: usize,
+        n: usize,
+    },
+    #[error(
+        "q1 + q2 = {sum} must exceed n = {n} (q1 = {q1}, q2 = {q2}): a phase-1 quorum could miss a phase-2 quorum",
+        sum = q1 + q2
+    )]
+    NotIntersecting { q1: usize, q2: usize, n: usize },
+    #[error("grid = [{rows}, {cols}] needs at least one row and one column")]
+    EmptyGrid { rows: usize, cols: usize },
+    #[error("grid = [{rows}, {cols}] has {cells} cells but the cluster has n = {n} replicas", cells = rows * cols)]
+    GridSizeMismatch { rows: usize, cols: usize, n: usize },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuorumSystem {
+    Majority { n: usize },
+    Flexible { n: usize, q1: usize, q2: usize },
+    Grid { rows: usize, cols: usize },
+}
+
+fn check_n(n: usize) -> Result<(), QuorumError> {
+    if n == 0 {
+        return Err(QuorumError::NoReplicas);
+    }
+    if n > MAX_REPLICAS {
+        return Err(QuorumError::TooManyReplicas { n });
+    }
+    Ok(())
+}
+
+impl QuorumSystem {
+    pub fn majority(n: usize) -> Result<QuorumSystem, QuorumError> {
+        check_n(n)?;
+        Ok(QuorumSystem::Majority { n })
+    }
+
+    pub fn flexible(n: usize, q1: usize, q2: usize) -> Result<QuorumSystem, QuorumError> {
+        check_n(n)?;
+        for (which, size) in [("q1", q1), ("q2", q2)] {
+            if size == 0 || size > n {
+                return Err(QuorumError::SizeOutOfRange { which, size, n });
+            }
+        }
+        if q1 + q2 <= n {
+            return Err(QuorumError::NotIntersecting { q1, q2, n });
+        }
+        Ok(QuorumSystem::Flexible { n, q1, q2 })
+    }
+
+    /// A grid of `rows x cols` replicas; `n` is the cluster size it must match.
+    pub fn grid(n: usize, rows: usize, cols: usize) -> Result<QuorumSystem, QuorumError> {
+        check_n(n)?;
+        if rows == 0 || cols == 0 {
+            return Err(QuorumError::EmptyGrid { rows, cols });
+        }
+        if rows * cols != n {
+            return Err(QuorumError::GridSizeMismatch { rows, cols, n });
+        }
+        Ok(QuorumSystem::Grid { rows, cols })
+    }
+
+    pub fn n(&self) -> usize {
+        match *self {
+            QuorumSystem::Majority { n } | QuorumSystem::Flexible { n, .. } => n,
+            QuorumSystem::Grid { rows, cols } => rows * cols,
+        }
+    }
+
+    /// The size of the smallest phase-1 quorum (what `results.csv` reports as q1).
+    pub fn q1_size(&self) -> usize {
+        match *self {
+            QuorumSystem::Majority { n } => n / 2 + 1,
+            QuorumSystem::Flexible { q1, .. } => q1,
+            QuorumSystem::Grid { rows, .. } => rows,
+        }
+    }
+
+    /// The size of the smallest phase-2 quorum.
+    pub fn q2_size(&self) -> usize {
+        match *self {
+            QuorumSystem::Majority { n } => n / 2 + 1,
+            QuorumSystem::Flexible { q2, .. } => q2,
+            QuorumSystem::Grid { cols, .. } => cols,
+        }
+    }
+
+    pub fn is_phase1_quorum(&self, set: NodeSet) -> bool {
+        match *self {
+            QuorumSystem::Majority { .. } | QuorumSystem::Flexible { .. } => {
+                set.len() >= self.q1_size()
+            }
+            QuorumSystem::Grid { rows, cols } => {
+                (0..cols).any(|c| (0..rows).all(|r| set.contains_index(r * cols + c)))
+            }
+        }
+    }
+
+    pub fn is_phase2_quorum(&self, set: NodeSet) -> bool {
+        match *self {
+            QuorumSystem::Majority { .. } | QuorumSystem::Flexible { .. } => {
+                set.len() >= self.q2_size()
+            }
+            QuorumSystem::Grid { rows, cols } => {
+                (0..rows).any(|r| (0..cols).all(|c| set.contains_index(r * cols + c)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! The sans-I/O interface between a variant and its drivers (the simulator and the QUIC runtime).
+//!
+//! A variant is two state machines sharing one message type: the replica (acceptor, proposer and learner in one)
+//! and the client library that decides where commands go and when they are done. Every input carries `now`;
+//! outputs go into a caller-owned [`Effects`]. Client requests reach a replica as messages from a
+//! [`Peer::Client`], so there is exactly one input path for the network.
+
+use crate::command::{Command, Reply};
+use crate::effects::Effects;
+use crate::quorum::QuorumSystem;
+use crate::types::{NodeId, Peer, Slot, Time};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// A protocol message. `kind` names it for the per-message-type counters.
+pub trait Message: Clone + Debug + Serialize + DeserializeOwned + Send + 'static {
+    fn kind(&self) -> &'static str;
+}
+
+/// Deliberate bugs, kept so that the tests can prove the checker catches them. Never set by a config file.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Mutation {
+    #[default]
+    None,
+    /// An acceptor accepts a value even under a ballot lower than the one it promised.
+    AcceptorIgnoresPromise,
+    /// A new leader (or a Basic Paxos proposer) proposes its own value instead of the highest-ballot value
+    /// reported in the promises.
+    IgnorePromisedValues,
+}
+
+/// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tuning {
+    pub heartbeat: Duration,
+    /// An election starts after this long without hearing from the leader, randomized in `[t, 2t)`.
+    pub election_timeout: Duration,
+    /// An unanswered Accept or Prepare is sent again after this long.
+    pub retransmit: Duration,
+    /// Most commands in one log slot.
+    pub batch_max: usize,
+    /// Most slots a leader (or Basic Paxos proposer) has in flight at once.
+    pub max_inflight: usize,
+    /// Basic Paxos: first back-off after being pre-empted; it doubles with each retry, randomized.
+    pub backoff: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            heartbeat: Duration::from_millis(50),
+            election_timeout: Duration::from_millis(500),
+            retransmit: Duration::from_millis(300),
+            batch_max: 64,
+            max_inflight: 32,
+            backoff: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Everything fixed about one replica for its lifetime.
+#[derive(Clone, Debug)]
+pub struct ReplicaSetup {
+    pub id: NodeId,
+    pub quorums: QuorumSystem,
+    /// The replica that leads first (leader-based variants).
+    pub initial_leader: NodeId,
+    pub tuning: Tuning,
+    pub mutation: Mutation,
+    /// Seed for this replica incarnation's random choices (back-offs, election timeouts).
+    pub seed: u64,
+}
+
+impl ReplicaSetup {
+    pub fn n(&self) -> usize {
+        self.quorums.n()
+    }
+}
+
+/// What the checker and the reports can see of a replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// Every slot below this has been applied to the state machine.
+    pub applied_upto: Slot,
+    pub state_digest: u64,
+    pub is_leader: bool,
+}
+
+pub trait Replica: Sized {
+    type Msg: Message;
+    type Timer: Copy + Debug + Send + 'static;
+    /// The state that survives a crash: what an acceptor has promised and accepted, and the highest round its
+    /// proposer has used.
+    type Durable: Clone + Debug + Send + 'static;
+
+    fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<Self::Msg, Self::Timer>) -> Self;
+    /// Restart after a crash: volatile state is gone, `durable` is what was on disk.
+    fn recover(
+        setup: ReplicaSetup,
+        durable: Self::Durable,
+        now: Time,
+        out: &mut Effects<Self::Msg, Self::Timer>,
+    ) -> Self;
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: Peer,
+        msg: Self::Msg,
+        out: &mut Effects<Self::Msg, Self::Timer>,
+    );
+    fn on_timer(
+        &mut self,
+        now: Time,
+        timer: Self::Timer,
+        out: &mut Effects<Self::Msg, Self::Timer>,
+    );
+    fn durable(&self) -> &Self::Durable;
+    fn status(&self) -> ReplicaStatus;
+}
+
+/// Fixed facts a client library needs.
+#[derive(Clone, Debug)]
+pub struct ClientSetup {
+    pub id: crate::types::ClientId,
+    pub n: usize,
+    pub initial_leader: NodeId,
+    /// Replicas ordered from nearest to farthest from this client (lowest id first on ties).
+    pub by_distance: Vec<NodeId>,
+    /// A command with no answer is sent again (to another replica) after this long.
+    pub retry: Duration,
+}
+
+pub trait Client: Sized {
+    type Msg: Message;
+    type Timer: Copy + Debug + Send + 'static;
+
+    fn new(setup: ClientSetup) -> Self;
+    /// Start a command. Its reply arrives later as a completion in `out`.
+    fn submit(&mut self, now: Time, cmd: Command, out: &mut Effects<Self::Msg, Self::Timer>);
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        msg: Self::Msg,
+        out: &mut Effects<Self::Msg, Self::Timer>,
+    );
+    fn on_timer(
+        &mut self,
+        now: Time,
+        timer: Self::Timer,
+        out: &mut Effects<Self::Msg, Self::Timer>,
+    );
+    /// Lowest sequence number not yet answered (commands below it are all done).
+    fn ack_floor(&self) -> u64;
+}
+
+/// A variant: its replica and client sharing one message type.
+pub trait Variant: 'static {
+    const NAME: &'static str;
+    type Msg: Message;
+    type Replica: Replica<Msg = Self::Msg>;
+    type Client: Client<Msg = Self::Msg>;
+}
+
+/// Replies a replica sends to a client, shared by the variants whose clients talk to one replica at a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum ToClient {
+    Reply {
+        seq: u64,
+        reply: Reply,
+    },
+    /// "I am not the leader; try this one" (or any other replica when the leader is unknown).
+    Redirect {
+        seq: u64,
+        leader: Option<NodeId>,
+    },
+}
