@@ -1,1 +1,263 @@
+use super::*;
+use crate::check::verify::verify;
+use crate::config::{self, Experiment};
+use crate::model::ModelInput;
+use paxos_variants::basic::Basic;
+use paxos_variants::multi::Multi;
+use std::path::Path;
 
+/// Five replicas in three regions, one client in us-east, no jitter: the config of the latency-model test.
+const WAN: &str = r#"
+name = "model"
+mode = "sim"
+duration_s = 6
+warmup_s = 1
+seeds = [1]
+[cluster]
+replicas = ["us-east", "us-east", "us-west", "eu-west", "eu-west"]
+clients = ["CLIENT_REGION"]
+leader = LEADER
+[network]
+local_ms = 0.1
+[[network.link]]
+between = ["us-east", "us-west"]
+ms = 31.0
+[[network.link]]
+between = ["us-east", "eu-west"]
+ms = 38.0
+[[network.link]]
+between = ["us-west", "eu-west"]
+ms = 68.0
+[load]
+mode = "closed"
+clients = [1]
+[sim]
+cpu_us_per_msg = CPU
+[[variant]]
+name = "multi"
+"#;
+
+fn experiment(client_region: &str, leader: usize, cpu_us: f64) -> Experiment {
+    let text = WAN
+        .replace("CLIENT_REGION", client_region)
+        .replace("LEADER", &leader.to_string())
+        .replace("CPU", &format!("{cpu_us:.1}"));
+    config::parse(&text, Path::new("model.toml")).unwrap()
+}
+
+fn spec(exp: &Experiment, clients: usize, seed: u64) -> SimSpec {
+    let v = &exp.variants[0];
+    SimSpec {
+        topology: exp.topology.clone(),
+        network: exp.network.clone(),
+        quorums: v.quorums.clone(),
+        tuning: v.tuning.clone(),
+        client_retry: v.client_retry,
+        cpu_per_msg: exp.cpu_per_msg,
+        mutation: Mutation::None,
+        seed,
+        clients,
+        load: exp.load.clone(),
+        measure_from: exp.warmup,
+        stop_issuing: exp.duration,
+        end: exp.duration,
+        end_when_drained: false,
+        faults: Vec::new(),
+    }
+}
+
+fn p50_us<V: Variant>(spec: SimSpec) -> f64 {
+    let mut sim = Sim::<V>::new(spec);
+    let statuses = sim.run();
+    verify(&mut sim.history, &statuses);
+    assert!(
+        sim.history.violations.is_empty(),
+        "{:?}",
+        sim.history.violations
+    );
+    assert!(
+        sim.metrics.ops > 10,
+        "only {} ops measured",
+        sim.metrics.ops
+    );
+    sim.metrics.latency_ns.value_at_quantile(0.5) as f64 / 1000.0
+}
+
+fn model(exp: &Experiment) -> ModelInput<'static> {
+    let links: &'static LinkModel = Box::leak(Box::new(LinkModel::new(&exp.network)));
+    let topo: &'static Topology = Box::leak(Box::new(exp.topology.clone()));
+    let q: &'static QuorumSystem = Box::leak(Box::new(exp.variants[0].quorums.clone()));
+    ModelInput {
+        topology: topo,
+        links,
+        quorums: q,
+        cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
+        client: 0,
+    }
+}
+
+fn assert_within_1pct(measured: f64, expected: f64, what: &str) {
+    let err = (measured - expected).abs() / expected;
+    assert!(
+        err < 0.01,
+        "{what}: measured p50 {measured} us, model {expected} us ({:.3}% off)",
+        err * 100.0
+    );
+}
+
+#[test]
+fn multi_p50_equals_the_analytic_commit_latency() {
+    for (region, leader, cpu) in [
+        ("us-east", 0, 0.0),
+        ("us-east", 0, 20.0),
+        ("eu-west", 0, 5.0),
+        ("us-west", 3, 50.0),
+    ] {
+        let exp = experiment(region, leader, cpu);
+        let measured = p50_us::<Multi>(spec(&exp, 1, 1));
+        let expected = model(&exp).multi_ns() as f64 / 1000.0;
+        assert_within_1pct(
+            measured,
+            expected,
+            &format!("multi, client in {region}, leader {leader}, cpu {cpu} us"),
+        );
+    }
+}
+
+#[test]
+fn basic_p50_equals_its_model_and_shows_the_second_round_trip() {
+    for (region, cpu) in [("us-east", 0.0), ("us-west", 10.0), ("eu-west", 5.0)] {
+        let exp = experiment(region, 0, cpu);
+        let basic = p50_us::<Basic>(spec(&exp, 1, 1));
+        let m = model(&exp);
+        assert_within_1pct(
+            basic,
+            m.basic_ns() as f64 / 1000.0,
+            &format!("basic, client in {region}"),
+        );
+    }
+    // Client and leader both in us-east: Multi pays one quorum round trip (62 ms to us-west), Basic two.
+    let exp = experiment("us-east", 0, 0.0);
+    let multi = p50_us::<Multi>(spec(&exp, 1, 1));
+    let basic = p50_us::<Basic>(spec(&exp, 1, 1));
+    let rtt_us = 62_000.0;
+    assert!(
+        (basic - multi - rtt_us).abs() / rtt_us < 0.01,
+        "basic {basic} us, multi {multi} us"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
+    let mut exp = experiment("us-east", 0, 5.0);
+    exp.network.jitter = Duration::from_millis(3);
+    exp.network.loss = 0.05;
+    let run = |seed| {
+        let mut sim = Sim::<Multi>::new(spec(&exp, 8, seed));
+        sim.run();
+        let decided: Vec<String> = sim
+            .history
+            .chosen
+            .iter()
+            .map(|v| format!("{v:?}"))
+            .collect();
+        (
+            sim.stats,
+            sim.metrics.ops,
+            decided,
+            sim.metrics.latency_ns.value_at_quantile(0.99),
+        )
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7), run(8));
+}
+
+#[test]
+fn a_busy_leader_queues_work() {
+    // 5 replicas in one region, 64 clients: with 200 us per message the leader's CPU is the bottleneck, so
+    // throughput is bounded by 1 / (cost x messages the leader handles per command) and latency grows.
+    let text = r#"
+name = "cpu"
+mode = "sim"
+duration_s = 3
+warmup_s = 1
+seeds = [1]
+[cluster]
+replicas = ["a", "a", "a", "a", "a"]
+clients = ["a"]
+[network]
+local_ms = 0.1
+[load]
+mode = "closed"
+clients = [64]
+[sim]
+cpu_us_per_msg = 200.0
+[[variant]]
+name = "multi"
+batch_max = 1
+"#;
+    let exp = config::parse(text, Path::new("cpu.toml")).unwrap();
+    let mut sim = Sim::<Multi>::new(spec(&exp, 64, 1));
+    sim.run();
+    let throughput = sim.metrics.ops as f64 / sim.metrics.window_s();
+    // Without batching the leader handles 1 request + 4 acceptances per command: at most 1000 commands/s.
+    assert!(throughput <= 1000.0 * 1.01, "throughput {throughput}");
+    assert!(throughput > 600.0, "throughput {throughput}");
+}
+
+#[test]
+fn a_crashed_replica_keeps_its_promises_and_the_cluster_goes_on() {
+    let mut exp = experiment("us-east", 0, 5.0);
+    exp.duration = Duration::from_secs(8);
+    let mut s = spec(&exp, 4, 3);
+    // Crash the leader, then a follower; restart both.
+    s.faults = vec![
+        (Duration::from_secs(2), SimFault::Crash(0)),
+        (Duration::from_secs(3), SimFault::Crash(2)),
+        (Duration::from_millis(4500), SimFault::Restart(0)),
+        (Duration::from_millis(5000), SimFault::Restart(2)),
+    ];
+    let mut sim = Sim::<Multi>::new(s);
+    let statuses = sim.run();
+    verify(&mut sim.history, &statuses);
+    assert!(
+        sim.history.violations.is_empty(),
+        "{:?}",
+        sim.history.violations
+    );
+    assert_eq!(sim.stats.crashes, 2);
+    assert_eq!(statuses.len(), 5);
+    assert!(statuses.iter().any(|(_, st)| st.is_leader));
+    // Commands kept completing after the leader died (a new leader took over).
+    let late = sim
+        .history
+        .ops
+        .iter()
+        .flatten()
+        .filter(|r| {
+            r.completed
+                .as_ref()
+                .is_some_and(|(t, _)| *t > 4_000_000_000)
+        })
+        .count();
+    assert!(late > 20, "only {late} commands completed after the crash");
+}
+
+#[test]
+fn a_partitioned_minority_cannot_stop_the_majority() {
+    let exp = experiment("us-east", 0, 5.0);
+    let mut s = spec(&exp, 2, 5);
+    s.faults = vec![(
+        Duration::from_secs(1),
+        SimFault::Partition(vec![vec![0, 1, 3], vec![2, 4]]),
+    )];
+    let mut sim = Sim::<Basic>::new(s);
+    let statuses = sim.run();
+    verify(&mut sim.history, &statuses);
+    assert!(
+        sim.history.violations.is_empty(),
+        "{:?}",
+        sim.history.violations
+    );
+    assert!(sim.metrics.ops > 20);
+}

@@ -1,0 +1,134 @@
+//! The safety checker, end to end: every variant passes 500 seeds with every fault kind, and every kept mutant
+//! is caught (through the library, and through `paxos-bench check --mutant` with its replay line).
+
+use paxos_harness::check::runner::check_seeds;
+use paxos_harness::check::scenario::FaultKinds;
+use paxos_variants::basic::Basic;
+use paxos_variants::multi::Multi;
+use paxos_variants::{Mutation, Variant};
+use std::process::Command;
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paxos-bench"))
+}
+
+#[test]
+fn every_variant_passes_500_seeds_with_all_faults() {
+    let out = bench()
+        .args([
+            "check",
+            "--variant",
+            "all",
+            "--seeds",
+            "500",
+            "--faults",
+            "all",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for v in paxos_variants::VARIANT_NAMES {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("check {v}:")))
+            .unwrap_or_else(|| panic!("no summary line for {v}: {stdout}"));
+        assert!(
+            line.contains("500 seeds") && line.contains(" 0 violating seed(s)"),
+            "{line}"
+        );
+        // The faults really happened.
+        for word in ["crashes", "partitions", "duplicated", "dropped"] {
+            let n: u64 = line
+                .split(" | ")
+                .nth(1)
+                .and_then(|part| part.split(", ").find(|f| f.ends_with(word)))
+                .and_then(|f| f.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            assert!(n > 0, "no {word} in {line}");
+        }
+    }
+}
+
+fn caught<V: Variant>(mutation: Mutation) -> Vec<u64> {
+    let seeds: Vec<u64> = (1..=500).collect();
+    let s = check_seeds::<V>(&seeds, FaultKinds::all(), mutation, 2, true, &|| {});
+    s.failing.iter().map(|o| o.seed).collect()
+}
+
+#[test]
+fn an_acceptor_that_ignores_its_promise_is_caught() {
+    assert!(!caught::<Basic>(Mutation::AcceptorIgnoresPromise).is_empty());
+    assert!(!caught::<Multi>(Mutation::AcceptorIgnoresPromise).is_empty());
+}
+
+#[test]
+fn a_proposer_that_ignores_promised_values_is_caught() {
+    assert!(!caught::<Basic>(Mutation::IgnorePromisedValues).is_empty());
+    assert!(!caught::<Multi>(Mutation::IgnorePromisedValues).is_empty());
+}
+
+#[test]
+fn the_cli_reports_a_violating_seed_with_its_replay_command_and_exits_1() {
+    let out = bench()
+        .args([
+            "check",
+            "--variant",
+            "multi",
+            "--seeds",
+            "20",
+            "--mutant",
+            "ignore-promised-values",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let seed_line = stdout
+        .lines()
+        .find(|l| l.contains("VIOLATION seed"))
+        .expect("a violation");
+    assert!(
+        seed_line.contains("agreement") || seed_line.contains("linearizability"),
+        "{seed_line}"
+    );
+    let replay = stdout
+        .lines()
+        .find(|l| l.contains("replay:"))
+        .expect("a replay line");
+    // The replay command reproduces the failure on its own.
+    let args: Vec<&str> = replay
+        .split("paxos-bench ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .collect();
+    let again = bench().args(&args).output().unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+}
+
+#[test]
+fn an_unknown_variant_or_fault_kind_is_refused() {
+    let out = bench()
+        .args(["check", "--variant", "raft"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown variant `raft`"));
+    let out = bench()
+        .args(["check", "--faults", "meteor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault kind `meteor`"));
+}

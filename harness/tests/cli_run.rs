@@ -1,0 +1,124 @@
+//! `paxos-bench run` and the default job, end to end through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paxos-bench"))
+}
+
+fn configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-configs")
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+const COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op";
+
+#[test]
+fn run_writes_results_with_the_promised_columns_and_is_byte_identical_for_a_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for out in [&a, &b] {
+        let stdout = ok(bench()
+            .arg("run")
+            .arg(configs().join("quick.toml"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap());
+        assert!(
+            stdout.contains("p50 ms") && stdout.contains("results.csv"),
+            "{stdout}"
+        );
+    }
+    let csv = std::fs::read_to_string(a.join("results.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with(COLUMNS));
+    let rows: Vec<&str> = lines.collect();
+    // quick.toml: 2 variants x 2 client counts x 2 seeds.
+    assert_eq!(rows.len(), 8, "{csv}");
+    for row in &rows {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f[0], "quick");
+        assert!(f[1] == "multi" || f[1] == "basic");
+        assert_eq!(f[2], "sim");
+        assert_eq!((f[3], f[4], f[5]), ("3", "2", "2"));
+        assert!(f[8].parse::<u64>().unwrap() > 0, "no ops in {row}");
+        for col in 9..17 {
+            assert!(
+                f[col].parse::<f64>().unwrap() > 0.0,
+                "column {col} of {row}"
+            );
+        }
+    }
+    for file in [
+        "results.csv",
+        "messages.csv",
+        "config.toml",
+        "histograms/multi-c8-s2.hdr",
+    ] {
+        let x = std::fs::read(a.join(file)).unwrap();
+        let y = std::fs::read(b.join(file)).unwrap();
+        assert!(x == y, "{file} differs between two runs of the same seeds");
+    }
+}
+
+#[test]
+fn a_bad_config_is_one_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(configs().join("quick.toml"))
+        .unwrap()
+        .replace("name = \"multi\"", "name = \"multi\"\nq1 = 1\nq2 = 2");
+    let cfg = dir.path().join("unsafe.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = bench()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unsafe.toml") && err.contains("variant[0].q1"),
+        "{err}"
+    );
+    assert!(err.contains("q1 + q2 = 3 must exceed n = 3"), "{err}");
+    assert!(
+        !out_dir.exists(),
+        "a refused config must not leave output behind"
+    );
+
+    let out = bench()
+        .arg("run")
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing.toml") && err.contains("cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_arguments_runs_the_default_comparison_into_reports_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = ok(bench().current_dir(dir.path()).output().unwrap());
+    let csv = std::fs::read_to_string(dir.path().join("reports/latest/results.csv")).unwrap();
+    assert!(csv.contains(",multi,") && csv.contains(",basic,"), "{csv}");
+    assert!(stdout.contains("reports/latest/results.csv"), "{stdout}");
+}
