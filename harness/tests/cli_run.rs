@@ -54,11 +54,8 @@ fn run_writes_results_with_the_promised_columns_and_is_byte_identical_for_a_seed
         assert_eq!(f[2], "sim");
         assert_eq!((f[3], f[4], f[5]), ("3", "2", "2"));
         assert!(f[8].parse::<u64>().unwrap() > 0, "no ops in {row}");
-        for col in 9..17 {
-            assert!(
-                f[col].parse::<f64>().unwrap() > 0.0,
-                "column {col} of {row}"
-            );
+        for (col, value) in f.iter().enumerate().take(17).skip(9) {
+            assert!(value.parse::<f64>().unwrap() > 0.0, "column {col} of {row}");
         }
     }
     for file in [
