@@ -84,6 +84,11 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, clients: usize, seed: u64) -> Sim
     }
 }
 
+/// The simulator spec of one planned run (also used by the speed benchmark).
+pub fn sim_spec_for(exp: &Experiment, plan: &RunPlan) -> SimSpec {
+    sim_spec(exp, &exp.variants[plan.variant], plan.clients, plan.seed)
+}
+
 /// Runs one planned run in the simulator.
 pub fn run_one(exp: &Experiment, plan: &RunPlan) -> Result<RunResult, RunError> {
     let v = &exp.variants[plan.variant];

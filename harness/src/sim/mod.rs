@@ -459,16 +459,16 @@ impl<V: Variant> Sim<V> {
         match dest {
             Dest::To(to) => self.transmit(from, to, msg, bytes),
             Dest::OtherReplicas => {
-                let n = self.nodes.len();
-                let targets: Vec<usize> = (0..n)
-                    .filter(|&r| from != Peer::Replica(NodeId(r as u32)))
-                    .collect();
-                if let Some((&last, rest)) = targets.split_last() {
-                    for &r in rest {
-                        self.transmit(from, Peer::Replica(NodeId(r as u32)), msg.clone(), bytes);
-                    }
-                    self.transmit(from, Peer::Replica(NodeId(last as u32)), msg, bytes);
+                let me = match from {
+                    Peer::Replica(r) => Some(r.0 as usize),
+                    Peer::Client(_) => None,
+                };
+                let last = (0..self.nodes.len()).rev().find(|&r| Some(r) != me);
+                let Some(last) = last else { return };
+                for r in (0..last).filter(|&r| Some(r) != me) {
+                    self.transmit(from, Peer::Replica(NodeId(r as u32)), msg.clone(), bytes);
                 }
+                self.transmit(from, Peer::Replica(NodeId(last as u32)), msg, bytes);
             }
         }
     }

@@ -4,24 +4,20 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Entry<E> {
+/// Heap entries are small keys; the events themselves sit in a slab, so a sift moves 16 bytes, not a message.
+#[derive(PartialEq, Eq)]
+struct Key {
     time: u64,
     seq: u64,
-    ev: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.time, self.seq) == (other.time, other.seq)
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
         // Reversed: BinaryHeap is a max-heap and we want the earliest event first.
         (other.time, other.seq).cmp(&(self.time, self.seq))
@@ -29,7 +25,9 @@ impl<E> Ord for Entry<E> {
 }
 
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Key>,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     seq: u64,
 }
 
@@ -37,21 +35,36 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             seq: 0,
         }
     }
 
     pub fn push(&mut self, time: u64, ev: E) {
         self.seq += 1;
-        self.heap.push(Entry {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Key {
             time,
             seq: self.seq,
-            ev,
+            slot,
         });
     }
 
     pub fn pop(&mut self) -> Option<(u64, E)> {
-        self.heap.pop().map(|e| (e.time, e.ev))
+        let key = self.heap.pop()?;
+        self.free.push(key.slot);
+        let ev = self.slab[key.slot as usize].take()?;
+        Some((key.time, ev))
     }
 }
 
