@@ -12,7 +12,8 @@
 //! Timers: one `Tick` every heartbeat interval. The leader sends heartbeats and retransmits Accepts that have
 //! waited longer than `retransmit`; a follower that has heard nothing from a leader for its election timeout
 //! (randomized in `[t, 2t)`) starts Phase 1 with a higher ballot; a candidate that has not won in that time tries
-//! again higher.
+//! again higher, with its timeout doubled (up to 32x) so that elections converge even when the configured timeout
+//! is shorter than the round trips.
 //!
 //! Pipelining and batching: up to `max_inflight` slots are in Phase 2 at once; commands that arrive while the
 //! window is full wait and go out together, up to `batch_max` per slot, when a slot is decided. At low load every
@@ -174,6 +175,9 @@ pub struct MultiReplica {
     last_contact: Time,
     /// This round's randomized election timeout.
     timeout: Duration,
+    /// Elections lost in a row: each doubles the timeout (up to 32x), so candidates whose round trips exceed
+    /// the configured timeout stop pre-empting each other. Reset when a leader is heard or we win.
+    failed_elections: u32,
     /// Highest commit index heard from a leader.
     commit_seen: Slot,
 }
@@ -189,6 +193,7 @@ impl MultiReplica {
             leader_hint: None,
             last_contact: now,
             timeout: Duration::ZERO,
+            failed_elections: 0,
             commit_seen: Slot(0),
             setup,
         };
@@ -201,7 +206,8 @@ impl MultiReplica {
     }
 
     fn redraw_timeout(&mut self) {
-        let base = self.setup.tuning.election_timeout.as_nanos() as u64;
+        let base =
+            (self.setup.tuning.election_timeout.as_nanos() as u64) << self.failed_elections.min(5);
         self.timeout = Duration::from_nanos(base + self.rng.below(base.max(1)));
     }
 
@@ -363,6 +369,7 @@ impl MultiReplica {
         }
         self.role = Role::Leader(leader);
         self.leader_hint = Some(self.me());
+        self.failed_elections = 0;
         for (slot, value) in recovered {
             self.propose(now, slot, value, out);
         }
@@ -498,6 +505,7 @@ impl MultiReplica {
         if ballot.node != self.me() {
             self.leader_hint = Some(ballot.node);
             self.last_contact = now;
+            self.failed_elections = 0;
         }
     }
 
@@ -583,6 +591,7 @@ impl MultiReplica {
             }
             Role::Candidate(c) => {
                 if now.saturating_since(c.started) >= timeout {
+                    self.failed_elections += 1;
                     self.start_election(now, out);
                 }
                 return;

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// How long clients issue commands while faults are injected.
-pub const SAFETY_PHASE: Duration = Duration::from_secs(3);
+pub const SAFETY_PHASE: Duration = Duration::from_secs(5);
 /// How long, after healing, every pending command has to complete.
 pub const LIVENESS_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -138,7 +138,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
         client_regions,
         leader: rng.below(n as u64) as usize,
     };
-    let clients = 1 + rng.below(6) as usize;
+    let clients = 1 + rng.below(8) as usize;
     let load = LoadSpec {
         kind: LoadKind::Closed {
             window: 1 + rng.below(2) as usize,
@@ -204,9 +204,11 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
     // Faults at the same instant run in list order; sort stably by time so the heal steps keep theirs.
     faults.sort_by_key(|(t, _)| *t);
 
+    // Some seeds get election timeouts shorter than their round trips: election storms and duelling leaders.
+    let election = ms_range(&mut rng, 40.0, 300.0);
     let tuning = Tuning {
-        heartbeat: Duration::from_millis(20),
-        election_timeout: Duration::from_millis(200),
+        heartbeat: election / 5,
+        election_timeout: election,
         retransmit: Duration::from_millis(100),
         backoff: Duration::from_millis(10),
         ..Tuning::default()
