@@ -260,7 +260,9 @@ impl BasicReplica {
         self.see_slot(slot);
         self.d.max_round = self.d.max_round.max(ballot.round);
         let st = self.d.slots.entry(slot).or_default();
-        if ballot > st.promised {
+        // `>=`: a proposer resending its Prepare after a lost Promise gets the promise again. Ballots are unique
+        // to one proposer and one attempt, so promising the same ballot twice promises nothing new.
+        if ballot >= st.promised {
             st.promised = ballot;
             BasicMsg::Promise {
                 slot,

@@ -741,6 +741,11 @@ impl Replica for MultiReplica {
                 from: start,
                 values,
             } => {
+                // A leader's commit index vouches that every slot below it was decided under the leader's own
+                // ballot; a value learned here may have been chosen under another, so a leader never takes it.
+                if self.is_leader() {
+                    return;
+                }
                 for (i, v) in values.into_iter().enumerate() {
                     self.learner.learn(Slot(start.0 + i as u64), v, out);
                 }

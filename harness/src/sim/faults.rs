@@ -7,7 +7,8 @@ pub enum SimFault {
     Crash(usize),
     /// The replica comes back from its durable state.
     Restart(usize),
-    /// Replicas talk only within their group; replicas in no group are cut off from all.
+    /// Replicas talk only within their group (replacing earlier partitions and blocks); replicas in no group
+    /// are cut off from all.
     Partition(Vec<Vec<usize>>),
     /// One direction of one link is cut (an asymmetric partition).
     Block { from: usize, to: usize },
@@ -46,7 +47,9 @@ impl Partitions {
         self.any && self.cut[from * self.n + to]
     }
 
+    /// Replaces every earlier cut: from now on replicas talk only within their group.
     pub fn split(&mut self, groups: &[Vec<usize>]) {
+        self.heal();
         let mut group_of = vec![usize::MAX; self.n];
         for (g, members) in groups.iter().enumerate() {
             for &r in members {

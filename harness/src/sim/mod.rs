@@ -1,8 +1,8 @@
 //! The deterministic simulator: a discrete-event loop in virtual time that drives any [`Variant`].
 //!
-//! One seed fixes everything: each replica's random choices, each client's workload, and each link's delays,
-//! losses and duplicates come from separate [`DetRng`] streams derived from it, and events at the same instant run
-//! in the order they were scheduled. Nothing reads a wall clock.
+//! One seed fixes everything: each replica's random choices, each client's workload, and the network's delays,
+//! losses and duplicates come from separate [`DetRng`] streams derived from it (one for the whole network), and
+//! events at the same instant run in the order they were scheduled. Nothing reads a wall clock.
 //!
 //! Model: the network is [`LinkModel`] (region matrix, jitter, loss, duplication, reordering) plus partitions.
 //! Each replica's CPU is a single FIFO server that spends `cpu_per_msg` on every message it handles (timers
@@ -521,7 +521,8 @@ impl<V: Variant> Sim<V> {
                 }
                 let setup = self.replica_setup(r);
                 let node = &mut self.nodes[r];
-                node.busy_until = node.busy_until.max(self.now);
+                // A new process: a pause of the crashed one does not carry over.
+                node.busy_until = self.now;
                 let replica = match node.saved.take() {
                     Some(d) => V::Replica::recover(setup, d, Time(self.now), &mut self.out_r),
                     None => V::Replica::new(setup, Time(self.now), &mut self.out_r),
