@@ -45,25 +45,14 @@ fn experiment(client_region: &str, leader: usize, cpu_us: f64) -> Experiment {
     config::parse(&text, Path::new("model.toml")).unwrap()
 }
 
+/// The same spec the experiment runner would build for this run.
 fn spec(exp: &Experiment, clients: usize, seed: u64) -> SimSpec {
-    let v = &exp.variants[0];
-    SimSpec {
-        topology: exp.topology.clone(),
-        network: exp.network.clone(),
-        quorums: v.quorums.clone(),
-        tuning: v.tuning.clone(),
-        client_retry: v.client_retry,
-        cpu_per_msg: exp.cpu_per_msg,
-        mutation: Mutation::None,
-        seed,
+    let plan = crate::experiment::RunPlan {
+        variant: 0,
         clients,
-        load: exp.load.clone(),
-        measure_from: exp.warmup,
-        stop_issuing: exp.duration,
-        end: exp.duration,
-        end_when_drained: false,
-        faults: Vec::new(),
-    }
+        seed,
+    };
+    crate::experiment::sim_spec_for(exp, &plan)
 }
 
 fn p50_us<V: Variant>(spec: SimSpec) -> f64 {
