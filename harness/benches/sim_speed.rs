@@ -6,8 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use paxos_harness::config;
 use paxos_harness::experiment::{plan, sim_spec_for};
 use paxos_harness::sim::Sim;
-use paxos_variants::basic::Basic;
-use paxos_variants::multi::Multi;
+use paxos_harness::with_variant;
 use paxos_variants::Variant;
 use std::path::Path;
 
@@ -28,16 +27,11 @@ fn bench(c: &mut Criterion) {
     for p in plan(&exp).iter().filter(|p| p.seed == exp.seeds[0]) {
         let spec = sim_spec_for(&exp, p);
         let name = exp.variants[p.variant].name.clone();
-        let n = match name.as_str() {
-            "multi" => deliveries::<Multi>(&spec),
-            _ => deliveries::<Basic>(&spec),
-        };
+        let n = with_variant!(name.as_str(), V => deliveries::<V>(&spec))
+            .expect("variant names in a validated config dispatch");
         group.throughput(Throughput::Elements(n));
         group.bench_function(&name, |b| {
-            b.iter(|| match name.as_str() {
-                "multi" => deliveries::<Multi>(&spec),
-                _ => deliveries::<Basic>(&spec),
-            })
+            b.iter(|| with_variant!(name.as_str(), V => deliveries::<V>(&spec)))
         });
     }
     group.finish();

@@ -119,16 +119,16 @@ fn the_cli_reports_a_violating_seed_with_its_replay_command_and_exits_1() {
 
 #[test]
 fn an_unknown_variant_or_fault_kind_is_refused() {
-    let out = bench()
-        .args(["check", "--variant", "raft"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown variant `raft`"));
-    let out = bench()
-        .args(["check", "--faults", "meteor"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault kind `meteor`"));
+    for (args, needle) in [
+        (["check", "--variant", "raft"], "unknown variant `raft`"),
+        (
+            ["check", "--faults", "meteor"],
+            "unknown fault kind `meteor`",
+        ),
+    ] {
+        let out = bench().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
 }

@@ -22,6 +22,13 @@ fn ok(out: Output) -> String {
     stdout
 }
 
+/// Runs the command, expects it refused (exit 2), and returns what it printed on stderr.
+fn refused(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
 const COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op";
 
 #[test]
@@ -79,15 +86,7 @@ fn a_bad_config_is_one_clear_error_and_writes_nothing() {
     let cfg = dir.path().join("unsafe.toml");
     std::fs::write(&cfg, text).unwrap();
     let out_dir = dir.path().join("out");
-    let out = bench()
-        .arg("run")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out_dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(bench().arg("run").arg(&cfg).arg("--out").arg(&out_dir));
     assert!(
         err.contains("unsafe.toml") && err.contains("variant[0].q1"),
         "{err}"
@@ -98,13 +97,7 @@ fn a_bad_config_is_one_clear_error_and_writes_nothing() {
         "a refused config must not leave output behind"
     );
 
-    let out = bench()
-        .arg("run")
-        .arg(dir.path().join("missing.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(bench().arg("run").arg(dir.path().join("missing.toml")));
     assert!(
         err.contains("missing.toml") && err.contains("cannot read"),
         "{err}"

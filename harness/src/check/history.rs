@@ -38,6 +38,12 @@ pub enum Violation {
         earlier: (ClientId, u64),
         later: (ClientId, u64),
     },
+    /// The log's replay ran one command twice: the exactly-once table failed.
+    ExecutedTwice {
+        client: ClientId,
+        seq: u64,
+        slot: Slot,
+    },
     StateDivergence {
         node: NodeId,
         applied_upto: Slot,
@@ -75,6 +81,11 @@ impl fmt::Display for Violation {
                 "linearizability: client {} command {} completed before client {} command {} was invoked, \
                  yet the log orders it after",
                 earlier.0 .0, earlier.1, later.0 .0, later.1
+            ),
+            Violation::ExecutedTwice { client, seq, slot } => write!(
+                f,
+                "exactly-once: client {} command {seq} ran a second time in slot {}",
+                client.0, slot.0
             ),
             Violation::StateDivergence { node, applied_upto, detail } => write!(
                 f,

@@ -55,13 +55,10 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
             if let Outcome::Executed(reply) = kv.apply(cmd) {
                 let pos = ((s as u64, i as u32), reply);
                 if first.insert((cmd.client, cmd.seq), pos).is_some() {
-                    found.push(Violation::StateDivergence {
-                        node: NodeId(u32::MAX),
-                        applied_upto: Slot(s as u64),
-                        detail: format!(
-                            "(the log's replay) ran command c{}#{} a second time",
-                            cmd.client.0, cmd.seq
-                        ),
+                    found.push(Violation::ExecutedTwice {
+                        client: cmd.client,
+                        seq: cmd.seq,
+                        slot: Slot(s as u64),
                     });
                 }
             }

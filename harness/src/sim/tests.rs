@@ -72,17 +72,17 @@ fn p50_us<V: Variant>(spec: SimSpec) -> f64 {
     sim.metrics.latency_ns.value_at_quantile(0.5) as f64 / 1000.0
 }
 
-fn model(exp: &Experiment) -> ModelInput<'static> {
-    let links: &'static LinkModel = Box::leak(Box::new(LinkModel::new(&exp.network)));
-    let topo: &'static Topology = Box::leak(Box::new(exp.topology.clone()));
-    let q: &'static QuorumSystem = Box::leak(Box::new(exp.variants[0].quorums.clone()));
-    ModelInput {
-        topology: topo,
-        links,
-        quorums: q,
+/// The analytic model's latency in microseconds for the config's first variant.
+fn modelled_us(exp: &Experiment, latency_ns: impl Fn(&ModelInput<'_>) -> u64) -> f64 {
+    let links = LinkModel::new(&exp.network);
+    let input = ModelInput {
+        topology: &exp.topology,
+        links: &links,
+        quorums: &exp.variants[0].quorums,
         cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
         client: 0,
-    }
+    };
+    latency_ns(&input) as f64 / 1000.0
 }
 
 fn assert_within_1pct(measured: f64, expected: f64, what: &str) {
@@ -104,7 +104,7 @@ fn multi_p50_equals_the_analytic_commit_latency() {
     ] {
         let exp = experiment(region, leader, cpu);
         let measured = p50_us::<Multi>(spec(&exp, 1, 1));
-        let expected = model(&exp).multi_ns() as f64 / 1000.0;
+        let expected = modelled_us(&exp, |m| m.multi_ns());
         assert_within_1pct(
             measured,
             expected,
@@ -118,10 +118,9 @@ fn basic_p50_equals_its_model_and_shows_the_second_round_trip() {
     for (region, cpu) in [("us-east", 0.0), ("us-west", 10.0), ("eu-west", 5.0)] {
         let exp = experiment(region, 0, cpu);
         let basic = p50_us::<Basic>(spec(&exp, 1, 1));
-        let m = model(&exp);
         assert_within_1pct(
             basic,
-            m.basic_ns() as f64 / 1000.0,
+            modelled_us(&exp, |m| m.basic_ns()),
             &format!("basic, client in {region}"),
         );
     }
