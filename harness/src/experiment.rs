@@ -23,6 +23,14 @@ pub enum RunError {
         count: usize,
         first: String,
     },
+    #[error("variant `{variant}`, {clients} clients, seed {seed}: stopped at {at_ms} ms of virtual time because more than {limit} events were queued (a message storm); no figures are reported for this run")]
+    Storm {
+        variant: String,
+        clients: usize,
+        seed: u64,
+        at_ms: u64,
+        limit: usize,
+    },
     #[error("unknown variant `{0}`")]
     UnknownVariant(String),
 }
@@ -104,6 +112,15 @@ fn run_sim<V: Variant>(
     let spec = sim_spec(exp, v, plan.clients, plan.seed);
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();
+    if sim.stats.storm {
+        return Err(RunError::Storm {
+            variant: v.label.clone(),
+            clients: plan.clients,
+            seed: plan.seed,
+            at_ms: sim.now_ns() / 1_000_000,
+            limit: crate::sim::MAX_QUEUED_EVENTS,
+        });
+    }
     let mut history = std::mem::take(&mut sim.history);
     verify(&mut history, &statuses);
     if let Some(first) = history.violations.first() {

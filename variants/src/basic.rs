@@ -76,8 +76,7 @@ pub enum BasicMsg {
         from: Slot,
     },
     Decided {
-        from: Slot,
-        values: Vec<Value>,
+        entries: Vec<(Slot, Value)>,
     },
 }
 
@@ -165,14 +164,17 @@ pub struct BasicReplica {
     queue: VecDeque<Command>,
     /// Commands this replica took from a client and must answer once applied.
     mine: BTreeSet<CommandId>,
-    /// Highest slot seen in any acceptor message: beyond our decided prefix means we lag.
-    highest_seen: Slot,
+    /// One past the highest slot seen in any acceptor message or decision: beyond our decided prefix means we
+    /// lag, and our own commands go at or after it.
+    seen_end: Slot,
     /// The first undecided slot and since when it has been so.
     stuck_since: (Slot, Time),
 }
 
 impl BasicReplica {
     fn boot(setup: ReplicaSetup, d: BasicDurable, now: Time) -> Self {
+        // After a restart the acceptor's durable slots show how far the log had got.
+        let seen_end = d.slots.keys().next_back().map_or(Slot(0), |s| s.next());
         BasicReplica {
             rng: DetRng::new(setup.seed),
             setup,
@@ -181,7 +183,7 @@ impl BasicReplica {
             proposals: BTreeMap::new(),
             queue: VecDeque::new(),
             mine: BTreeSet::new(),
-            highest_seen: Slot(0),
+            seen_end,
             stuck_since: (Slot(0), now),
         }
     }
@@ -196,12 +198,14 @@ impl BasicReplica {
     }
 
     fn see_slot(&mut self, slot: Slot) {
-        self.highest_seen = self.highest_seen.max(slot);
+        self.seen_end = self.seen_end.max(slot.next());
     }
 
-    /// The lowest slot that is neither decided nor already being proposed by us.
+    /// The lowest slot past every slot this replica has seen in use that is neither decided nor being proposed
+    /// by us. Slots below that are someone else's (or were left open): proposing our commands there would
+    /// only displace them again, so holes are closed by the stuck-slot no-ops instead.
     fn free_slot(&self) -> Slot {
-        let mut s = self.learner.first_undecided();
+        let mut s = self.learner.first_undecided().max(self.seen_end);
         while self.learner.is_decided(s) || self.proposals.contains_key(&s) {
             s = s.next();
         }
@@ -492,7 +496,7 @@ impl BasicReplica {
         let stuck_for = now.saturating_since(self.stuck_since.1);
         // Behind: a later slot is decided, or this one has been open for long (its Decide may have been lost).
         let lagging = self.learner.known_end() > first
-            || (self.highest_seen >= first && stuck_for >= self.setup.tuning.election_timeout / 2);
+            || (self.seen_end > first && stuck_for >= self.setup.tuning.election_timeout / 2);
         if !lagging {
             return;
         }
@@ -504,20 +508,35 @@ impl BasicReplica {
                 BasicMsg::CatchUp { from: first },
             );
         }
-        if stuck_for >= self.setup.tuning.election_timeout && !self.proposals.contains_key(&first) {
-            // Nobody finished this slot: propose a no-op, which completes whatever was accepted there.
-            self.proposals.insert(
-                first,
-                Proposal {
-                    ballot: Ballot::ZERO,
-                    attempt: 0,
-                    preempted: 0,
-                    phase: Phase::BackingOff,
-                    own: Vec::new(),
-                },
-            );
+        if stuck_for >= self.setup.tuning.election_timeout {
+            // Nobody finished these slots: propose no-ops there, which complete whatever was accepted. All open
+            // slots at once (up to the pipeline), so a replica that lost its log catches up at pipeline speed.
             self.stuck_since = (first, now);
-            self.run_phase1(now, first, out);
+            let end = self.seen_end.max(self.learner.known_end());
+            let open: Vec<Slot> = (first.0..end.0)
+                .map(Slot)
+                .filter(|s| !self.learner.is_decided(*s) && !self.proposals.contains_key(s))
+                .take(
+                    self.setup
+                        .tuning
+                        .max_inflight
+                        .saturating_sub(self.proposals.len())
+                        .max(1),
+                )
+                .collect();
+            for slot in open {
+                self.proposals.insert(
+                    slot,
+                    Proposal {
+                        ballot: Ballot::ZERO,
+                        attempt: 0,
+                        preempted: 0,
+                        phase: Phase::BackingOff,
+                        own: Vec::new(),
+                    },
+                );
+                self.run_phase1(now, slot, out);
+            }
         }
     }
 }
@@ -574,23 +593,14 @@ impl Replica for BasicReplica {
                 out.send(Peer::Replica(from), reply);
             }
             BasicMsg::CatchUp { from: start } => {
-                let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
-                if !values.is_empty() {
-                    out.send(
-                        Peer::Replica(from),
-                        BasicMsg::Decided {
-                            from: start,
-                            values,
-                        },
-                    );
+                let entries = self.learner.decided_from(start, CATCH_UP_CHUNK);
+                if !entries.is_empty() {
+                    out.send(Peer::Replica(from), BasicMsg::Decided { entries });
                 }
             }
-            BasicMsg::Decided {
-                from: start,
-                values,
-            } => {
-                for (i, v) in values.into_iter().enumerate() {
-                    self.learn(now, Slot(start.0 + i as u64), v, out);
+            BasicMsg::Decided { entries } => {
+                for (slot, v) in entries {
+                    self.learn(now, slot, v, out);
                 }
             }
             BasicMsg::Request(_) | BasicMsg::ToClient(_) => {}

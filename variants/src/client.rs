@@ -1,6 +1,7 @@
 //! The client library of the variants where a client talks to one replica at a time: leader-based variants
 //! (a non-leader redirects) and Basic Paxos (the nearest replica proposes). A command without an answer is sent
-//! again, to the next replica, after `retry`; the replicas' exactly-once table makes the retry harmless.
+//! again, to the next replica, after `retry`; the replicas' exactly-once table makes the retry harmless. A redirect
+//! is followed at once only once per attempt (see `Pending::redirected`).
 
 use crate::command::Command;
 use crate::effects::Effects;
@@ -25,6 +26,10 @@ pub struct RetryTimer {
 struct Pending {
     cmd: Command,
     attempt: u32,
+    /// Whether this attempt already followed a redirect at once. Only the first redirect of an attempt is
+    /// followed immediately: two replicas that name each other as leader (no leader yet), with duplicated
+    /// messages, would otherwise bounce the command between them without end.
+    redirected: bool,
 }
 
 /// `NEAREST = false`: start at the believed leader (redirects move it). `NEAREST = true`: start at the nearest
@@ -101,7 +106,14 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
         self.next_ack = self.next_ack.max(seq + 1);
         self.send(&cmd, out);
         out.set_timer(self.setup.retry, RetryTimer { seq, attempt: 0 });
-        self.pending.insert(seq, Pending { cmd, attempt: 0 });
+        self.pending.insert(
+            seq,
+            Pending {
+                cmd,
+                attempt: 0,
+                redirected: false,
+            },
+        );
     }
 
     fn handle(&mut self, _now: Time, from: NodeId, msg: M, out: &mut Effects<M, RetryTimer>) {
@@ -123,10 +135,13 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
                         }
                     }
                 }
-                // Resend at once to the new target; the retry timer still guards it.
-                if let Some(p) = self.pending.get(&seq) {
-                    let cmd = p.cmd.clone();
-                    self.send(&cmd, out);
+                // Resend at once to the new target, once per attempt; the retry timer does the rest.
+                if let Some(p) = self.pending.get_mut(&seq) {
+                    if !p.redirected {
+                        p.redirected = true;
+                        let cmd = p.cmd.clone();
+                        self.send(&cmd, out);
+                    }
                 }
             }
             Some(ToClient::Reply { .. }) | None => {}
@@ -141,6 +156,7 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
             return;
         }
         p.attempt += 1;
+        p.redirected = false;
         let attempt = p.attempt;
         let cmd = p.cmd.clone();
         self.rotate();
@@ -152,5 +168,64 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
                 attempt,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Op;
+    use crate::effects::Dest;
+    use crate::multi::MultiMsg;
+    use crate::types::ClientId;
+    use std::time::Duration;
+
+    fn client() -> LeaderClient<MultiMsg> {
+        LeaderClient::new(ClientSetup {
+            id: ClientId(0),
+            n: 3,
+            initial_leader: NodeId(0),
+            by_distance: vec![NodeId(0), NodeId(1), NodeId(2)],
+            retry: Duration::from_millis(100),
+        })
+    }
+
+    fn redirect(leader: u32) -> MultiMsg {
+        MultiMsg::ToClient(ToClient::Redirect {
+            seq: 0,
+            leader: Some(NodeId(leader)),
+        })
+    }
+
+    fn sends_to(out: &Effects<MultiMsg, RetryTimer>) -> Vec<Dest> {
+        out.sends.iter().map(|(d, _)| *d).collect()
+    }
+
+    #[test]
+    fn replicas_that_name_each_other_cannot_bounce_a_command_forever() {
+        let mut c = client();
+        let mut out = Effects::new();
+        let cmd = Command {
+            client: ClientId(0),
+            seq: 0,
+            ack: 0,
+            op: Op::Get { key: 1 },
+        };
+        c.submit(Time(0), cmd, &mut out);
+        out.clear();
+        // 0 says "ask 1": followed at once.
+        c.on_message(Time(1), NodeId(0), redirect(1), &mut out);
+        assert_eq!(sends_to(&out), vec![Dest::To(Peer::Replica(NodeId(1)))]);
+        out.clear();
+        // 1 says "ask 0", and a duplicate of it arrives: neither is resent before the retry timer.
+        c.on_message(Time(2), NodeId(1), redirect(0), &mut out);
+        c.on_message(Time(3), NodeId(1), redirect(0), &mut out);
+        assert!(out.sends.is_empty());
+        // The retry timer sends again, and the next attempt may follow one redirect again.
+        c.on_timer(Time(100), RetryTimer { seq: 0, attempt: 0 }, &mut out);
+        assert_eq!(out.sends.len(), 1);
+        out.clear();
+        c.on_message(Time(101), NodeId(1), redirect(2), &mut out);
+        assert_eq!(sends_to(&out), vec![Dest::To(Peer::Replica(NodeId(2)))]);
     }
 }

@@ -75,6 +75,18 @@ impl Learner {
         &self.kv
     }
 
+    /// Every decided slot at or after `from` (at most `max`), holes skipped: a replica that lags learns whatever
+    /// a peer knows, even when the peer itself lags at an earlier slot.
+    pub fn decided_from(&self, from: Slot, max: usize) -> Vec<(Slot, Value)> {
+        self.log
+            .iter()
+            .enumerate()
+            .skip(from.0 as usize)
+            .filter_map(|(s, v)| v.as_ref().map(|v| (Slot(s as u64), v.clone())))
+            .take(max)
+            .collect()
+    }
+
     /// Contiguous decided values from `from` (at most `max`), to help a replica that lags.
     pub fn decided_run(&self, from: Slot, max: usize) -> Vec<Value> {
         self.log

@@ -53,6 +53,9 @@ pub enum Violation {
         pending: usize,
         after_ms: u64,
     },
+    Storm {
+        at_ms: u64,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -91,6 +94,11 @@ impl fmt::Display for Violation {
                 f,
                 "exactly-once/state: replica {} after applying {} slots {detail}",
                 node.0, applied_upto.0
+            ),
+            Violation::Storm { at_ms } => write!(
+                f,
+                "message storm: more than {} events queued at {at_ms} ms of virtual time; messages multiply",
+                crate::sim::MAX_QUEUED_EVENTS
             ),
             Violation::Liveness { pending, after_ms } => write!(
                 f,

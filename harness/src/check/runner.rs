@@ -28,7 +28,11 @@ pub fn check_seed<V: Variant>(seed: u64, kinds: FaultKinds, mutation: Mutation) 
     let mut history = std::mem::take(&mut sim.history);
     verify(&mut history, &statuses);
     let pending = history.pending();
-    if pending > 0 {
+    if sim.stats.storm {
+        history.violations.push(Violation::Storm {
+            at_ms: sim.now_ns() / 1_000_000,
+        });
+    } else if pending > 0 {
         history.violations.push(Violation::Liveness {
             pending,
             after_ms: (sim.now_ns().saturating_sub(stop.as_nanos() as u64)) / 1_000_000,

@@ -56,6 +56,11 @@ pub struct SimSpec {
     pub faults: Vec<(Duration, SimFault)>,
 }
 
+/// Most events that may wait in the queue at once (about 125 bytes each). A protocol whose messages multiply
+/// (a retry loop amplified by duplication, say) grows the queue without bound in finite virtual time; past this
+/// the run stops and reports a message storm instead of exhausting memory.
+pub const MAX_QUEUED_EVENTS: usize = 5_000_000;
+
 /// Counters of what the simulator did, for the checker's summary and the speed benchmark.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimStats {
@@ -67,6 +72,8 @@ pub struct SimStats {
     pub restarts: u64,
     pub partitions: u64,
     pub end_ns: u64,
+    /// The run was stopped because the event queue passed [`MAX_QUEUED_EVENTS`].
+    pub storm: bool,
 }
 
 enum Ev<M, RT, CT> {
@@ -241,6 +248,10 @@ impl<V: Variant> Sim<V> {
             self.now = t;
             self.stats.events += 1;
             self.handle(ev);
+            if self.queue.len() > MAX_QUEUED_EVENTS {
+                self.stats.storm = true;
+                break;
+            }
             if self.spec.end_when_drained && t >= stop && self.outstanding() == 0 {
                 break;
             }

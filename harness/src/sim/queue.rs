@@ -60,6 +60,10 @@ impl<E> EventQueue<E> {
         });
     }
 
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
     pub fn pop(&mut self) -> Option<(u64, E)> {
         let key = self.heap.pop()?;
         self.free.push(key.slot);
