@@ -38,6 +38,9 @@ enum Cmd {
         /// Output directory (default: reports/<experiment name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Run in this mode instead of the one the file names.
+        #[arg(long, value_enum)]
+        mode: Option<config::Mode>,
     },
     /// Run the safety checker over many seeds with random faults.
     Check {
@@ -104,8 +107,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             run_experiment(&exp, DEFAULT_CONFIG, Path::new("reports/latest"))?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Run { config, out }) => {
-            let exp = config::load(&config)?;
+        Some(Cmd::Run { config, out, mode }) => {
+            let mut exp = config::load(&config)?;
+            if let Some(mode) = mode {
+                exp.override_mode(mode, &config)?;
+            }
             let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
             let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
@@ -157,7 +163,12 @@ fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()>
     );
     let results: Mutex<Vec<Option<Result<RunResult, String>>>> = Mutex::new(vec![None; runs.len()]);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Simulated runs are independent and deterministic, so they share the cores; QUIC runs measure wall-clock
+    // time and each needs the whole machine.
+    let threads = match exp.mode {
+        config::Mode::Sim => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        config::Mode::Quic => 1,
+    };
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {

@@ -3,7 +3,8 @@
 //! error instead of figures: no number is shown for a protocol that was not correct in that run.
 
 use crate::check::verify::verify;
-use crate::config::{Experiment, FaultAction, VariantSpec};
+use crate::config::{Experiment, FaultAction, Mode, VariantSpec};
+use crate::metrics::Metrics;
 use crate::metrics::MsgCount;
 use crate::model::{expected_p50_us, ModelInput};
 use crate::results::RunResult;
@@ -11,6 +12,7 @@ use crate::sim::{Sim, SimFault, SimSpec};
 use crate::wan::LinkModel;
 use crate::with_variant;
 use paxos_variants::{Mutation, Variant};
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -30,6 +32,15 @@ pub enum RunError {
         seed: u64,
         at_ms: u64,
         limit: usize,
+    },
+    #[error(
+        "variant `{variant}`, {clients} clients, seed {seed}: the QUIC cluster failed: {message}"
+    )]
+    Cluster {
+        variant: String,
+        clients: usize,
+        seed: u64,
+        message: String,
     },
     #[error("unknown variant `{0}`")]
     UnknownVariant(String),
@@ -100,8 +111,11 @@ pub fn sim_spec_for(exp: &Experiment, plan: &RunPlan) -> SimSpec {
 /// Runs one planned run in the simulator.
 pub fn run_one(exp: &Experiment, plan: &RunPlan) -> Result<RunResult, RunError> {
     let v = &exp.variants[plan.variant];
-    with_variant!(v.name.as_str(), V => run_sim::<V>(exp, v, plan))
-        .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?
+    with_variant!(v.name.as_str(), V => match exp.mode {
+        Mode::Sim => run_sim::<V>(exp, v, plan),
+        Mode::Quic => run_quic::<V>(exp, v, plan),
+    })
+    .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?
 }
 
 fn run_sim<V: Variant>(
@@ -122,16 +136,60 @@ fn run_sim<V: Variant>(
         });
     }
     let mut history = std::mem::take(&mut sim.history);
-    verify(&mut history, &statuses);
-    if let Some(first) = history.violations.first() {
-        return Err(RunError::Unsafe {
+    checked(v, plan, &mut history, &statuses)?;
+    let cpu_ms = sim.busy_ns().iter().map(|&b| b as f64 / 1e6).collect();
+    Ok(figures(exp, v, plan, &sim.metrics, cpu_ms))
+}
+
+/// How long a QUIC run's clients wait, after they stop issuing, for their last answers.
+const QUIC_DRAIN: Duration = Duration::from_secs(2);
+
+fn run_quic<V: Variant>(
+    exp: &Experiment,
+    v: &VariantSpec,
+    plan: &RunPlan,
+) -> Result<RunResult, RunError> {
+    let spec = sim_spec(exp, v, plan.clients, plan.seed);
+    let mut out =
+        crate::cluster::run_quic::<V>(&spec, QUIC_DRAIN).map_err(|e| RunError::Cluster {
+            variant: v.label.clone(),
+            clients: plan.clients,
+            seed: plan.seed,
+            message: e.to_string(),
+        })?;
+    checked(v, plan, &mut out.history, &out.statuses)?;
+    let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
+    Ok(figures(exp, v, plan, &out.metrics, cpu_ms))
+}
+
+/// Runs the checker over a finished run's history; a violation means no figures.
+fn checked(
+    v: &VariantSpec,
+    plan: &RunPlan,
+    history: &mut crate::check::History,
+    statuses: &[(paxos_variants::NodeId, paxos_variants::ReplicaStatus)],
+) -> Result<(), RunError> {
+    verify(history, statuses);
+    match history.violations.first() {
+        Some(first) => Err(RunError::Unsafe {
             variant: v.label.clone(),
             clients: plan.clients,
             seed: plan.seed,
             count: history.violations.len(),
             first: first.to_string(),
-        });
+        }),
+        None => Ok(()),
     }
+}
+
+/// The figures of a checked run, the same way for both drivers.
+fn figures(
+    exp: &Experiment,
+    v: &VariantSpec,
+    plan: &RunPlan,
+    m: &Metrics,
+    cpu_ms: Vec<f64>,
+) -> RunResult {
     let links = LinkModel::new(&exp.network);
     let model = ModelInput {
         topology: &exp.topology,
@@ -140,7 +198,6 @@ fn run_sim<V: Variant>(
         cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
         client: 0,
     };
-    let m = &sim.metrics;
     let h = &m.latency_ns;
     let us = |q: f64| {
         if m.ops == 0 {
@@ -157,7 +214,7 @@ fn run_sim<V: Variant>(
             Some(x as f64 / m.ops as f64)
         }
     };
-    Ok(RunResult {
+    RunResult {
         experiment: exp.name.clone(),
         variant: v.label.clone(),
         mode: exp.mode.as_str().to_string(),
@@ -187,5 +244,7 @@ fn run_sim<V: Variant>(
             .map(|(k, c)| (k.to_string(), *c))
             .collect::<Vec<(String, MsgCount)>>(),
         histogram: h.clone(),
-    })
+        timeline: m.timeline.clone(),
+        cpu_ms,
+    }
 }

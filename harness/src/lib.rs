@@ -3,6 +3,7 @@
 //! - [`config`]: experiment TOML files, validated into [`config::Experiment`].
 //! - [`wan`]: where WAN delay, jitter, loss and duplication are decided for each message.
 //! - [`sim`]: the deterministic discrete-event simulator.
+//! - [`net`], [`cluster`]: the QUIC transport and the in-process QUIC cluster of `mode = "quic"`.
 //! - [`check`]: the safety checker and the random fault scenarios of `paxos-bench check`.
 //! - [`load`], [`metrics`], [`model`]: the workload, what is measured, and the analytic expectation.
 //! - [`experiment`], [`results`]: running a config and writing `results.csv` and friends.
@@ -10,12 +11,14 @@
 
 pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dispatch;
 pub mod experiment;
 pub mod load;
 pub mod metrics;
 pub mod model;
+pub mod net;
 pub mod results;
 pub mod sim;
 pub mod wan;

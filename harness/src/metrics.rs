@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 /// Longest latency the histogram tracks: one hour, in nanoseconds.
 const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+/// Width of one bucket of the completions time series.
+pub const TIMELINE_BUCKET_NS: u64 = 100_000_000;
+/// Longest run the time series covers (one day), so a bogus timestamp cannot allocate without bound.
+const TIMELINE_MAX_BUCKETS: u64 = 864_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MsgCount {
@@ -21,6 +25,8 @@ pub struct Metrics {
     pub by_kind: BTreeMap<&'static str, MsgCount>,
     pub window_start_ns: u64,
     pub window_end_ns: u64,
+    /// Completions per [`TIMELINE_BUCKET_NS`] over the whole run (warm-up and drain included), by completion time.
+    pub timeline: Vec<u64>,
 }
 
 impl Metrics {
@@ -33,6 +39,25 @@ impl Metrics {
             by_kind: BTreeMap::new(),
             window_start_ns,
             window_end_ns,
+            timeline: Vec::new(),
+        }
+    }
+
+    /// Adds another part of the same run (another client's or replica's counters).
+    pub fn merge(&mut self, other: &Metrics) {
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = self.latency_ns.add(&other.latency_ns);
+        self.ops += other.ops;
+        for (k, c) in &other.by_kind {
+            let e = self.by_kind.entry(k).or_default();
+            e.count += c.count;
+            e.bytes += c.bytes;
+        }
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize(other.timeline.len(), 0);
+        }
+        for (a, b) in self.timeline.iter_mut().zip(&other.timeline) {
+            *a += b;
         }
     }
 
@@ -50,6 +75,14 @@ impl Metrics {
 
     /// An operation intended at `start_ns` completed at `end_ns`.
     pub fn record_op(&mut self, start_ns: u64, end_ns: u64) {
+        let bucket = end_ns / TIMELINE_BUCKET_NS;
+        if bucket < TIMELINE_MAX_BUCKETS {
+            let b = bucket as usize;
+            if self.timeline.len() <= b {
+                self.timeline.resize(b + 1, 0);
+            }
+            self.timeline[b] += 1;
+        }
         if self.in_window(start_ns) && end_ns <= self.window_end_ns {
             self.ops += 1;
             let _ = self

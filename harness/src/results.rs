@@ -35,6 +35,11 @@ pub struct RunResult {
     pub protocol: String,
     pub by_kind: Vec<(String, MsgCount)>,
     pub histogram: Histogram<u64>,
+    /// Completions per 100 ms over the whole run, by completion time.
+    pub timeline: Vec<u64>,
+    /// Per replica: CPU time spent on protocol messages, in milliseconds (simulator: the modelled cost; QUIC:
+    /// measured wall time inside the handlers).
+    pub cpu_ms: Vec<f64>,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -137,6 +142,70 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
     w.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// `timeseries.csv`: completions per 100 ms bucket, as a rate, over each whole run (warm-up included).
+pub fn render_timeseries_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
+    let bucket_s = crate::metrics::TIMELINE_BUCKET_NS as f64 / 1e9;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "experiment",
+        "variant",
+        "mode",
+        "clients",
+        "seed",
+        "t_s",
+        "ops_per_s",
+    ])?;
+    for r in runs {
+        for (i, count) in r.timeline.iter().enumerate() {
+            w.write_record([
+                r.experiment.clone(),
+                r.variant.clone(),
+                r.mode.clone(),
+                r.clients.to_string(),
+                r.seed.to_string(),
+                format!("{:.1}", i as f64 * bucket_s),
+                format!("{:.0}", *count as f64 / bucket_s),
+            ])?;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
+/// `replicas.csv`: each replica's CPU time on protocol messages, in total and per committed operation.
+pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "experiment",
+        "variant",
+        "mode",
+        "clients",
+        "seed",
+        "replica",
+        "cpu_ms",
+        "cpu_us_per_op",
+    ])?;
+    for r in runs {
+        for (i, ms) in r.cpu_ms.iter().enumerate() {
+            let per_op = if r.ops == 0 {
+                String::new()
+            } else {
+                format!("{:.3}", ms * 1000.0 / r.ops as f64)
+            };
+            w.write_record([
+                r.experiment.clone(),
+                r.variant.clone(),
+                r.mode.clone(),
+                r.clients.to_string(),
+                r.seed.to_string(),
+                i.to_string(),
+                format!("{ms:.3}"),
+                per_op,
+            ])?;
+        }
+    }
+    w.into_inner().map_err(|e| e.into_error().into())
+}
+
 pub fn histogram_file_name(r: &RunResult) -> String {
     let safe: String = r
         .variant
@@ -183,8 +252,10 @@ pub fn write_all(dir: &Path, runs: &[RunResult], config_text: &str) -> anyhow::R
         write_atomic(&path, &render_histogram(&r.histogram)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let files: [(&str, Vec<u8>); 3] = [
+    let files: [(&str, Vec<u8>); 5] = [
         ("messages.csv", render_messages_csv(runs)?),
+        ("timeseries.csv", render_timeseries_csv(runs)?),
+        ("replicas.csv", render_replicas_csv(runs)?),
         ("config.toml", config_text.as_bytes().to_vec()),
         ("results.csv", render_results_csv(runs)?),
     ];
@@ -228,6 +299,8 @@ mod tests {
                 },
             )],
             histogram: Histogram::new(3).unwrap(),
+            timeline: vec![0, 4, 6],
+            cpu_ms: vec![1.5, 0.25],
         }
     }
 
@@ -247,6 +320,15 @@ mod tests {
     fn an_empty_result_set_still_has_a_header() {
         let text = String::from_utf8(render_results_csv(&[]).unwrap()).unwrap();
         assert_eq!(text.trim(), RESULTS_COLUMNS);
+    }
+
+    #[test]
+    fn timeseries_and_replica_files_give_rates_and_per_op_costs() {
+        let t = String::from_utf8(render_timeseries_csv(&[result()]).unwrap()).unwrap();
+        assert!(t.contains("e,multi,sim,1,7,0.1,40\n"), "{t}");
+        assert!(t.contains("e,multi,sim,1,7,0.2,60\n"), "{t}");
+        let r = String::from_utf8(render_replicas_csv(&[result()]).unwrap()).unwrap();
+        assert!(r.contains("e,multi,sim,1,7,0,1.500,150.000\n"), "{r}");
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub struct ReplicaStatus {
     pub is_leader: bool,
 }
 
-pub trait Replica: Sized {
+pub trait Replica: Sized + Send + 'static {
     type Msg: Message;
     type Timer: Copy + Debug + Send + 'static;
     /// The state that survives a crash: what an acceptor has promised and accepted, and the highest round its
@@ -132,7 +132,7 @@ pub struct ClientSetup {
     pub retry: Duration,
 }
 
-pub trait Client: Sized {
+pub trait Client: Sized + Send + 'static {
     type Msg: Message;
     type Timer: Copy + Debug + Send + 'static;
 

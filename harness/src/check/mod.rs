@@ -6,4 +6,4 @@ pub mod runner;
 pub mod scenario;
 pub mod verify;
 
-pub use history::{History, Violation};
+pub use history::{History, OpRecord, Violation};

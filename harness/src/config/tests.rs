@@ -120,11 +120,9 @@ fn unknown_variant_and_mode_are_refused() {
     );
     let e = err(&GOOD.replace("mode = \"sim\"", "mode = \"carrier-pigeon\""));
     assert!(e.contains("mode"), "{e}");
-    let e = err(&GOOD.replace("mode = \"sim\"", "mode = \"quic\""));
-    assert!(
-        e.contains("`mode`") && e.contains("not available yet"),
-        "{e}"
-    );
+    let quic = GOOD.replace("mode = \"sim\"", "mode = \"quic\"");
+    let e = err(&format!("{quic}\n[[fault]]\nat_s = 1\ncrash = 1\n"));
+    assert!(e.contains("`fault`") && e.contains("quic"), "{e}");
 }
 
 #[test]

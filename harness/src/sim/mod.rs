@@ -16,14 +16,13 @@
 mod faults;
 mod queue;
 
-pub use faults::SimFault;
+pub use faults::{Partitions, SimFault};
 
 use crate::check::History;
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
 use crate::load::Workload;
 use crate::metrics::Metrics;
 use crate::wan::LinkModel;
-use faults::Partitions;
 use paxos_variants::{
     Client, ClientId, ClientSetup, Command, Dest, DetRng, Effects, Message, Mutation, NodeId, Peer,
     QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Time, Tuning, Variant,
@@ -113,6 +112,8 @@ struct Node<R: Replica> {
     inbox: VecDeque<Input<R::Msg, R::Timer>>,
     free_scheduled: bool,
     region: usize,
+    /// CPU time spent on messages over the whole run.
+    busy_total: u64,
 }
 
 struct ClientSlot<C> {
@@ -160,6 +161,7 @@ impl<V: Variant> Sim<V> {
                 inbox: VecDeque::new(),
                 free_scheduled: false,
                 region: spec.topology.replica_region[i],
+                busy_total: 0,
             })
             .collect();
         let clients = (0..spec.clients)
@@ -272,6 +274,11 @@ impl<V: Variant> Sim<V> {
             .collect()
     }
 
+    /// Each replica's CPU time spent on messages, in nanoseconds.
+    pub fn busy_ns(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.busy_total).collect()
+    }
+
     pub fn now_ns(&self) -> u64 {
         self.now
     }
@@ -380,6 +387,7 @@ impl<V: Variant> Sim<V> {
         let done = self.now.max(self.nodes[n].busy_until) + cost;
         let node = &mut self.nodes[n];
         node.busy_until = done;
+        node.busy_total += cost;
         let Some(replica) = node.replica.as_mut() else {
             return;
         };

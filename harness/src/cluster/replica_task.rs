@@ -1,0 +1,134 @@
+//! One replica as a tokio task: the driver loop of the simulator (take one input, call the handler with `now`,
+//! carry out its effects in order) with wall-clock time and the QUIC transport.
+
+use super::timers::Timers;
+use crate::net::inject::WanSender;
+use crate::net::transport::LinkFinder;
+use paxos_variants::{
+    Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time, Value, Variant,
+};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+type Msg<V> = <V as Variant>::Msg;
+type RTimer<V> = <<V as Variant>::Replica as Replica>::Timer;
+type Durable<V> = <<V as Variant>::Replica as Replica>::Durable;
+
+/// How the replica starts: fresh, or from the durable state a crashed incarnation left.
+pub enum Start<V: Variant> {
+    New(ReplicaSetup),
+    Recover(ReplicaSetup, Durable<V>),
+}
+
+/// What a replica task hands back when it stops.
+pub struct ReplicaEnd<V: Variant> {
+    pub status: ReplicaStatus,
+    pub durable: Durable<V>,
+    pub decisions: Vec<(Slot, Value)>,
+    pub sender: WanSender,
+    /// Wall time spent inside the protocol's handlers (not in QUIC or TLS), in nanoseconds.
+    pub handler_ns: u64,
+    pub messages_handled: u64,
+}
+
+pub struct ReplicaTask<V: Variant> {
+    pub start: Start<V>,
+    pub inbox: mpsc::Receiver<(Peer, Msg<V>)>,
+    pub sender: WanSender,
+    pub links: LinkFinder,
+    pub stop: watch::Receiver<bool>,
+}
+
+struct Driver<V: Variant> {
+    out: Effects<Msg<V>, RTimer<V>>,
+    timers: Timers<RTimer<V>>,
+    decisions: Vec<(Slot, Value)>,
+    sender: WanSender,
+    links: LinkFinder,
+}
+
+impl<V: Variant> Driver<V> {
+    fn flush(&mut self, now_ns: u64) {
+        self.decisions.append(&mut self.out.decisions);
+        let links = &mut self.links;
+        for (dest, msg) in self.out.sends.drain(..) {
+            self.sender.send(dest, &msg, |p| links.find(p));
+        }
+        for (after, t) in self.out.timers.drain(..) {
+            self.timers.set(now_ns + after.as_nanos() as u64, t);
+        }
+        self.out.completions.clear();
+    }
+}
+
+impl<V: Variant> ReplicaTask<V> {
+    pub async fn run(self) -> ReplicaEnd<V> {
+        let ReplicaTask {
+            start,
+            mut inbox,
+            sender,
+            links,
+            mut stop,
+        } = self;
+        let epoch = sender.epoch;
+        let now_ns = || epoch.elapsed().as_nanos() as u64;
+        let mut d = Driver::<V> {
+            out: Effects::new(),
+            timers: Timers::default(),
+            decisions: Vec::new(),
+            sender,
+            links,
+        };
+        let now = now_ns();
+        let mut replica = match start {
+            Start::New(setup) => V::Replica::new(setup, Time(now), &mut d.out),
+            Start::Recover(setup, durable) => {
+                V::Replica::recover(setup, durable, Time(now), &mut d.out)
+            }
+        };
+        d.flush(now);
+        let mut handler_ns = 0u64;
+        let mut handled = 0u64;
+        loop {
+            let wake = d
+                .timers
+                .next_at()
+                .map(|at| epoch + Duration::from_nanos(at));
+            tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                m = inbox.recv() => {
+                    let Some((from, msg)) = m else { break };
+                    let t0 = Instant::now();
+                    let now = t0.saturating_duration_since(epoch).as_nanos() as u64;
+                    replica.on_message(Time(now), from, msg, &mut d.out);
+                    handler_ns += t0.elapsed().as_nanos() as u64;
+                    handled += 1;
+                    d.flush(now);
+                }
+                _ = sleep_until(wake), if wake.is_some() => {
+                    let now = now_ns();
+                    while let Some(t) = d.timers.pop_due(now) {
+                        replica.on_timer(Time(now), t, &mut d.out);
+                        d.flush(now);
+                    }
+                }
+            }
+        }
+        ReplicaEnd {
+            status: replica.status(),
+            durable: replica.durable().clone(),
+            decisions: d.decisions,
+            sender: d.sender,
+            handler_ns,
+            messages_handled: handled,
+        }
+    }
+}
+
+pub(super) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

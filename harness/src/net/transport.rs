@@ -1,0 +1,458 @@
+//! The connections of one identity (a replica or a client): one QUIC connection per peer pair, one
+//! unidirectional stream per direction carrying frames, reconnection with back-off, and the peer's identity
+//! taken from its certificate.
+//!
+//! Who dials: a replica dials every replica with a higher id, a client dials every replica; the other side
+//! accepts. So each pair has exactly one connection, and after a restart the restarted side (or its lower-id
+//! peer) dials again. A peer's link ([`Outbound`]) outlives its connections: frames sent while a peer is
+//! unreachable are dropped and counted, as a network would drop them; the protocol's retransmission recovers.
+
+use super::frame::{decode, FrameDecoder, FrameError};
+use super::tls::{peer_identity, Identity};
+use bytes::Bytes;
+use paxos_variants::{Message, Peer};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+/// Frames waiting for one link's writer; past this the link drops (a full send queue).
+const LINK_QUEUE: usize = 1 << 16;
+/// Messages decoded but not yet handled by the node; readers wait (and QUIC flow control pushes back) past it.
+pub const INBOX: usize = 1 << 14;
+/// Application close codes.
+const CLOSE_BAD_FRAME: u32 = 1;
+const CLOSE_UNKNOWN_PEER: u32 = 2;
+const CLOSE_REPLACED: u32 = 3;
+const CLOSE_SHUTDOWN: u32 = 4;
+
+/// What the transport saw, for the run's report and the hostile-input tests.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    pub frames_in: AtomicU64,
+    pub frames_out: AtomicU64,
+    pub bytes_out: AtomicU64,
+    /// Connections closed because a frame was oversized or not a valid message.
+    pub bad_frames: AtomicU64,
+    /// Handshakes that succeeded at the TLS level but named a peer this node does not accept, plus handshakes
+    /// that failed (no certificate, wrong CA).
+    pub refused: AtomicU64,
+    /// Frames dropped because the peer had no live connection or its queue was full.
+    pub dropped_unreachable: AtomicU64,
+    pub connects: AtomicU64,
+}
+
+impl NetStats {
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Relaxed)
+    }
+}
+
+/// The sending end of one peer's link.
+#[derive(Clone)]
+pub struct Outbound {
+    tx: mpsc::Sender<Bytes>,
+    stats: Arc<NetStats>,
+}
+
+impl Outbound {
+    /// Queues a frame for the peer; never blocks, drops when the queue is full.
+    pub fn push(&self, frame: Bytes) {
+        if self.tx.try_send(frame).is_err() {
+            self.stats.dropped_unreachable.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+type ConnWatch = watch::Sender<Option<quinn::Connection>>;
+
+/// Which peers may connect to this node.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptPolicy {
+    pub me: Identity,
+    pub replicas: u32,
+    /// Clients with ids below this may connect; `None`: any client of the cluster CA.
+    pub clients_below: Option<u32>,
+}
+
+impl AcceptPolicy {
+    fn allows(&self, who: Identity) -> bool {
+        match (self.me, who) {
+            (Identity::Replica(me), Identity::Replica(p)) => p < me,
+            (Identity::Replica(_), Identity::Client(c)) => self.clients_below.is_none_or(|b| c < b),
+            _ => false,
+        }
+    }
+}
+
+struct Links {
+    out: HashMap<Identity, Outbound>,
+    conns: HashMap<Identity, ConnWatch>,
+}
+
+/// The network side of one replica or client.
+pub struct Transport<M: Message> {
+    endpoint: quinn::Endpoint,
+    client_cfg: quinn::ClientConfig,
+    links: Arc<Mutex<Links>>,
+    inbox: mpsc::Sender<(Peer, M)>,
+    pub stats: Arc<NetStats>,
+    tasks: JoinSet<()>,
+}
+
+impl<M: Message> Transport<M> {
+    /// A transport on `endpoint`; inbound messages go to `inbox`. Replicas call [`Transport::accept`] too.
+    pub fn new(
+        endpoint: quinn::Endpoint,
+        client_cfg: quinn::ClientConfig,
+        inbox: mpsc::Sender<(Peer, M)>,
+    ) -> Transport<M> {
+        Transport {
+            endpoint,
+            client_cfg,
+            links: Arc::new(Mutex::new(Links {
+                out: HashMap::new(),
+                conns: HashMap::new(),
+            })),
+            inbox,
+            stats: Arc::new(NetStats::default()),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// The link to a peer, if one exists (dialed, or accepted at least once).
+    pub fn outbound(&self, who: Identity) -> Option<Outbound> {
+        self.links.lock().ok()?.out.get(&who).cloned()
+    }
+
+    /// A handle that finds links without borrowing the transport (for senders living in other tasks).
+    pub fn link_finder(&self) -> LinkFinder {
+        LinkFinder {
+            links: self.links.clone(),
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Whether the link to `who` has a live connection now.
+    pub fn connected(&self, who: Identity) -> bool {
+        self.links.lock().is_ok_and(|l| {
+            l.conns.get(&who).is_some_and(|w| {
+                w.borrow()
+                    .as_ref()
+                    .is_some_and(|c| c.close_reason().is_none())
+            })
+        })
+    }
+
+    /// Creates (once) the link to `who` with its writer task, returning its connection watch.
+    fn ensure_link(&mut self, who: Identity) -> ConnWatch {
+        let Ok(mut l) = self.links.lock() else {
+            // A poisoned lock means another task panicked; a detached watch just drops frames.
+            return watch::channel(None).0;
+        };
+        if let Some(w) = l.conns.get(&who) {
+            return w.clone();
+        }
+        let (tx, rx) = mpsc::channel(LINK_QUEUE);
+        let (wtx, wrx) = watch::channel(None);
+        l.out.insert(
+            who,
+            Outbound {
+                tx,
+                stats: self.stats.clone(),
+            },
+        );
+        l.conns.insert(who, wtx.clone());
+        self.tasks.spawn(writer(rx, wrx, self.stats.clone()));
+        wtx
+    }
+
+    /// Dials `who` at `addr` now and again whenever the connection is lost.
+    pub fn dial(&mut self, who: Identity, addr: SocketAddr) {
+        let conn = self.ensure_link(who);
+        let ctx = ReadCtx {
+            peer: who.peer(),
+            inbox: self.inbox.clone(),
+            stats: self.stats.clone(),
+        };
+        self.tasks.spawn(dial_loop(
+            self.endpoint.clone(),
+            self.client_cfg.clone(),
+            who,
+            addr,
+            conn,
+            ctx,
+        ));
+    }
+
+    /// Accepts connections from the peers `policy` allows; refuses and logs the rest.
+    pub fn accept(&mut self, policy: AcceptPolicy) {
+        let shared = AcceptShared {
+            links: self.links.clone(),
+            stats: self.stats.clone(),
+            inbox: self.inbox.clone(),
+        };
+        // Links to peers that dial us are made lazily by the accept loop, which needs to spawn writers.
+        self.tasks
+            .spawn(accept_loop::<M>(self.endpoint.clone(), policy, shared));
+    }
+
+    /// Closes every connection and stops every task of this transport.
+    pub async fn shutdown(mut self) {
+        self.endpoint
+            .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Finds peers' links, caching them (a link never changes once made).
+pub struct LinkFinder {
+    links: Arc<Mutex<Links>>,
+    cache: HashMap<Peer, Outbound>,
+}
+
+impl LinkFinder {
+    pub fn find(&mut self, p: Peer) -> Option<Outbound> {
+        if let Some(o) = self.cache.get(&p) {
+            return Some(o.clone());
+        }
+        let who = match p {
+            Peer::Replica(r) => Identity::Replica(r.0),
+            Peer::Client(c) => Identity::Client(c.0),
+        };
+        let o = self.links.lock().ok()?.out.get(&who).cloned()?;
+        self.cache.insert(p, o.clone());
+        Some(o)
+    }
+}
+
+struct AcceptShared<M> {
+    links: Arc<Mutex<Links>>,
+    stats: Arc<NetStats>,
+    inbox: mpsc::Sender<(Peer, M)>,
+}
+
+async fn accept_loop<M: Message>(
+    endpoint: quinn::Endpoint,
+    policy: AcceptPolicy,
+    shared: AcceptShared<M>,
+) {
+    let mut tasks = JoinSet::new();
+    while let Some(incoming) = endpoint.accept().await {
+        let conn = match incoming.await {
+            Ok(c) => c,
+            Err(e) => {
+                shared.stats.refused.fetch_add(1, Relaxed);
+                tracing::warn!("refused a connection: handshake failed: {e}");
+                continue;
+            }
+        };
+        let who = match peer_identity(&conn) {
+            Ok(w) if policy.allows(w) => w,
+            Ok(w) => {
+                shared.stats.refused.fetch_add(1, Relaxed);
+                tracing::warn!(
+                    "refused {} from {}: not a peer that may dial {}",
+                    w.dns_name(),
+                    conn.remote_address(),
+                    policy.me.dns_name()
+                );
+                conn.close(quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER), b"unknown peer");
+                continue;
+            }
+            Err(e) => {
+                shared.stats.refused.fetch_add(1, Relaxed);
+                tracing::warn!("refused a connection from {}: {e}", conn.remote_address());
+                conn.close(quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER), b"unknown peer");
+                continue;
+            }
+        };
+        shared.stats.connects.fetch_add(1, Relaxed);
+        let watch = {
+            let Ok(mut l) = shared.links.lock() else {
+                return;
+            };
+            match l.conns.get(&who) {
+                Some(w) => w.clone(),
+                None => {
+                    let (tx, rx) = mpsc::channel(LINK_QUEUE);
+                    let (wtx, wrx) = watch::channel(None);
+                    l.out.insert(
+                        who,
+                        Outbound {
+                            tx,
+                            stats: shared.stats.clone(),
+                        },
+                    );
+                    l.conns.insert(who, wtx.clone());
+                    tasks.spawn(writer(rx, wrx, shared.stats.clone()));
+                    wtx
+                }
+            }
+        };
+        // A peer that dials again (it restarted) replaces its old connection.
+        let old = watch.send_replace(Some(conn.clone()));
+        if let Some(old) = old {
+            old.close(quinn::VarInt::from_u32(CLOSE_REPLACED), b"replaced");
+        }
+        let ctx = ReadCtx {
+            peer: who.peer(),
+            inbox: shared.inbox.clone(),
+            stats: shared.stats.clone(),
+        };
+        tasks.spawn(read_connection(conn, ctx));
+        // Reap finished readers so a long run with many reconnects does not accumulate handles.
+        while tasks.try_join_next().is_some() {}
+    }
+}
+
+async fn dial_loop<M: Message>(
+    endpoint: quinn::Endpoint,
+    cfg: quinn::ClientConfig,
+    who: Identity,
+    addr: SocketAddr,
+    watch: ConnWatch,
+    ctx: ReadCtx<M>,
+) {
+    let name = who.dns_name();
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        match endpoint.connect_with(cfg.clone(), addr, &name) {
+            Ok(connecting) => match connecting.await {
+                Ok(conn) => {
+                    ctx.stats.connects.fetch_add(1, Relaxed);
+                    backoff = Duration::from_millis(20);
+                    watch.send_replace(Some(conn.clone()));
+                    read_connection(conn, ctx.clone()).await;
+                    watch.send_replace(None);
+                }
+                Err(e) => tracing::debug!("dialing {name} at {addr}: {e}"),
+            },
+            Err(e) => tracing::warn!("cannot dial {name} at {addr}: {e}"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+struct ReadCtx<M> {
+    peer: Peer,
+    inbox: mpsc::Sender<(Peer, M)>,
+    stats: Arc<NetStats>,
+}
+
+impl<M> Clone for ReadCtx<M> {
+    fn clone(&self) -> Self {
+        ReadCtx {
+            peer: self.peer,
+            inbox: self.inbox.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// Reads every stream the peer opens on this connection until it closes.
+async fn read_connection<M: Message>(conn: quinn::Connection, ctx: ReadCtx<M>) {
+    let mut streams = JoinSet::new();
+    while let Ok(recv) = conn.accept_uni().await {
+        streams.spawn(read_stream(conn.clone(), recv, ctx.clone()));
+        while streams.try_join_next().is_some() {}
+    }
+    streams.abort_all();
+}
+
+async fn read_stream<M: Message>(
+    conn: quinn::Connection,
+    mut recv: quinn::RecvStream,
+    ctx: ReadCtx<M>,
+) {
+    let mut dec = FrameDecoder::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match recv.read(&mut buf).await {
+            Ok(Some(n)) => n,
+            Ok(None) | Err(_) => return,
+        };
+        dec.push(&buf[..n]);
+        loop {
+            let msg = match dec.next_payload().and_then(|p| match p {
+                Some(p) => decode::<M>(&p).map(Some),
+                None => Ok(None),
+            }) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => return close_bad(&conn, &ctx, e),
+            };
+            ctx.stats.frames_in.fetch_add(1, Relaxed);
+            if ctx.inbox.send((ctx.peer, msg)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn close_bad<M>(conn: &quinn::Connection, ctx: &ReadCtx<M>, e: FrameError) {
+    ctx.stats.bad_frames.fetch_add(1, Relaxed);
+    tracing::warn!("closing the connection from {:?}: {e}", ctx.peer);
+    conn.close(quinn::VarInt::from_u32(CLOSE_BAD_FRAME), b"bad frame");
+}
+
+/// Writes a link's frames to whatever connection the link has now, a batch at a time.
+async fn writer(
+    mut frames: mpsc::Receiver<Bytes>,
+    mut conn: watch::Receiver<Option<quinn::Connection>>,
+    stats: Arc<NetStats>,
+) {
+    let mut batch: Vec<Bytes> = Vec::with_capacity(256);
+    loop {
+        // Wait for a live connection, dropping what is sent meanwhile.
+        let c = loop {
+            let current = conn.borrow_and_update().clone();
+            if let Some(c) = current.filter(|c| c.close_reason().is_none()) {
+                break c;
+            }
+            tokio::select! {
+                changed = conn.changed() => if changed.is_err() { return },
+                f = frames.recv() => match f {
+                    Some(_) => { stats.dropped_unreachable.fetch_add(1, Relaxed); }
+                    None => return,
+                },
+            }
+        };
+        let Ok(mut send) = c.open_uni().await else {
+            // The connection died; wait for the next one.
+            let _ = conn.changed().await;
+            continue;
+        };
+        loop {
+            tokio::select! {
+                biased;
+                changed = conn.changed() => {
+                    if changed.is_err() { return }
+                    break;
+                }
+                n = frames.recv_many(&mut batch, 256) => {
+                    if n == 0 { return }
+                    let count = batch.len() as u64;
+                    let bytes: u64 = batch.iter().map(|b| b.len() as u64).sum();
+                    if send.write_all_chunks(&mut batch).await.is_err() {
+                        stats.dropped_unreachable.fetch_add(count, Relaxed);
+                        batch.clear();
+                        break;
+                    }
+                    batch.clear();
+                    stats.frames_out.fetch_add(count, Relaxed);
+                    stats.bytes_out.fetch_add(bytes, Relaxed);
+                }
+            }
+        }
+    }
+}
