@@ -68,6 +68,27 @@ enum Cmd {
     },
     /// List the variants and the fault kinds.
     List,
+    /// Make a cluster CA and one certificate and key per replica and client.
+    Keys {
+        /// Directory to write ca.crt, replica-K.crt/.key and client-K.crt/.key into.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        replicas: u32,
+        #[arg(long, default_value_t = 64)]
+        clients: u32,
+    },
+    /// Measure the transport floor: round-trip time and pipelined rate of small messages over one of our QUIC
+    /// connections on loopback.
+    Transport {
+        #[arg(long, default_value_t = 20_000)]
+        round_trips: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        pipelined: u64,
+        /// Payload bytes per message.
+        #[arg(long, default_value_t = 64)]
+        payload: usize,
+    },
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
@@ -135,6 +156,45 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let mutation = mutant.map(Mutation::from).unwrap_or_default();
             run_check(&variant, &seeds, faults, mutation, threads)
+        }
+        Some(Cmd::Keys {
+            out,
+            replicas,
+            clients,
+        }) => {
+            if replicas == 0 {
+                bail!("--replicas must be at least 1");
+            }
+            let files = crate::net::tls::write_keys(&out, replicas, clients)?;
+            println!(
+                "wrote {} files to {} (cluster CA, {replicas} replica and {clients} client certificates)",
+                files.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Transport {
+            round_trips,
+            pipelined,
+            payload,
+        }) => {
+            if round_trips == 0 {
+                bail!("--round-trips must be at least 1");
+            }
+            let f = crate::net::floor::measure(round_trips, pipelined, payload)?;
+            println!(
+                "transport floor (QUIC + mutual TLS on 127.0.0.1, {} B payload, {} B frame)",
+                f.payload_bytes, f.frame_bytes
+            );
+            println!(
+                "  round trip: p50 {:.1} us, p99 {:.1} us, mean {:.1} us over {} round trips",
+                f.rtt_p50_us, f.rtt_p99_us, f.rtt_mean_us, f.round_trips
+            );
+            println!(
+                "  pipelined one way: {:.0} msg/s ({:.1} MiB/s of frames) over {} messages",
+                f.pipelined_msgs_per_s, f.pipelined_mib_per_s, f.pipelined
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::List) => {
             println!("variants: {}", VARIANT_NAMES.join(", "));

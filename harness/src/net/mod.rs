@@ -4,7 +4,9 @@
 //! - [`frame`]: length-prefixed postcard frames and their decoder.
 //! - [`transport`]: one connection per peer pair, streams, reconnection, refusing unknown peers.
 //! - [`inject`]: WAN delay, jitter, loss and duplication applied at the sender.
+//! - [`floor`]: the transport's own round-trip time and message rate (`paxos-bench transport`).
 
+pub mod floor;
 pub mod frame;
 pub mod inject;
 pub mod tls;
