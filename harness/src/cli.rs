@@ -41,6 +41,27 @@ enum Cmd {
         /// Run in this mode instead of the one the file names.
         #[arg(long, value_enum)]
         mode: Option<config::Mode>,
+        /// Drive replica processes started with `paxos-bench node` instead of an in-process cluster (the
+        /// cluster's variant only; the config must place the same replicas in the same network).
+        #[arg(long, conflicts_with = "mode")]
+        cluster: Option<PathBuf>,
+    },
+    /// Show each replica process's status: alive, leader, slots applied.
+    Status {
+        #[arg(long)]
+        cluster: PathBuf,
+        /// Which client certificate to ask with.
+        #[arg(long, default_value_t = 0)]
+        client: u32,
+    },
+    /// Run one replica of a cluster as this process, until SIGINT or SIGTERM.
+    Node {
+        /// The cluster file: addresses, certificates, experiment and variant.
+        #[arg(long)]
+        cluster: PathBuf,
+        /// This replica's id.
+        #[arg(long)]
+        id: u32,
     },
     /// Run the safety checker over many seeds with random faults.
     Check {
@@ -128,7 +149,82 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             run_experiment(&exp, DEFAULT_CONFIG, Path::new("reports/latest"))?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Cmd::Run { config, out, mode }) => {
+        Some(Cmd::Status { cluster, client }) => {
+            let spec = config::cluster::load_cluster(&cluster)?;
+            let all = crate::cluster::external::cluster_status(&spec, client)?;
+            println!(
+                "{:<8} {:<22} {:<11} {:>8} {:>10}",
+                "replica", "address", "state", "applied", "uptime s"
+            );
+            for (r, s) in spec.replicas.iter().zip(&all) {
+                match s {
+                    Some(s) => println!(
+                        "{:<8} {:<22} {:<11} {:>8} {:>10.1}",
+                        r.id,
+                        r.addr.to_string(),
+                        if s.status.is_leader {
+                            "leader"
+                        } else {
+                            "follower"
+                        },
+                        s.status.applied_upto.0,
+                        s.uptime_ms as f64 / 1000.0
+                    ),
+                    None => println!(
+                        "{:<8} {:<22} {:<11}",
+                        r.id,
+                        r.addr.to_string(),
+                        "unreachable"
+                    ),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Node { cluster, id }) => {
+            let spec = config::cluster::load_cluster(&cluster)?;
+            crate::cluster::node::run_node(&spec, id, |addr| {
+                eprintln!("replica {id} listening on {addr}");
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Run {
+            config,
+            out,
+            mode: _,
+            cluster: Some(cluster),
+        }) => {
+            let spec = config::cluster::load_cluster(&cluster)?;
+            let mut exp = config::load(&config)?;
+            exp.override_mode(config::Mode::Quic, &config)?;
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("cannot read {}", config.display()))?;
+            let theirs = &spec.experiment;
+            let label = &theirs.variants[spec.variant].label;
+            let Some(variant) = exp.variants.iter().position(|v| &v.label == label) else {
+                bail!(
+                    "{} has no [[variant]] labelled `{label}`, which the cluster runs",
+                    config.display()
+                );
+            };
+            if exp.topology != theirs.topology
+                || exp.network != theirs.network
+                || exp.variants[variant] != theirs.variants[spec.variant]
+            {
+                bail!(
+                    "{} and the cluster's experiment differ in [cluster], [network] or the `{label}` variant;                      the replicas run what the cluster's experiment says, so run with that file",
+                    config.display()
+                );
+            }
+            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
+            run_on_cluster(&exp, variant, spec, &text, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Run {
+            config,
+            out,
+            mode,
+            cluster: None,
+        }) => {
             let mut exp = config::load(&config)?;
             if let Some(mode) = mode {
                 exp.override_mode(mode, &config)?;
@@ -257,6 +353,32 @@ fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()>
     Ok(())
 }
 
+/// Runs the cluster variant's planned runs, one after another, against replica processes.
+fn run_on_cluster(
+    exp: &Experiment,
+    variant: usize,
+    cluster: config::cluster::ClusterSpec,
+    config_text: &str,
+    out: &Path,
+) -> Result<()> {
+    let runs: Vec<_> = plan(exp)
+        .into_iter()
+        .filter(|p| p.variant == variant)
+        .collect();
+    let pb = progress(runs.len() as u64, &format!("{} (cluster)", exp.name));
+    let mut session = crate::cluster::external::Session::new(cluster);
+    let mut done = Vec::with_capacity(runs.len());
+    for p in &runs {
+        done.push(crate::experiment::run_external(exp, &mut session, p)?);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    write_all(out, &done, config_text)?;
+    print_summary(&done);
+    println!("results: {}", out.join("results.csv").display());
+    Ok(())
+}
+
 fn ms(v: Option<f64>) -> String {
     v.map(|us| format!("{:.2}", us / 1000.0))
         .unwrap_or_else(|| "-".into())
@@ -280,6 +402,14 @@ fn print_summary(runs: &[RunResult]) {
             ms(r.expected_p50_us),
             r.msgs_per_op.map_or("-".into(), |m| format!("{m:.2}")),
         );
+    }
+    for r in runs {
+        for n in &r.notes {
+            println!(
+                "note: {} clients={} seed={}: {n}",
+                r.variant, r.clients, r.seed
+            );
+        }
     }
 }
 

@@ -162,6 +162,30 @@ fn run_quic<V: Variant>(
     Ok(figures(exp, v, plan, &out.metrics, cpu_ms))
 }
 
+/// Runs one planned run against replica processes (`run --cluster`); the plan's variant must be the cluster's.
+pub fn run_external(
+    exp: &Experiment,
+    session: &mut crate::cluster::external::Session,
+    plan: &RunPlan,
+) -> Result<RunResult, RunError> {
+    let v = &exp.variants[plan.variant];
+    let spec = sim_spec(exp, v, plan.clients, plan.seed);
+    let cluster_err = |message: String| RunError::Cluster {
+        variant: v.label.clone(),
+        clients: plan.clients,
+        seed: plan.seed,
+        message,
+    };
+    let out = with_variant!(v.name.as_str(), V => session.run::<V>(&spec, QUIC_DRAIN))
+        .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?;
+    let mut out = out.map_err(|e| cluster_err(e.to_string()))?;
+    checked(v, plan, &mut out.history, &out.statuses)?;
+    let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
+    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms);
+    r.notes = out.notes;
+    Ok(r)
+}
+
 /// Runs the checker over a finished run's history; a violation means no figures.
 fn checked(
     v: &VariantSpec,
@@ -246,5 +270,6 @@ fn figures(
         histogram: h.clone(),
         timeline: m.timeline.clone(),
         cpu_ms,
+        notes: Vec::new(),
     }
 }

@@ -104,3 +104,26 @@ impl Metrics {
         (self.window_end_ns - self.window_start_ns) as f64 / 1e9
     }
 }
+
+/// Most distinct message-type names taken from other processes; more are counted as "other".
+const MAX_INTERNED: usize = 256;
+
+/// A `'static` name for a message type reported by a replica process (its counters arrive as strings). Names
+/// are kept once each and their number is bounded, so a misbehaving peer cannot grow memory through them.
+pub fn intern(name: &str) -> &'static str {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let Ok(mut names) = NAMES.lock() else {
+        return "other";
+    };
+    if let Some(n) = names.get(name) {
+        return n;
+    }
+    if names.len() >= MAX_INTERNED {
+        return "other";
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}

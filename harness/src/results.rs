@@ -40,6 +40,8 @@ pub struct RunResult {
     /// Per replica: CPU time spent on protocol messages, in milliseconds (simulator: the modelled cost; QUIC:
     /// measured wall time inside the handlers).
     pub cpu_ms: Vec<f64>,
+    /// What a reader must know about the run (a replica lost mid-run, the leader at the end).
+    pub notes: Vec<String>,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -259,6 +261,18 @@ pub fn write_all(dir: &Path, runs: &[RunResult], config_text: &str) -> anyhow::R
         ("config.toml", config_text.as_bytes().to_vec()),
         ("results.csv", render_results_csv(runs)?),
     ];
+    let mut notes = String::new();
+    for r in runs {
+        for n in &r.notes {
+            notes.push_str(&format!(
+                "{} clients={} seed={}: {n}\n",
+                r.variant, r.clients, r.seed
+            ));
+        }
+    }
+    let path = dir.join("notes.txt");
+    write_atomic(&path, notes.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     for (name, bytes) in files {
         let path = dir.join(name);
         write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
@@ -301,6 +315,7 @@ mod tests {
             histogram: Histogram::new(3).unwrap(),
             timeline: vec![0, 4, 6],
             cpu_ms: vec![1.5, 0.25],
+            notes: Vec::new(),
         }
     }
 

@@ -80,7 +80,7 @@ impl ReplicaSetup {
 }
 
 /// What the checker and the reports can see of a replica.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ReplicaStatus {
     /// Every slot below this has been applied to the state machine.
     pub applied_upto: Slot,

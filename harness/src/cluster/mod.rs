@@ -5,21 +5,23 @@
 //! metrics, the history for the checker, and the replicas' final status.
 
 pub mod client_task;
+pub mod external;
+pub mod fleet;
+pub mod node;
 pub mod replica_task;
 pub mod timers;
 
 use crate::check::History;
 use crate::metrics::Metrics;
 use crate::net::inject::{DelayerThread, Regions, WanSender};
-use crate::net::tls::{self, ClusterCa, Identity, TlsError};
+use crate::net::tls::{ClusterCa, Identity, TlsError};
 use crate::net::transport::{AcceptPolicy, NetStats, Transport, INBOX};
-use crate::net::{dial_endpoint, replica_endpoint, NetError};
-use crate::sim::{replicas_by_distance, SimSpec};
+use crate::net::{replica_endpoint, NetError};
+use crate::sim::SimSpec;
 use crate::wan::LinkModel;
-use client_task::{ClientTask, Schedule};
-use paxos_variants::{
-    Client, ClientId, ClientSetup, DetRng, NodeId, Peer, ReplicaSetup, ReplicaStatus, Variant,
-};
+use client_task::Schedule;
+use fleet::Fleet;
+use paxos_variants::{ClientId, DetRng, NodeId, Peer, ReplicaSetup, ReplicaStatus, Variant};
 use replica_task::{ReplicaTask, Start};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,8 +29,6 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
 
-/// Clients that share one UDP socket (each still has its own connections and certificate).
-const CLIENTS_PER_ENDPOINT: usize = 16;
 /// How long the cluster may take to connect every pair before the run is abandoned.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -44,6 +44,8 @@ pub enum ClusterError {
     Connect { secs: u64, missing: String },
     #[error("a replica or client task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What one replica did in a run.
@@ -109,7 +111,7 @@ pub fn replica_setup(spec: &SimSpec, node: usize, incarnation: u64) -> ReplicaSe
     }
 }
 
-fn add(total: &mut NetTotals, s: &NetStats) {
+pub(crate) fn add(total: &mut NetTotals, s: &NetStats) {
     total.frames_out += NetStats::get(&s.frames_out);
     total.bytes_out += NetStats::get(&s.bytes_out);
     total.refused += NetStats::get(&s.refused);
@@ -141,11 +143,12 @@ async fn run_async<V: Variant>(
         let (ep, dial_cfg) = replica_endpoint(loopback(), &ca_der, &creds)?;
         let (tx, rx) = mpsc::channel(INBOX);
         let mut t = Transport::<V::Msg>::new(ep, dial_cfg, tx);
-        t.accept(AcceptPolicy {
+        let policy = AcceptPolicy {
             me: Identity::Replica(r),
             replicas: n as u32,
             clients_below: Some(clients as u32),
-        });
+        };
+        t.accept(policy, None);
         replica_net.push(t);
         replica_inbox.push(rx);
     }
@@ -159,50 +162,54 @@ async fn run_async<V: Variant>(
             t.dial(Identity::Replica(j as u32), *addr);
         }
     }
-
-    // Clients: a shared dialing endpoint per group, one certificate and connection set per client.
-    let mut client_eps = Vec::new();
-    for _ in 0..clients.div_ceil(CLIENTS_PER_ENDPOINT) {
-        client_eps.push(dial_endpoint(loopback())?);
+    let mut creds = Vec::with_capacity(clients);
+    for c in 0..clients as u32 {
+        creds.push((ClientId(c), ca.issue(Identity::Client(c))?.0));
     }
-    let mut client_net = Vec::with_capacity(clients);
-    let mut client_inbox = Vec::with_capacity(clients);
-    for c in 0..clients {
-        let (creds, _, _) = ca.issue(Identity::Client(c as u32))?;
-        let cfg = tls::client_config(&ca_der, &creds)?;
-        let (tx, rx) = mpsc::channel(INBOX);
-        let mut t = Transport::<V::Msg>::new(client_eps[c / CLIENTS_PER_ENDPOINT].clone(), cfg, tx);
-        for (r, addr) in addrs.iter().enumerate() {
-            t.dial(Identity::Replica(r as u32), *addr);
+    let mut fleet = Fleet::<V>::dial(&ca_der, creds, &addrs)?;
+    wait_connected(|| {
+        let mut missing = fleet.missing(n);
+        for (i, t) in replica_net.iter().enumerate() {
+            for j in (0..n).filter(|&j| j != i) {
+                if !t.connected(Identity::Replica(j as u32)) {
+                    missing.push(format!("replica {i} -> replica {j}"));
+                }
+            }
+            for c in 0..clients {
+                if !t.connected(Identity::Client(c as u32)) {
+                    missing.push(format!("replica {i} -> client {c}"));
+                }
+            }
         }
-        client_net.push(t);
-        client_inbox.push(rx);
-    }
-    wait_connected(&replica_net, &client_net).await?;
+        missing
+    })
+    .await?;
 
     // The run's clock starts once every connection is up, so handshakes are not measured.
     let epoch = Instant::now();
-    let sender = |me: Peer, stream: u64| WanSender {
-        me,
-        replicas: n,
-        regions: regions.clone(),
-        links: links.clone(),
-        rng: DetRng::derive(spec.seed, stream),
-        delayer: delayer.handle(),
-        partitions: None,
-        metrics: Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
-        epoch,
-        encode_errors: 0,
-        dropped: 0,
-        duplicated: 0,
-    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut replica_jobs = Vec::with_capacity(n);
     for (r, inbox) in replica_inbox.into_iter().enumerate() {
+        let sender = WanSender {
+            me: Peer::Replica(NodeId(r as u32)),
+            replicas: n,
+            regions: regions.clone(),
+            links: links.clone(),
+            rng: DetRng::derive(spec.seed, 2_000_000 + r as u64),
+            delayer: delayer.handle(),
+            partitions: None,
+            metrics: Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
+            epoch,
+            encode_errors: 0,
+            dropped: 0,
+            duplicated: 0,
+        };
         let task = ReplicaTask::<V> {
+            id: r as u32,
+            control: None,
             start: Start::New(replica_setup(spec, r, 0)),
             inbox,
-            sender: sender(Peer::Replica(NodeId(r as u32)), 2_000_000 + r as u64),
+            sender,
             links: replica_net[r].link_finder(),
             stop: stop_rx.clone(),
         };
@@ -213,39 +220,17 @@ async fn run_async<V: Variant>(
         end_ns: ns(spec.stop_issuing + drain),
         clients,
     };
-    let mut client_jobs = Vec::with_capacity(clients);
-    for (c, inbox) in client_inbox.into_iter().enumerate() {
-        let region = spec.topology.client_region(c);
-        let setup = ClientSetup {
-            id: ClientId(c as u32),
-            n,
-            initial_leader: NodeId(spec.topology.leader as u32),
-            by_distance: replicas_by_distance(&links, &spec.topology, region),
-            retry: spec.client_retry,
-        };
-        let task = ClientTask::<V> {
-            id: ClientId(c as u32),
-            proto: V::Client::new(setup),
-            inbox,
-            sender: sender(Peer::Client(ClientId(c as u32)), 3_000_000 + c as u64),
-            links: client_net[c].link_finder(),
-            workload: crate::load::Workload::new(spec.load.clone()),
-            rng: DetRng::derive(spec.seed, 1_000_000 + c as u64),
-            schedule,
-        };
-        client_jobs.push(tokio::spawn(task.run()));
-    }
-
-    let mut metrics = Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing));
+    let fleet_end = fleet
+        .drive(spec, &regions, &delayer.handle(), epoch, schedule)
+        .await?;
+    let mut metrics = fleet_end.metrics;
     let mut history = History::new(clients);
-    let mut net = NetTotals::default();
-    let mut pending = 0;
-    for (c, job) in client_jobs.into_iter().enumerate() {
-        let end = job.await.map_err(|e| ClusterError::Task(e.to_string()))?;
-        metrics.merge(&end.sender.metrics);
-        net.wan_dropped += end.sender.dropped;
-        net.wan_duplicated += end.sender.duplicated;
-        pending += end.pending;
+    let mut net = NetTotals {
+        wan_dropped: fleet_end.wan_dropped,
+        wan_duplicated: fleet_end.wan_duplicated,
+        ..NetTotals::default()
+    };
+    for (c, end) in fleet_end.ends.into_iter().enumerate() {
         history.ops[c] = end.records;
     }
     let _ = stop_tx.send(true);
@@ -267,12 +252,10 @@ async fn run_async<V: Variant>(
             alive_at_end: true,
         });
     }
-    for t in client_net.into_iter().chain(replica_net) {
+    fleet.shutdown(&mut net).await;
+    for t in replica_net {
         add(&mut net, &t.stats);
         t.shutdown().await;
-    }
-    for ep in client_eps {
-        ep.close(quinn::VarInt::from_u32(0), b"done");
     }
     drop(delayer);
     Ok(QuicOutcome {
@@ -281,51 +264,31 @@ async fn run_async<V: Variant>(
         statuses,
         replicas,
         net,
-        pending,
+        pending: fleet_end.pending,
         wall: started.elapsed(),
     })
 }
 
-/// Waits until every replica pair and every client-replica pair has a live connection, both ways.
-async fn wait_connected<M: paxos_variants::Message>(
-    replicas: &[Transport<M>],
-    clients: &[Transport<M>],
+/// Waits until `missing` reports no connection still down.
+pub(crate) async fn wait_connected(
+    mut missing: impl FnMut() -> Vec<String>,
 ) -> Result<(), ClusterError> {
     let deadline = Instant::now() + CONNECT_TIMEOUT;
     loop {
-        let mut missing = Vec::new();
-        for (i, t) in replicas.iter().enumerate() {
-            for j in 0..replicas.len() {
-                if i != j && !t.connected(Identity::Replica(j as u32)) {
-                    missing.push(format!("replica {i} -> replica {j}"));
-                }
-            }
-            for c in 0..clients.len() {
-                if !t.connected(Identity::Client(c as u32)) {
-                    missing.push(format!("replica {i} -> client {c}"));
-                }
-            }
-        }
-        for (c, t) in clients.iter().enumerate() {
-            for r in 0..replicas.len() {
-                if !t.connected(Identity::Replica(r as u32)) {
-                    missing.push(format!("client {c} -> replica {r}"));
-                }
-            }
-        }
-        if missing.is_empty() {
+        let mut m = missing();
+        if m.is_empty() {
             return Ok(());
         }
         if Instant::now() > deadline {
-            let more = if missing.len() > 5 {
-                format!(" and {} more", missing.len() - 5)
+            let more = if m.len() > 5 {
+                format!(" and {} more", m.len() - 5)
             } else {
                 String::new()
             };
-            missing.truncate(5);
+            m.truncate(5);
             return Err(ClusterError::Connect {
                 secs: CONNECT_TIMEOUT.as_secs(),
-                missing: format!("{}{more}", missing.join(", ")),
+                missing: format!("{}{more}", m.join(", ")),
             });
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

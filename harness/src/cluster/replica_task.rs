@@ -2,6 +2,7 @@
 //! carry out its effects in order) with wall-clock time and the QUIC transport.
 
 use super::timers::Timers;
+use crate::net::control::{process_cpu_ms, ControlCall, ControlRequest, Snapshot};
 use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
 use paxos_variants::{
@@ -32,7 +33,10 @@ pub struct ReplicaEnd<V: Variant> {
 }
 
 pub struct ReplicaTask<V: Variant> {
+    pub id: u32,
     pub start: Start<V>,
+    /// Control requests (a replica process's snapshot requests); `None` in-process.
+    pub control: Option<mpsc::Receiver<ControlCall>>,
     pub inbox: mpsc::Receiver<(Peer, Msg<V>)>,
     pub sender: WanSender,
     pub links: LinkFinder,
@@ -64,7 +68,9 @@ impl<V: Variant> Driver<V> {
 impl<V: Variant> ReplicaTask<V> {
     pub async fn run(self) -> ReplicaEnd<V> {
         let ReplicaTask {
+            id,
             start,
+            mut control,
             mut inbox,
             sender,
             links,
@@ -97,6 +103,31 @@ impl<V: Variant> ReplicaTask<V> {
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
+                call = recv_control(&mut control) => {
+                    let Some(call) = call else {
+                        control = None;
+                        continue;
+                    };
+                    let ControlRequest::Snapshot { log } = call.req;
+                    let snap = Snapshot {
+                        id,
+                        status: replica.status(),
+                        decisions: if log { d.decisions.clone() } else { Vec::new() },
+                        sent_by_kind: d
+                            .sender
+                            .metrics
+                            .by_kind
+                            .iter()
+                            .map(|(k, c)| (k.to_string(), c.count, c.bytes))
+                            .collect(),
+                        uptime_ms: epoch.elapsed().as_millis() as u64,
+                        handler_ms: handler_ns as f64 / 1e6,
+                        process_cpu_ms: process_cpu_ms(),
+                        messages_handled: handled,
+                    };
+                    // Encoding our own plain data cannot fail; an empty answer reads as a broken snapshot.
+                    let _ = call.reply.send(postcard::to_allocvec(&snap).unwrap_or_default());
+                }
                 m = inbox.recv() => {
                     let Some((from, msg)) = m else { break };
                     let t0 = Instant::now();
@@ -123,6 +154,13 @@ impl<V: Variant> ReplicaTask<V> {
             handler_ns,
             messages_handled: handled,
         }
+    }
+}
+
+async fn recv_control(c: &mut Option<mpsc::Receiver<ControlCall>>) -> Option<ControlCall> {
+    match c {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -2,6 +2,8 @@
 //! names the file and the key. Everything the drivers use comes from here, so a config means the same thing in
 //! the simulator and (later) over QUIC.
 
+pub mod cluster;
+
 use paxos_variants::{QuorumError, QuorumSystem, Tuning, VARIANT_NAMES};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};

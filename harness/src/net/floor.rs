@@ -93,11 +93,14 @@ async fn measure_async(
         let (ep, cfg) = replica_endpoint(lo, &ca_der, &creds)?;
         let (tx, rx) = mpsc::channel(INBOX);
         let mut t = Transport::<Probe>::new(ep, cfg, tx);
-        t.accept(AcceptPolicy {
-            me: Identity::Replica(r),
-            replicas: 2,
-            clients_below: Some(0),
-        });
+        t.accept(
+            AcceptPolicy {
+                me: Identity::Replica(r),
+                replicas: 2,
+                clients_below: Some(0),
+            },
+            None,
+        );
         nodes.push(t);
         inboxes.push(rx);
     }

@@ -6,6 +6,7 @@
 //! - [`inject`]: WAN delay, jitter, loss and duplication applied at the sender.
 //! - [`floor`]: the transport's own round-trip time and message rate (`paxos-bench transport`).
 
+pub mod control;
 pub mod floor;
 pub mod frame;
 pub mod inject;

@@ -7,6 +7,7 @@
 //! peer) dials again. A peer's link ([`Outbound`]) outlives its connections: frames sent while a peer is
 //! unreachable are dropped and counted, as a network would drop them; the protocol's retransmission recovers.
 
+use super::control::{ControlCall, ControlRequest};
 use super::frame::{decode, FrameDecoder, FrameError};
 use super::tls::{peer_identity, Identity};
 use bytes::Bytes;
@@ -181,6 +182,7 @@ impl<M: Message> Transport<M> {
             peer: who.peer(),
             inbox: self.inbox.clone(),
             stats: self.stats.clone(),
+            control: None,
         };
         self.tasks.spawn(dial_loop(
             self.endpoint.clone(),
@@ -192,12 +194,21 @@ impl<M: Message> Transport<M> {
         ));
     }
 
-    /// Accepts connections from the peers `policy` allows; refuses and logs the rest.
-    pub fn accept(&mut self, policy: AcceptPolicy) {
+    /// The live connection to `who`, if any.
+    pub fn connection(&self, who: Identity) -> Option<quinn::Connection> {
+        let l = self.links.lock().ok()?;
+        let c = l.conns.get(&who)?.borrow().clone()?;
+        c.close_reason().is_none().then_some(c)
+    }
+
+    /// Accepts connections from the peers `policy` allows; refuses and logs the rest. Control requests from
+    /// clients go to `control` (a replica process serves them; without it they are refused).
+    pub fn accept(&mut self, policy: AcceptPolicy, control: Option<mpsc::Sender<ControlCall>>) {
         let shared = AcceptShared {
             links: self.links.clone(),
             stats: self.stats.clone(),
             inbox: self.inbox.clone(),
+            control,
         };
         // Links to peers that dial us are made lazily by the accept loop, which needs to spawn writers.
         self.tasks
@@ -238,6 +249,7 @@ struct AcceptShared<M> {
     links: Arc<Mutex<Links>>,
     stats: Arc<NetStats>,
     inbox: mpsc::Sender<(Peer, M)>,
+    control: Option<mpsc::Sender<ControlCall>>,
 }
 
 async fn accept_loop<M: Message>(
@@ -307,6 +319,10 @@ async fn accept_loop<M: Message>(
             peer: who.peer(),
             inbox: shared.inbox.clone(),
             stats: shared.stats.clone(),
+            control: match who {
+                Identity::Client(_) => shared.control.clone(),
+                Identity::Replica(_) => None,
+            },
         };
         tasks.spawn(read_connection(conn, ctx));
         // Reap finished readers so a long run with many reconnects does not accumulate handles.
@@ -347,6 +363,7 @@ struct ReadCtx<M> {
     peer: Peer,
     inbox: mpsc::Sender<(Peer, M)>,
     stats: Arc<NetStats>,
+    control: Option<mpsc::Sender<ControlCall>>,
 }
 
 impl<M> Clone for ReadCtx<M> {
@@ -355,18 +372,70 @@ impl<M> Clone for ReadCtx<M> {
             peer: self.peer,
             inbox: self.inbox.clone(),
             stats: self.stats.clone(),
+            control: self.control.clone(),
         }
     }
 }
 
-/// Reads every stream the peer opens on this connection until it closes.
+/// Reads every stream the peer opens on this connection until it closes: unidirectional streams carry
+/// protocol frames, bidirectional ones control requests.
 async fn read_connection<M: Message>(conn: quinn::Connection, ctx: ReadCtx<M>) {
     let mut streams = JoinSet::new();
-    while let Ok(recv) = conn.accept_uni().await {
-        streams.spawn(read_stream(conn.clone(), recv, ctx.clone()));
+    loop {
+        tokio::select! {
+            uni = conn.accept_uni() => match uni {
+                Ok(recv) => { streams.spawn(read_stream(conn.clone(), recv, ctx.clone())); }
+                Err(_) => break,
+            },
+            bi = conn.accept_bi() => match bi {
+                Ok((send, recv)) => match ctx.control.clone() {
+                    Some(control) => { streams.spawn(serve_control(conn.clone(), send, recv, control, ctx.stats.clone())); }
+                    None => {
+                        ctx.stats.bad_frames.fetch_add(1, Relaxed);
+                        conn.close(quinn::VarInt::from_u32(CLOSE_BAD_FRAME), b"no control here");
+                        break;
+                    }
+                },
+                Err(_) => break,
+            },
+        }
         while streams.try_join_next().is_some() {}
     }
     streams.abort_all();
+}
+
+/// Answers one control request; a malformed one closes the connection like a bad frame.
+async fn serve_control(
+    conn: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    control: mpsc::Sender<ControlCall>,
+    stats: Arc<NetStats>,
+) {
+    let Ok(bytes) = recv.read_to_end(1024).await else {
+        return;
+    };
+    let req = match decode::<ControlRequest>(bytes.get(4..).unwrap_or_default()) {
+        Ok(r) => r,
+        Err(_) => {
+            stats.bad_frames.fetch_add(1, Relaxed);
+            conn.close(
+                quinn::VarInt::from_u32(CLOSE_BAD_FRAME),
+                b"bad control request",
+            );
+            return;
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if control.send(ControlCall { req, reply: tx }).await.is_err() {
+        return;
+    }
+    if let Ok(answer) = rx.await {
+        let _ = send.write_all(&answer).await;
+        let _ = send.finish();
+        // Wait until the peer has the whole answer before the stream is dropped.
+        let _ = send.stopped().await;
+    }
 }
 
 async fn read_stream<M: Message>(

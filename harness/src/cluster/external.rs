@@ -1,0 +1,334 @@
+//! `paxos-bench run --cluster cluster.toml`: the load generator against replica processes started with
+//! `paxos-bench node`. Its clients are the in-process run's clients; what the replicas did is asked of them over
+//! the control channel: their message counters at the start and end of the measurement window (the figures are
+//! the differences) and, after the run, their decided logs and status for the checker.
+//!
+//! A replica that stops answering mid-run does not stop the run while a quorum remains: the clients retry
+//! elsewhere, the check uses the replicas still alive, and the run's notes say which replica was lost.
+
+use super::client_task::Schedule;
+use super::fleet::Fleet;
+use super::{wait_connected, ClusterError, NetTotals, ReplicaReport};
+use crate::check::{History, OpRecord};
+use crate::config::cluster::ClusterSpec;
+use crate::metrics::Metrics;
+use crate::net::control::{request_snapshot, Snapshot};
+use crate::net::inject::{DelayerThread, Regions};
+use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
+use crate::sim::SimSpec;
+use paxos_variants::{ClientId, NodeId, ReplicaStatus, Variant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a run waits for every replica before it starts with a majority.
+const START_WAIT: Duration = Duration::from_secs(5);
+/// How long a replica has to answer a control request.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs against one live cluster share client ids and the checker's history, so each run's check also covers
+/// the commands of the runs before it on the same replicas.
+pub struct Session {
+    pub cluster: ClusterSpec,
+    ops: Vec<Vec<OpRecord>>,
+    next_client: u32,
+}
+
+pub struct ExternalOutcome {
+    pub metrics: Metrics,
+    pub history: History,
+    pub statuses: Vec<(NodeId, ReplicaStatus)>,
+    pub replicas: Vec<ReplicaReport>,
+    pub net: NetTotals,
+    pub pending: usize,
+    /// What a reader of the results must know: replicas lost mid-run, the leader at the end.
+    pub notes: Vec<String>,
+}
+
+impl Session {
+    pub fn new(cluster: ClusterSpec) -> Session {
+        Session {
+            cluster,
+            ops: Vec::new(),
+            next_client: 0,
+        }
+    }
+
+    /// One run of `spec.clients` clients against the cluster.
+    pub fn run<V: Variant>(
+        &mut self,
+        spec: &SimSpec,
+        drain: Duration,
+    ) -> Result<ExternalOutcome, ClusterError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(ClusterError::Runtime)?;
+        rt.block_on(self.run_async::<V>(spec, drain))
+    }
+
+    fn client_credentials(
+        &self,
+        count: usize,
+    ) -> Result<Vec<(ClientId, Credentials)>, ClusterError> {
+        let mut out = Vec::with_capacity(count);
+        for id in self.next_client..self.next_client + count as u32 {
+            let (cert_path, key_path) = self.cluster.client_files(id);
+            let cert = read_cert(&cert_path).map_err(|e| {
+                ClusterError::Config(format!(
+                    "{e} (client {id} of this session needs it; `paxos-bench keys --clients N` makes more)"
+                ))
+            })?;
+            if identity_of(&cert)? != Identity::Client(id) {
+                return Err(ClusterError::Config(format!(
+                    "{} does not name client {id}",
+                    cert_path.display()
+                )));
+            }
+            out.push((
+                ClientId(id),
+                Credentials {
+                    cert,
+                    key: read_key(&key_path)?,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn run_async<V: Variant>(
+        &mut self,
+        spec: &SimSpec,
+        drain: Duration,
+    ) -> Result<ExternalOutcome, ClusterError> {
+        let n = self.cluster.replicas.len();
+        let ca = read_cert(&self.cluster.ca)?;
+        let creds = self.client_credentials(spec.clients)?;
+        let addrs: Vec<_> = self.cluster.replicas.iter().map(|r| r.addr).collect();
+        let mut fleet = Fleet::<V>::dial(&ca, creds, &addrs)?;
+        // Every replica should be reachable; a run may still start without some, as long as a majority is.
+        let mut notes = Vec::new();
+        let deadline = Instant::now() + START_WAIT;
+        while !fleet.missing(n).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let down: Vec<u32> = (0..n as u32)
+            .filter(|&r| !fleet.nets.iter().all(|t| t.connected(Identity::Replica(r))))
+            .collect();
+        if !down.is_empty() {
+            if n - down.len() <= n / 2 {
+                wait_connected(|| fleet.missing(n)).await?;
+            }
+            notes.push(format!(
+                "replica(s) {down:?} could not be reached when the run started; it ran with the others"
+            ));
+        }
+        let conns: Vec<_> = (0..n as u32)
+            .map(|r| {
+                fleet
+                    .nets
+                    .first()
+                    .and_then(|t| t.connection(Identity::Replica(r)))
+            })
+            .collect();
+        if self.next_client == 0 {
+            let before = ask_all(&conns, true).await;
+            if let Some(s) = before.iter().flatten().find(|s| !s.decisions.is_empty()) {
+                return Err(ClusterError::Config(format!(
+                    "replica {} has already decided {} slots: the checker needs the whole history, so start \
+                     the replica processes afresh for a checked run",
+                    s.id,
+                    s.decisions.len()
+                )));
+            }
+        }
+
+        let exp = &self.cluster.experiment;
+        let regions = Arc::new(Regions {
+            replica: exp.topology.replica_region.clone(),
+            client: exp.topology.client_regions.clone(),
+        });
+        let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
+        let epoch = Instant::now();
+        let schedule = Schedule {
+            stop_issuing_ns: spec.stop_issuing.as_nanos() as u64,
+            end_ns: (spec.stop_issuing + drain).as_nanos() as u64,
+            clients: spec.clients,
+        };
+        // The replicas' counters at the window's edges, taken while the load runs.
+        let (from, to) = (spec.measure_from, spec.stop_issuing);
+        let counters = tokio::spawn({
+            let conns = conns.clone();
+            async move {
+                tokio::time::sleep_until((epoch + from).into()).await;
+                let start = ask_all(&conns, false).await;
+                tokio::time::sleep_until((epoch + to).into()).await;
+                let end = ask_all(&conns, false).await;
+                (start, end)
+            }
+        });
+        let fleet_end = fleet
+            .drive(spec, &regions, &delayer.handle(), epoch, schedule)
+            .await?;
+        let (start, end) = counters
+            .await
+            .map_err(|e| ClusterError::Task(e.to_string()))?;
+        let finals = ask_all(&conns, true).await;
+
+        let mut metrics = fleet_end.metrics;
+        let mut replicas = Vec::with_capacity(n);
+        for r in 0..n {
+            let (s, e) = (&start[r], &end[r]);
+            match (s, e) {
+                (Some(s), Some(e)) => {
+                    add_sent(&mut metrics, s, e);
+                    replicas.push(ReplicaReport {
+                        id: r,
+                        handler_ms: e.handler_ms - s.handler_ms,
+                        messages_handled: e.messages_handled - s.messages_handled,
+                        alive_at_end: finals[r].is_some(),
+                    });
+                }
+                _ => {
+                    notes.push(format!(
+                        "replica {r} did not answer at the {} of the measurement window: its messages are not \
+                         counted",
+                        if s.is_none() { "start" } else { "end" }
+                    ));
+                    replicas.push(ReplicaReport {
+                        id: r,
+                        handler_ms: 0.0,
+                        messages_handled: 0,
+                        alive_at_end: finals[r].is_some(),
+                    });
+                }
+            }
+        }
+        let alive = finals.iter().flatten().count();
+        for (r, f) in finals.iter().enumerate() {
+            if f.is_none() {
+                notes.push(format!(
+                    "replica {r} was unreachable at the end of the run (it died or was killed mid-run); the run \
+                     went on with {alive} of {n} replicas and the check used those"
+                ));
+            }
+        }
+        let leaders: Vec<u32> = finals
+            .iter()
+            .flatten()
+            .filter(|s| s.status.is_leader)
+            .map(|s| s.id)
+            .collect();
+        notes.push(match leaders.as_slice() {
+            [] => "no live replica considered itself leader at the end".to_string(),
+            l => format!(
+                "leader at the end: replica {}",
+                l.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+
+        // The history: earlier runs' commands, then this run's, indexed by client id.
+        let base = self.next_client as usize;
+        let mut ops = std::mem::take(&mut self.ops);
+        ops.resize(base + spec.clients, Vec::new());
+        for (i, e) in fleet_end.ends.into_iter().enumerate() {
+            ops[base + i] = e.records;
+        }
+        let mut history = History::new(0);
+        history.ops = ops.clone();
+        self.ops = ops;
+        self.next_client += spec.clients as u32;
+        let mut statuses = Vec::new();
+        for s in finals.iter().flatten() {
+            for (slot, value) in &s.decisions {
+                history.decision(NodeId(s.id), *slot, value);
+            }
+            statuses.push((NodeId(s.id), s.status.clone()));
+        }
+        let mut net = NetTotals {
+            wan_dropped: fleet_end.wan_dropped,
+            wan_duplicated: fleet_end.wan_duplicated,
+            ..NetTotals::default()
+        };
+        fleet.shutdown(&mut net).await;
+        drop(delayer);
+        Ok(ExternalOutcome {
+            metrics,
+            history,
+            statuses,
+            replicas,
+            net,
+            pending: fleet_end.pending,
+            notes,
+        })
+    }
+}
+
+/// Every replica's snapshot, `None` for those that do not answer in time.
+async fn ask_all(conns: &[Option<quinn::Connection>], log: bool) -> Vec<Option<Snapshot>> {
+    let mut out = Vec::with_capacity(conns.len());
+    for c in conns {
+        out.push(match c {
+            Some(c) => request_snapshot(c, log, CONTROL_TIMEOUT).await.ok(),
+            None => None,
+        });
+    }
+    out
+}
+
+/// Adds what a replica sent between two snapshots to the run's message counts.
+fn add_sent(m: &mut Metrics, start: &Snapshot, end: &Snapshot) {
+    let before: BTreeMap<&str, (u64, u64)> = start
+        .sent_by_kind
+        .iter()
+        .map(|(k, c, b)| (k.as_str(), (*c, *b)))
+        .collect();
+    for (kind, count, bytes) in &end.sent_by_kind {
+        let (c0, b0) = before.get(kind.as_str()).copied().unwrap_or((0, 0));
+        // Message kinds are a variant's static names; leak-free lookup of the interned name.
+        let name = crate::metrics::intern(kind);
+        let e = m.by_kind.entry(name).or_default();
+        e.count += count.saturating_sub(c0);
+        e.bytes += bytes.saturating_sub(b0);
+    }
+}
+
+/// The status of every replica of a cluster (`paxos-bench status`), asked with client `client`'s certificate;
+/// `None` for a replica that does not answer.
+pub fn cluster_status(
+    cluster: &ClusterSpec,
+    client: u32,
+) -> Result<Vec<Option<Snapshot>>, ClusterError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClusterError::Runtime)?;
+    rt.block_on(async {
+        let mut s = Session::new(cluster.clone());
+        s.next_client = client;
+        let creds = s.client_credentials(1)?;
+        let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
+        // Any message type will do: only control streams are used.
+        let fleet =
+            Fleet::<paxos_variants::multi::Multi>::dial(&read_cert(&cluster.ca)?, creds, &addrs)?;
+        let deadline = Instant::now() + CONTROL_TIMEOUT;
+        while !fleet.missing(addrs.len()).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let conns: Vec<_> = (0..addrs.len() as u32)
+            .map(|r| {
+                fleet
+                    .nets
+                    .first()
+                    .and_then(|t| t.connection(Identity::Replica(r)))
+            })
+            .collect();
+        let out = ask_all(&conns, false).await;
+        fleet.shutdown(&mut NetTotals::default()).await;
+        Ok(out)
+    })
+}

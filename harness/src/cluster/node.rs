@@ -1,0 +1,147 @@
+//! `paxos-bench node`: one replica as an OS process, for multi-process and multi-machine runs. It listens on its
+//! address from `cluster.toml` with its own certificate, dials the replicas with higher ids, injects the
+//! experiment's WAN conditions on what it sends, answers the load generator's snapshot requests, and runs until
+//! it is told to stop (SIGINT or SIGTERM).
+//!
+//! Acceptor state lives in memory, so a killed node must stay down: a Paxos acceptor that comes back having
+//! forgotten its promises could break agreement. Durable storage (a write-ahead log) is what makes restarts safe.
+
+use super::replica_task::{ReplicaTask, Start};
+use super::{replica_setup, ClusterError};
+use crate::config::cluster::ClusterSpec;
+use crate::experiment::{sim_spec_for, RunPlan};
+use crate::metrics::Metrics;
+use crate::net::inject::{DelayerThread, Regions, WanSender};
+use crate::net::replica_endpoint;
+use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
+use crate::net::transport::{AcceptPolicy, Transport, INBOX};
+use crate::wan::LinkModel;
+use crate::with_variant;
+use paxos_variants::{DetRng, NodeId, Peer, Variant};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, watch};
+
+/// How long a starting replica waits for the others before it starts without them.
+const MESH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs replica `id` of the cluster until SIGINT or SIGTERM. `ready` is called with the bound address once the
+/// replica listens.
+pub fn run_node(
+    cluster: &ClusterSpec,
+    id: u32,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ClusterError> {
+    let n = cluster.replicas.len();
+    if id as usize >= n {
+        return Err(ClusterError::Config(format!(
+            "{}: there is no replica {id} (ids are 0..{n})",
+            cluster.file.display()
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(ClusterError::Runtime)?;
+    let v = &cluster.experiment.variants[cluster.variant];
+    with_variant!(v.name.as_str(), V => rt.block_on(node::<V>(cluster, id, ready)))
+        .ok_or_else(|| ClusterError::Config(format!("unknown variant `{}`", v.name)))?
+}
+
+async fn node<V: Variant>(
+    cluster: &ClusterSpec,
+    id: u32,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), ClusterError> {
+    let exp = &cluster.experiment;
+    let me = &cluster.replicas[id as usize];
+    let ca = read_cert(&cluster.ca)?;
+    let creds = Credentials {
+        cert: read_cert(&me.cert)?,
+        key: read_key(&me.key)?,
+    };
+    let named = identity_of(&creds.cert)?;
+    if named != Identity::Replica(id) {
+        return Err(ClusterError::Config(format!(
+            "{} names {}, not replica {id}",
+            me.cert.display(),
+            named.dns_name()
+        )));
+    }
+    let (ep, dial_cfg) = replica_endpoint(me.addr, &ca, &creds)?;
+    let (tx, inbox) = mpsc::channel(INBOX);
+    let (ctl_tx, ctl_rx) = mpsc::channel(16);
+    let mut net = Transport::<V::Msg>::new(ep, dial_cfg, tx);
+    let policy = AcceptPolicy {
+        me: Identity::Replica(id),
+        replicas: cluster.replicas.len() as u32,
+        clients_below: None,
+    };
+    net.accept(policy, Some(ctl_tx));
+    for r in cluster.replicas.iter().filter(|r| r.id > id) {
+        net.dial(Identity::Replica(r.id), r.addr);
+    }
+    // Start the protocol once the other replicas are reachable, so that a slow start of one process does not
+    // look like a dead leader; a replica that stays away is waited for only so long.
+    let deadline = Instant::now() + MESH_WAIT;
+    let others: Vec<u32> = cluster
+        .replicas
+        .iter()
+        .map(|r| r.id)
+        .filter(|&r| r != id)
+        .collect();
+    while !others.iter().all(|&r| net.connected(Identity::Replica(r))) && Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let plan = RunPlan {
+        variant: cluster.variant,
+        clients: 0,
+        seed: exp.seeds[0],
+    };
+    let spec = sim_spec_for(exp, &plan);
+    let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
+    let sender = WanSender {
+        me: Peer::Replica(NodeId(id)),
+        replicas: cluster.replicas.len(),
+        regions: Arc::new(Regions {
+            replica: exp.topology.replica_region.clone(),
+            client: exp.topology.client_regions.clone(),
+        }),
+        links: LinkModel::new(&exp.network),
+        rng: DetRng::derive(spec.seed, 2_000_000 + id as u64),
+        delayer: delayer.handle(),
+        partitions: None,
+        // A process counts everything it sends; the load generator takes differences over its window.
+        metrics: Metrics::new(0, u64::MAX),
+        epoch: Instant::now(),
+        encode_errors: 0,
+        dropped: 0,
+        duplicated: 0,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = ReplicaTask::<V> {
+        id,
+        control: Some(ctl_rx),
+        start: Start::New(replica_setup(&spec, id as usize, 0)),
+        inbox,
+        sender,
+        links: net.link_finder(),
+        stop: stop_rx,
+    };
+    let job = tokio::spawn(task.run());
+    ready(net.local_addr().map_err(ClusterError::Runtime)?);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(ClusterError::Runtime)?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    let _ = stop_tx.send(true);
+    let _ = job.await;
+    net.shutdown().await;
+    drop(delayer);
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! Three `paxos-bench node` processes on loopback driven by `paxos-bench run --cluster`: the leader is killed
+//! mid-run, the run completes with a new leader, and the checker (inside `run`) finds the history linearizable.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paxos-bench"))
+}
+
+/// Kills the node processes however the test ends.
+struct Nodes(Vec<Option<Child>>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_udp_ports(n: usize) -> Vec<u16> {
+    let socks: Vec<_> = (0..n)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+fn write_cluster(dir: &Path, duration_s: u32) -> PathBuf {
+    let ok = bench()
+        .args(["keys", "--replicas", "3", "--clients", "8", "--out"])
+        .arg(dir.join("keys"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::write(
+        dir.join("exp.toml"),
+        format!(
+            r#"name = "nodes"
+mode = "quic"
+duration_s = {duration_s}
+warmup_s = 1
+seeds = [1]
+[cluster]
+replicas = ["a", "a", "a"]
+clients = ["a"]
+leader = 0
+[network]
+local_ms = 0.2
+[load]
+mode = "closed"
+clients = [4]
+[[variant]]
+name = "multi"
+"#
+        ),
+    )
+    .unwrap();
+    let mut c = String::from(
+        "experiment = \"exp.toml\"\nvariant = \"multi\"\nca = \"keys/ca.crt\"\nclient_keys = \"keys\"\n",
+    );
+    for (id, port) in free_udp_ports(3).into_iter().enumerate() {
+        c.push_str(&format!(
+            "[[replica]]\nid = {id}\naddr = \"127.0.0.1:{port}\"\ncert = \"keys/replica-{id}.crt\"\nkey = \"keys/replica-{id}.key\"\n"
+        ));
+    }
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, c).unwrap();
+    path
+}
+
+fn status(cluster: &Path) -> String {
+    let out = bench()
+        .args(["status", "--client", "7", "--cluster"])
+        .arg(cluster)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn killing_the_leader_mid_run_elects_a_new_one_and_the_history_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write_cluster(dir.path(), 8);
+    let mut nodes = Nodes(
+        (0..3)
+            .map(|id| {
+                Some(
+                    bench()
+                        .args(["node", "--id", &id.to_string(), "--cluster"])
+                        .arg(&cluster)
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap(),
+                )
+            })
+            .collect(),
+    );
+    // Replica 0 leads once the three have found each other.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = status(&cluster);
+        if s.lines()
+            .any(|l| l.starts_with("0 ") && l.contains("leader"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "replica 0 never led:\n{s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let out_dir = dir.path().join("out");
+    let run = bench()
+        .arg("run")
+        .arg(dir.path().join("exp.toml"))
+        .arg("--cluster")
+        .arg(&cluster)
+        .arg("--out")
+        .arg(&out_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    if let Some(mut leader) = nodes.0[0].take() {
+        leader.kill().unwrap();
+        leader.wait().unwrap();
+    }
+    let out = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run failed\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("replica 0 was unreachable at the end of the run"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("leader at the end: replica 1")
+            || stdout.contains("leader at the end: replica 2"),
+        "{stdout}"
+    );
+    // The time series shows the stall while a new leader was elected, and commits after it.
+    let ts = std::fs::read_to_string(out_dir.join("timeseries.csv")).unwrap();
+    let rate: Vec<(f64, f64)> = ts
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[5].parse().unwrap(), f[6].parse().unwrap())
+        })
+        .collect();
+    assert!(
+        rate.iter().any(|&(t, r)| t > 2.0 && t < 7.0 && r == 0.0),
+        "no stall:\n{ts}"
+    );
+    assert!(
+        rate.iter()
+            .filter(|&&(t, _)| (6.0..8.0).contains(&t))
+            .all(|&(_, r)| r > 0.0),
+        "no recovery:\n{ts}"
+    );
+    let after = status(&cluster);
+    assert!(
+        after
+            .lines()
+            .any(|l| l.starts_with("0 ") && l.contains("unreachable")),
+        "{after}"
+    );
+
+    // A second checked run on the same replicas is refused: its history would lack the first run's commands.
+    let again = bench()
+        .arg("run")
+        .arg(dir.path().join("exp.toml"))
+        .arg("--cluster")
+        .arg(&cluster)
+        .arg("--out")
+        .arg(dir.path().join("again"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already decided") && err.contains("afresh"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_node_reports_a_port_in_use_and_a_missing_certificate_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write_cluster(dir.path(), 2);
+    let text = std::fs::read_to_string(&cluster).unwrap();
+    let port: u16 = text
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _holder = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let out = bench()
+        .args(["node", "--id", "0", "--cluster"])
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+
+    std::fs::remove_file(dir.path().join("keys/replica-1.key")).unwrap();
+    let out = bench()
+        .args(["node", "--id", "1", "--cluster"])
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("replica-1.key") && err.contains("cannot read"),
+        "{err}"
+    );
+}
