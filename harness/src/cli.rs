@@ -109,6 +109,9 @@ enum Cmd {
         /// Payload bytes per message.
         #[arg(long, default_value_t = 64)]
         payload: usize,
+        /// Inject this one-way delay (microseconds) on the ping-pong, through the WAN delayer.
+        #[arg(long, default_value_t = 0)]
+        delay_us: u64,
     },
 }
 
@@ -273,11 +276,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             round_trips,
             pipelined,
             payload,
+            delay_us,
         }) => {
             if round_trips == 0 {
                 bail!("--round-trips must be at least 1");
             }
-            let f = crate::net::floor::measure(round_trips, pipelined, payload)?;
+            let delay = std::time::Duration::from_micros(delay_us);
+            let f = crate::net::floor::measure(round_trips, pipelined, payload, delay)?;
             println!(
                 "transport floor (QUIC + mutual TLS on 127.0.0.1, {} B payload, {} B frame)",
                 f.payload_bytes, f.frame_bytes
@@ -286,6 +291,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 "  round trip: p50 {:.1} us, p99 {:.1} us, mean {:.1} us over {} round trips",
                 f.rtt_p50_us, f.rtt_p99_us, f.rtt_mean_us, f.round_trips
             );
+            if delay_us > 0 {
+                println!(
+                    "  injected {delay_us} us each way: round trip minus the two delays = {:.1} us at p50",
+                    f.rtt_p50_us - 2.0 * f.delay_us
+                );
+            }
             println!(
                 "  pipelined one way: {:.0} msg/s ({:.1} MiB/s of frames) over {} messages",
                 f.pipelined_msgs_per_s, f.pipelined_mib_per_s, f.pipelined
@@ -303,11 +314,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
 fn progress(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     pb.set_prefix(what.to_string());
+    // Redraw while a long run is in progress, so the elapsed time keeps moving.
+    pb.enable_steady_tick(std::time::Duration::from_millis(250));
     pb
 }
 
@@ -330,6 +345,10 @@ fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()>
             s.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(p) = runs.get(i) else { return };
+                pb.set_message(format!(
+                    "{} clients={} seed={}",
+                    exp.variants[p.variant].label, p.clients, p.seed
+                ));
                 let r = run_one(exp, p).map_err(|e| e.to_string());
                 if let Ok(mut v) = results.lock() {
                     v[i] = Some(r);
@@ -369,6 +388,7 @@ fn run_on_cluster(
     let mut session = crate::cluster::external::Session::new(cluster);
     let mut done = Vec::with_capacity(runs.len());
     for p in &runs {
+        pb.set_message(format!("clients={} seed={}", p.clients, p.seed));
         done.push(crate::experiment::run_external(exp, &mut session, p)?);
         pb.inc(1);
     }

@@ -180,7 +180,12 @@ pub fn run_external(
         .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?;
     let mut out = out.map_err(|e| cluster_err(e.to_string()))?;
     checked(v, plan, &mut out.history, &out.statuses)?;
-    let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
+    // A replica process's CPU time is known whole (QUIC and TLS included); prefer it.
+    let cpu_ms = out
+        .replicas
+        .iter()
+        .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
+        .collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms);
     r.notes = out.notes;
     Ok(r)

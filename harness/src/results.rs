@@ -37,8 +37,9 @@ pub struct RunResult {
     pub histogram: Histogram<u64>,
     /// Completions per 100 ms over the whole run, by completion time.
     pub timeline: Vec<u64>,
-    /// Per replica: CPU time spent on protocol messages, in milliseconds (simulator: the modelled cost; QUIC:
-    /// measured wall time inside the handlers).
+    /// Per replica, in milliseconds over the run: the simulator's modelled CPU cost; in-process QUIC, the
+    /// measured wall time inside the protocol's handlers (the replicas share the process, so QUIC's own work
+    /// cannot be split among them); replica processes, their whole CPU time over the measurement window.
     pub cpu_ms: Vec<f64>,
     /// What a reader must know about the run (a replica lost mid-run, the leader at the end).
     pub notes: Vec<String>,

@@ -146,6 +146,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
         payload_bytes: 16,
         write_fraction: 0.5 + rng.next_f64() * 0.5,
         keys: 1 + rng.below(8),
+        zipf: 0.0,
     };
 
     let safety_ms = SAFETY_PHASE.as_millis() as f64;

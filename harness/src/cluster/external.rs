@@ -188,6 +188,7 @@ impl Session {
                         handler_ms: e.handler_ms - s.handler_ms,
                         messages_handled: e.messages_handled - s.messages_handled,
                         alive_at_end: finals[r].is_some(),
+                        process_cpu_ms: e.process_cpu_ms.zip(s.process_cpu_ms).map(|(e, s)| e - s),
                     });
                 }
                 _ => {
@@ -201,6 +202,7 @@ impl Session {
                         handler_ms: 0.0,
                         messages_handled: 0,
                         alive_at_end: finals[r].is_some(),
+                        process_cpu_ms: None,
                     });
                 }
             }

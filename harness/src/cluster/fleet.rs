@@ -102,6 +102,7 @@ impl<V: Variant> Fleet<V> {
     ) -> Result<FleetEnd, ClusterError> {
         let n = spec.topology.n();
         let links = LinkModel::new(&spec.network);
+        let workload = crate::load::Workload::new(spec.load.clone());
         let mut jobs = Vec::with_capacity(self.ids.len());
         for (i, inbox) in std::mem::take(&mut self.inboxes).into_iter().enumerate() {
             let id = self.ids[i];
@@ -133,7 +134,7 @@ impl<V: Variant> Fleet<V> {
                 inbox,
                 sender,
                 links: self.nets[i].link_finder(),
-                workload: crate::load::Workload::new(spec.load.clone()),
+                workload: workload.clone(),
                 rng: DetRng::derive(spec.seed, 1_000_000 + id.0 as u64),
                 schedule,
             };

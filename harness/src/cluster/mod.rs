@@ -56,6 +56,8 @@ pub struct ReplicaReport {
     pub handler_ms: f64,
     pub messages_handled: u64,
     pub alive_at_end: bool,
+    /// A replica process's whole CPU time (user + system, QUIC and TLS included) over the window.
+    pub process_cpu_ms: Option<f64>,
 }
 
 /// Transport-level counts summed over every node of the run.
@@ -250,6 +252,7 @@ async fn run_async<V: Variant>(
             handler_ms: end.handler_ns as f64 / 1e6,
             messages_handled: end.messages_handled,
             alive_at_end: true,
+            process_cpu_ms: None,
         });
     }
     fleet.shutdown(&mut net).await;

@@ -51,6 +51,9 @@ impl Mode {
 /// Most clients a QUIC run may have: each is a task with a certificate and a connection to every replica.
 pub const MAX_QUIC_CLIENTS: usize = 1024;
 
+/// Most keys a Zipf-skewed key space may have.
+pub const MAX_ZIPF_KEYS: u64 = 10_000_000;
+
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +140,9 @@ pub struct LoadFile {
     pub write_fraction: f64,
     #[serde(default = "default_keys")]
     pub keys: u64,
+    /// Zipf exponent of key popularity; 0 is uniform, 0.99 is the usual "skewed" setting.
+    #[serde(default)]
+    pub zipf: f64,
 }
 
 fn one() -> usize {
@@ -266,6 +272,8 @@ pub struct LoadSpec {
     pub payload_bytes: usize,
     pub write_fraction: f64,
     pub keys: u64,
+    /// Zipf exponent of key popularity (0: uniform).
+    pub zipf: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -619,6 +627,15 @@ impl Validator<'_> {
         if l.keys == 0 {
             return Err(self.err("load.keys", "must be at least 1"));
         }
+        if !l.zipf.is_finite() || !(0.0..=10.0).contains(&l.zipf) {
+            return Err(self.err("load.zipf", format!("must be in [0, 10], got {}", l.zipf)));
+        }
+        if l.zipf > 0.0 && l.keys > MAX_ZIPF_KEYS {
+            return Err(self.err(
+                "load.keys",
+                format!("at most {MAX_ZIPF_KEYS} keys with a zipf skew (its table is kept in memory), got {}", l.keys),
+            ));
+        }
         if l.payload_bytes > 1 << 20 {
             return Err(self.err("load.payload_bytes", "must be at most 1 MiB"));
         }
@@ -628,6 +645,7 @@ impl Validator<'_> {
                 payload_bytes: l.payload_bytes,
                 write_fraction: l.write_fraction,
                 keys: l.keys,
+                zipf: l.zipf,
             },
             l.clients.clone(),
         ))

@@ -1,11 +1,14 @@
 //! The transport floor: what one of our QUIC connections costs before any protocol runs on it. Two transports
 //! (as replicas 0 and 1, mutual TLS, frames, the same writer and reader tasks a cluster uses) on loopback:
 //! a ping-pong of small messages gives the round-trip time, and a one-way stream of them with a bounded number
-//! in flight gives the pipelined message rate. `paxos-bench transport` prints both.
+//! in flight gives the pipelined message rate. `paxos-bench transport` prints both. With an injected one-way
+//! delay, the ping-pong goes through the WAN delayer as a cluster's messages do, and the round trip minus twice
+//! the delay is what injection and the transport add to every configured link.
 
 use super::frame::encode;
+use super::inject::{Delayer, DelayerThread};
 use super::tls::{ClusterCa, Identity};
-use super::transport::{AcceptPolicy, Transport, INBOX};
+use super::transport::{AcceptPolicy, Outbound, Transport, INBOX};
 use super::{replica_endpoint, NetError};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -21,6 +24,15 @@ use tokio::sync::mpsc;
 const WARMUP_ROUND_TRIPS: usize = 1000;
 /// Most pipelined messages in flight at once (well below a link's queue, so none is dropped).
 const PIPELINE_WINDOW: u64 = 20_000;
+
+/// Sends now, or through the delayer when a delay is injected.
+fn send(delayer: &Delayer, delay: Duration, to: &Outbound, frame: Bytes) {
+    if delay.is_zero() {
+        to.push(frame);
+    } else {
+        delayer.hold(Instant::now() + delay, to, frame);
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Probe {
@@ -44,6 +56,8 @@ pub struct Floor {
     pub rtt_p50_us: f64,
     pub rtt_p99_us: f64,
     pub rtt_mean_us: f64,
+    /// The one-way delay injected on both directions of the ping-pong.
+    pub delay_us: f64,
     pub pipelined: u64,
     pub pipelined_msgs_per_s: f64,
     pub pipelined_mib_per_s: f64,
@@ -64,7 +78,12 @@ pub enum FloorError {
 }
 
 /// Measures the floor in a runtime of its own with two worker threads, as a cluster run has.
-pub fn measure(round_trips: usize, pipelined: u64, payload: usize) -> Result<Floor, FloorError> {
+pub fn measure(
+    round_trips: usize,
+    pipelined: u64,
+    payload: usize,
+    delay: Duration,
+) -> Result<Floor, FloorError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -72,7 +91,7 @@ pub fn measure(round_trips: usize, pipelined: u64, payload: usize) -> Result<Flo
     // The measuring loop runs as a task on the workers, as replicas and clients do, not on the blocked
     // main thread (whose every wake-up would cost a cross-thread unpark).
     rt.block_on(async move {
-        tokio::spawn(measure_async(round_trips, pipelined, payload))
+        tokio::spawn(measure_async(round_trips, pipelined, payload, delay))
             .await
             .map_err(|e| FloorError::Io(std::io::Error::other(e.to_string())))?
     })
@@ -82,6 +101,7 @@ async fn measure_async(
     round_trips: usize,
     pipelined: u64,
     payload: usize,
+    delay: Duration,
 ) -> Result<Floor, FloorError> {
     let ca = ClusterCa::generate()?;
     let ca_der = ca.cert_der();
@@ -123,11 +143,13 @@ async fn measure_async(
     let mut inbox_a = inboxes.pop().ok_or(FloorError::Lost)?;
     let received = Arc::new(AtomicU64::new(0));
     let counter = received.clone();
+    let delayer = DelayerThread::start()?;
+    let (hold_a, hold_b) = (delayer.handle(), delayer.handle());
     let echo = tokio::spawn(async move {
         while let Some((_, p)) = inbox_b.recv().await {
             if p.echo {
                 if let Ok(f) = encode(&p) {
-                    b_to_a.push(f);
+                    send(&hold_b, delay, &b_to_a, f);
                 }
             } else {
                 counter.fetch_add(1, Relaxed);
@@ -153,7 +175,7 @@ async fn measure_async(
         };
         let frame = encode(&probe).map_err(|e| std::io::Error::other(e.to_string()))?;
         let t0 = Instant::now();
-        a_to_b.push(frame);
+        send(&hold_a, delay, &a_to_b, frame);
         let got = tokio::time::timeout(Duration::from_secs(5), inbox_a.recv()).await;
         match got {
             Ok(Some((Peer::Replica(_), p))) if p.seq == seq => {}
@@ -201,6 +223,7 @@ async fn measure_async(
         rtt_p50_us: us(0.5),
         rtt_p99_us: us(0.99),
         rtt_mean_us: rtt.mean() / 1000.0,
+        delay_us: delay.as_secs_f64() * 1e6,
         pipelined,
         pipelined_msgs_per_s: pipelined as f64 / secs,
         pipelined_mib_per_s: pipelined as f64 * frame_bytes as f64 / secs / (1 << 20) as f64,
@@ -214,10 +237,14 @@ mod tests {
     /// A small measurement completes and its figures are internally consistent (not a timing assertion).
     #[test]
     fn a_small_floor_measurement_runs_end_to_end() {
-        let f = measure(200, 5_000, 64).unwrap();
+        let f = measure(200, 5_000, 64, Duration::ZERO).unwrap();
         assert_eq!(f.round_trips, 200);
         assert!(f.rtt_p50_us > 0.0 && f.rtt_p50_us <= f.rtt_p99_us);
         assert!(f.pipelined_msgs_per_s > 0.0);
         assert!(f.frame_bytes > 64);
+        // Through the delayer, a round trip takes the two injected delays (less at most the delayer's bounded
+        // early wake-up on each).
+        let d = measure(50, 10, 64, Duration::from_millis(2)).unwrap();
+        assert!(d.rtt_p50_us >= 3600.0, "{d:?}");
     }
 }
