@@ -136,6 +136,13 @@ fn parse_faults(s: &str) -> Result<FaultKinds, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Transport warnings (a refused peer, a bad frame) go to stderr; RUST_LOG overrides the level.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
