@@ -119,6 +119,7 @@ enum Cmd {
 enum MutantArg {
     AcceptorIgnoresPromise,
     IgnorePromisedValues,
+    NonIntersectingQuorums,
 }
 
 impl From<MutantArg> for Mutation {
@@ -126,6 +127,7 @@ impl From<MutantArg> for Mutation {
         match m {
             MutantArg::AcceptorIgnoresPromise => Mutation::AcceptorIgnoresPromise,
             MutantArg::IgnorePromisedValues => Mutation::IgnorePromisedValues,
+            MutantArg::NonIntersectingQuorums => Mutation::NonIntersectingQuorums,
         }
     }
 }
@@ -496,6 +498,7 @@ fn run_check(
                 Mutation::None => String::new(),
                 Mutation::AcceptorIgnoresPromise => " --mutant acceptor-ignores-promise".into(),
                 Mutation::IgnorePromisedValues => " --mutant ignore-promised-values".into(),
+                Mutation::NonIntersectingQuorums => " --mutant non-intersecting-quorums".into(),
             };
             println!(
                 "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",

@@ -14,6 +14,10 @@ macro_rules! with_variant {
                 type $V = paxos_variants::multi::Multi;
                 Some($body)
             }
+            "flexible" => {
+                type $V = paxos_variants::flexible::Flexible;
+                Some($body)
+            }
             _ => None,
         }
     };

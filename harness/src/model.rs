@@ -116,7 +116,7 @@ impl ModelInput<'_> {
 /// The modelled p50 in microseconds for a variant, or None if the variant has no model yet.
 pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
     let ns = match variant {
-        "multi" => input.multi_ns(),
+        "multi" | "flexible" => input.multi_ns(),
         "basic" => input.basic_ns(),
         _ => return None,
     };

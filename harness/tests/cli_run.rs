@@ -82,7 +82,7 @@ fn a_bad_config_is_one_clear_error_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(configs().join("quick.toml"))
         .unwrap()
-        .replace("name = \"multi\"", "name = \"multi\"\nq1 = 1\nq2 = 2");
+        .replace("name = \"multi\"", "name = \"flexible\"\nq1 = 1\nq2 = 2");
     let cfg = dir.path().join("unsafe.toml");
     std::fs::write(&cfg, text).unwrap();
     let out_dir = dir.path().join("out");

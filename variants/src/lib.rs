@@ -7,7 +7,8 @@
 //! Where things are:
 //! - [`replica`]: the `Replica`, `Client` and `Variant` traits, setup and tuning, test-only mutations.
 //! - [`quorum`]: validated quorum systems (majority, flexible, grid).
-//! - [`basic`], [`multi`]: the protocols, one file each.
+//! - [`basic`], [`multi`], [`flexible`]: the protocols, one file each (Flexible Paxos is Multi-Paxos's code with
+//!   another quorum system).
 //! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
 
@@ -15,6 +16,7 @@ pub mod basic;
 pub mod client;
 pub mod command;
 pub mod effects;
+pub mod flexible;
 pub mod kv;
 pub mod learner;
 pub mod multi;
@@ -33,4 +35,8 @@ pub use rng::DetRng;
 pub use types::{Ballot, ClientId, NodeId, Peer, Slot, Time};
 
 /// The variants this crate implements, by the name a config uses.
-pub const VARIANT_NAMES: &[&str] = &[basic::Basic::NAME, multi::Multi::NAME];
+pub const VARIANT_NAMES: &[&str] = &[
+    basic::Basic::NAME,
+    multi::Multi::NAME,
+    flexible::Flexible::NAME,
+];

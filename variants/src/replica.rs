@@ -29,6 +29,9 @@ pub enum Mutation {
     /// A new leader (or a Basic Paxos proposer) proposes its own value instead of the highest-ballot value
     /// reported in the promises.
     IgnorePromisedValues,
+    /// The harness gives Flexible Paxos phase-1 and phase-2 quorums that do not intersect (q1 + q2 = N),
+    /// bypassing the validation a config gets; the replicas themselves run unchanged.
+    NonIntersectingQuorums,
 }
 
 /// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.

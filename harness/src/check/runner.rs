@@ -21,7 +21,7 @@ pub struct SeedOutcome {
 
 /// Runs one seed's scenario and every check on it.
 pub fn check_seed<V: Variant>(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SeedOutcome {
-    let spec = scenario(seed, kinds, mutation);
+    let spec = scenario(seed, kinds, mutation, V::NAME);
     let stop = spec.stop_issuing;
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();

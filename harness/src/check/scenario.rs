@@ -103,10 +103,54 @@ fn ms_range(rng: &mut DetRng, lo: f64, hi: f64) -> Duration {
     Duration::from_secs_f64((lo + rng.next_f64() * (hi - lo)) / 1000.0)
 }
 
-/// The scenario of one seed.
-pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
+/// Flexible Paxos's quorums for a seed: a random safe (q1, q2), sometimes a grid (which needs N = 4 or 6), or
+/// under the mutant a pair with q1 + q2 = N. Drawn from a stream of their own, so the other variants' scenarios
+/// do not change.
+fn flexible_quorums(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem) {
+    let mut q = DetRng::derive(seed, 0xF1E7);
+    if mutation == Mutation::NonIntersectingQuorums {
+        let q2 = 1 + q.below(n as u64 - 1) as usize;
+        return (n, QuorumSystem::Flexible { n, q1: n - q2, q2 });
+    }
+    if q.chance(0.3) {
+        let (rows, cols) = [(2, 2), (2, 3), (3, 2)][q.below(3) as usize];
+        return (rows * cols, QuorumSystem::Grid { rows, cols });
+    }
+    let q2 = 1 + q.below(n as u64) as usize;
+    let q1 = n + 1 - q2 + q.below(q2 as u64) as usize;
+    (n, QuorumSystem::Flexible { n, q1, q2 })
+}
+
+/// The replicas that stay up for the liveness phase: enough to hold a phase-1 and a phase-2 quorum.
+fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> {
+    match *q {
+        QuorumSystem::Majority { n } => order[..n / 2 + 1].to_vec(),
+        QuorumSystem::Flexible { q1, q2, .. } => order[..q1.max(q2)].to_vec(),
+        QuorumSystem::Grid { rows, cols } => {
+            let (col, row) = (
+                rng.below(cols as u64) as usize,
+                rng.below(rows as u64) as usize,
+            );
+            let mut set: Vec<usize> = (0..rows).map(|r| r * cols + col).collect();
+            set.extend(
+                (0..cols)
+                    .map(|c| row * cols + c)
+                    .filter(|i| i % cols != col),
+            );
+            set
+        }
+    }
+}
+
+/// The scenario of one seed for a variant (only Flexible Paxos's quorums depend on the variant).
+pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str) -> SimSpec {
     let mut rng = DetRng::derive(seed, 0xC4EC);
     let n = [3usize, 5][rng.below(2) as usize];
+    let (n, quorums) = if variant == "flexible" {
+        flexible_quorums(seed, n, mutation)
+    } else {
+        (n, QuorumSystem::Majority { n })
+    };
     let regions = 1 + rng.below(3) as usize;
     let replica_region: Vec<usize> = (0..n).map(|_| rng.below(regions as u64) as usize).collect();
     let client_regions: Vec<usize> = (0..1 + rng.below(regions as u64) as usize)
@@ -193,7 +237,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
     for i in (1..n).rev() {
         order.swap(i, rng.below(i as u64 + 1) as usize);
     }
-    let quorum: Vec<usize> = order[..n / 2 + 1].to_vec();
+    let quorum = survivors(&quorums, &order, &mut rng);
     faults.push((SAFETY_PHASE, SimFault::Heal));
     faults.push((SAFETY_PHASE, SimFault::Calm));
     if quorum.len() < n {
@@ -215,7 +259,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SimSpec {
         ..Tuning::default()
     };
     SimSpec {
-        quorums: QuorumSystem::Majority { n },
+        quorums,
         topology,
         network,
         tuning,

@@ -678,6 +678,27 @@ impl Validator<'_> {
             (Some(_), None, _) => return Err(self.err(key("q2"), "q1 needs q2 beside it")),
             (None, Some(_), _) => return Err(self.err(key("q1"), "q2 needs q1 beside it")),
         };
+        match (v.name.as_str(), &quorums) {
+            ("multi", QuorumSystem::Flexible { .. }) => {
+                return Err(self.err(
+                    key("q1"),
+                    "Multi-Paxos uses majority quorums; q1/q2 make it Flexible Paxos: name = \"flexible\"",
+                ))
+            }
+            ("multi", QuorumSystem::Grid { .. }) => {
+                return Err(self.err(
+                    key("grid"),
+                    "Multi-Paxos uses majority quorums; a grid makes it Flexible Paxos: name = \"flexible\"",
+                ))
+            }
+            ("flexible", QuorumSystem::Majority { .. }) => {
+                return Err(self.err(
+                    key("name"),
+                    "Flexible Paxos needs its quorums: q1 and q2 (q1 + q2 > N), or grid = [rows, cols]",
+                ))
+            }
+            _ => {}
+        }
         let d = Tuning::default();
         let dur = |k: &str, v: Option<f64>, default: Duration| -> Result<Duration, ConfigError> {
             match v {

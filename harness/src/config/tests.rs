@@ -83,11 +83,28 @@ fn a_link_to_an_unknown_region_is_refused() {
 
 #[test]
 fn an_unsafe_quorum_is_refused_with_both_sizes() {
-    let e = err(&GOOD.replace("name = \"multi\"", "name = \"multi\"\nq1 = 1\nq2 = 2"));
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"flexible\"\nq1 = 1\nq2 = 2"));
     assert!(
         e.contains("variant[0].q1") && e.contains("q1 + q2 = 3 must exceed n = 3"),
         "{e}"
     );
+}
+
+#[test]
+fn multi_is_majority_only_and_flexible_needs_its_quorums() {
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"multi\"\nq1 = 3\nq2 = 1"));
+    assert!(
+        e.contains("variant[0].q1") && e.contains("name = \"flexible\""),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"flexible\""));
+    assert!(
+        e.contains("variant[0].name") && e.contains("q1 and q2"),
+        "{e}"
+    );
+    let ok = parse_str(&GOOD.replace("name = \"multi\"", "name = \"flexible\"\nq1 = 3\nq2 = 1"))
+        .unwrap();
+    assert_eq!(ok.variants[0].quorums.q2_size(), 1);
 }
 
 #[test]

@@ -3,6 +3,7 @@ use crate::check::verify::verify;
 use crate::config::{self, Experiment};
 use crate::model::ModelInput;
 use paxos_variants::basic::Basic;
+use paxos_variants::flexible::Flexible;
 use paxos_variants::multi::Multi;
 use std::path::Path;
 
@@ -250,10 +251,42 @@ fn a_partitioned_minority_cannot_stop_the_majority() {
     assert!(sim.metrics.ops > 20);
 }
 
+#[test]
+fn flexible_p50_falls_as_q2_shrinks_and_matches_its_model() {
+    let mut exp = experiment("us-east", 0, 5.0);
+    let mut last = f64::MAX;
+    let mut by_q2 = Vec::new();
+    for q2 in (1..=5).rev() {
+        exp.variants[0].name = "flexible".into();
+        exp.variants[0].quorums = QuorumSystem::flexible(5, 6 - q2, q2).unwrap();
+        let measured = p50_us::<Flexible>(spec(&exp, 1, 1));
+        assert_within_1pct(
+            measured,
+            modelled_us(&exp, |m| m.multi_ns()),
+            &format!("flexible q2 = {q2}"),
+        );
+        assert!(
+            measured <= last * 1.001,
+            "q2 = {q2}: {measured} us after {last} us"
+        );
+        last = measured;
+        by_q2.push((q2, measured));
+    }
+    // From the us-east leader: q2 = 3 needs us-west (62 ms round trip), q2 = 2 only the other us-east replica.
+    let p = |q: usize| {
+        by_q2
+            .iter()
+            .find(|(q2, _)| *q2 == q)
+            .map(|(_, p)| *p)
+            .unwrap()
+    };
+    assert!(p(3) > 60_000.0 && p(2) < 2_000.0, "{by_q2:?}");
+}
+
 /// A digest of one faulty run: its decided log (wire encoding) and its counters.
 fn trace_digest<V: Variant>(seed: u64) -> u64 {
     use crate::check::scenario::{scenario, FaultKinds};
-    let mut sim = Sim::<V>::new(scenario(seed, FaultKinds::all(), Mutation::None));
+    let mut sim = Sim::<V>::new(scenario(seed, FaultKinds::all(), Mutation::None, V::NAME));
     sim.run();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -283,10 +316,18 @@ fn trace_digest<V: Variant>(seed: u64) -> u64 {
 /// simulator's event order or the random streams moves these; update them deliberately, saying why.
 #[test]
 fn one_seed_per_variant_pins_its_trace() {
-    let got = [trace_digest::<Multi>(42), trace_digest::<Basic>(42)];
+    let got = [
+        trace_digest::<Multi>(42),
+        trace_digest::<Basic>(42),
+        trace_digest::<Flexible>(42),
+    ];
     assert_eq!(
         got,
-        [6758831970781667278, 5235022920316541020],
+        [
+            6758831970781667278,
+            5235022920316541020,
+            4573762134064234333
+        ],
         "trace digests moved"
     );
 }
