@@ -231,3 +231,46 @@ fn a_node_reports_a_port_in_use_and_a_missing_certificate_clearly() {
         "{err}"
     );
 }
+
+#[test]
+fn two_runs_on_one_set_of_nodes_share_one_checked_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write_cluster(dir.path(), 3);
+    let exp = dir.path().join("exp.toml");
+    let text = std::fs::read_to_string(&exp)
+        .unwrap()
+        .replace("clients = [4]", "clients = [2, 3]");
+    std::fs::write(&exp, text).unwrap();
+    let _nodes = Nodes(
+        (0..3)
+            .map(|id| {
+                Some(
+                    bench()
+                        .args(["node", "--id", &id.to_string(), "--cluster"])
+                        .arg(&cluster)
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap(),
+                )
+            })
+            .collect(),
+    );
+    let out = bench()
+        .arg("run")
+        .arg(&exp)
+        .arg("--cluster")
+        .arg(&cluster)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("out/results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(stdout.contains("leader at the end: replica 0"), "{stdout}");
+}

@@ -571,9 +571,12 @@ impl Replica for BasicReplica {
         out: &mut Effects<BasicMsg, BasicTimer>,
     ) {
         let from = match from {
-            Peer::Client(_) => {
+            Peer::Client(c) => {
+                // A client may only make requests, and only its own.
                 if let BasicMsg::Request(cmd) = msg {
-                    self.on_request(now, cmd, out);
+                    if cmd.client == c {
+                        self.on_request(now, cmd, out);
+                    }
                 }
                 return;
             }

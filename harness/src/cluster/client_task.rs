@@ -170,6 +170,11 @@ impl<V: Variant> ClientTask<V> {
                     let now = now_ns();
                     s.proto.on_message(Time(now), NodeId(from.0), msg, &mut s.out);
                     s.flush(now);
+                    // Replies arriving back to back must not starve retries.
+                    while let Some(t) = s.timers.pop_due(now) {
+                        s.proto.on_timer(Time(now), t, &mut s.out);
+                        s.flush(now);
+                    }
                 }
                 _ = sleep_until(Some(wake)) => {
                     let now = now_ns();
@@ -184,7 +189,7 @@ impl<V: Variant> ClientTask<V> {
                             break;
                         }
                         s.issue(now, at);
-                        next_arrival = Some(at + (s.rng.exponential(gap) as u64).max(1));
+                        next_arrival = Some(at.saturating_add((s.rng.exponential(gap) as u64).max(1)));
                     }
                 }
             }

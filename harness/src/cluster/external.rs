@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::net::control::{request_snapshot, Snapshot};
 use crate::net::inject::{DelayerThread, Regions};
 use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
+use crate::net::transport::ConnFinder;
 use crate::sim::SimSpec;
 use paxos_variants::{ClientId, NodeId, ReplicaStatus, Variant};
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ pub struct Session {
     pub cluster: ClusterSpec,
     ops: Vec<Vec<OpRecord>>,
     next_client: u32,
+    /// The clock all runs' histories share, so that the checker sees their real-time order.
+    epoch: Instant,
 }
 
 pub struct ExternalOutcome {
@@ -51,6 +54,7 @@ impl Session {
             cluster,
             ops: Vec::new(),
             next_client: 0,
+            epoch: Instant::now(),
         }
     }
 
@@ -124,16 +128,13 @@ impl Session {
                 "replica(s) {down:?} could not be reached when the run started; it ran with the others"
             ));
         }
-        let conns: Vec<_> = (0..n as u32)
-            .map(|r| {
-                fleet
-                    .nets
-                    .first()
-                    .and_then(|t| t.connection(Identity::Replica(r)))
-            })
-            .collect();
+        let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
+            return Err(ClusterError::Config(
+                "a run needs at least one client".into(),
+            ));
+        };
         if self.next_client == 0 {
-            let before = ask_all(&conns, true).await;
+            let before = ask_all(&finder, n, true).await;
             if let Some(s) = before.iter().flatten().find(|s| !s.decisions.is_empty()) {
                 return Err(ClusterError::Config(format!(
                     "replica {} has already decided {} slots: the checker needs the whole history, so start \
@@ -159,12 +160,12 @@ impl Session {
         // The replicas' counters at the window's edges, taken while the load runs.
         let (from, to) = (spec.measure_from, spec.stop_issuing);
         let counters = tokio::spawn({
-            let conns = conns.clone();
+            let finder = finder.clone();
             async move {
                 tokio::time::sleep_until((epoch + from).into()).await;
-                let start = ask_all(&conns, false).await;
+                let start = ask_all(&finder, n, false).await;
                 tokio::time::sleep_until((epoch + to).into()).await;
-                let end = ask_all(&conns, false).await;
+                let end = ask_all(&finder, n, false).await;
                 (start, end)
             }
         });
@@ -174,7 +175,7 @@ impl Session {
         let (start, end) = counters
             .await
             .map_err(|e| ClusterError::Task(e.to_string()))?;
-        let finals = ask_all(&conns, true).await;
+        let finals = ask_all(&finder, n, true).await;
 
         let mut metrics = fleet_end.metrics;
         let mut replicas = Vec::with_capacity(n);
@@ -185,10 +186,13 @@ impl Session {
                     add_sent(&mut metrics, s, e);
                     replicas.push(ReplicaReport {
                         id: r,
-                        handler_ms: e.handler_ms - s.handler_ms,
-                        messages_handled: e.messages_handled - s.messages_handled,
+                        handler_ms: (e.handler_ms - s.handler_ms).max(0.0),
+                        messages_handled: e.messages_handled.saturating_sub(s.messages_handled),
                         alive_at_end: finals[r].is_some(),
-                        process_cpu_ms: e.process_cpu_ms.zip(s.process_cpu_ms).map(|(e, s)| e - s),
+                        process_cpu_ms: e
+                            .process_cpu_ms
+                            .zip(s.process_cpu_ms)
+                            .map(|(e, s)| (e - s).max(0.0)),
                     });
                 }
                 _ => {
@@ -237,8 +241,20 @@ impl Session {
         let base = self.next_client as usize;
         let mut ops = std::mem::take(&mut self.ops);
         ops.resize(base + spec.clients, Vec::new());
+        // This run's times count from its own epoch; the session's history counts from the session's.
+        let shift = epoch.saturating_duration_since(self.epoch).as_nanos() as u64;
         for (i, e) in fleet_end.ends.into_iter().enumerate() {
-            ops[base + i] = e.records;
+            ops[base + i] = e
+                .records
+                .into_iter()
+                .map(|mut r| {
+                    r.invoked_ns += shift;
+                    if let Some((t, _)) = r.completed.as_mut() {
+                        *t += shift;
+                    }
+                    r
+                })
+                .collect();
         }
         let mut history = History::new(0);
         history.ops = ops.clone();
@@ -270,14 +286,25 @@ impl Session {
     }
 }
 
-/// Every replica's snapshot, `None` for those that do not answer in time.
-async fn ask_all(conns: &[Option<quinn::Connection>], log: bool) -> Vec<Option<Snapshot>> {
-    let mut out = Vec::with_capacity(conns.len());
-    for c in conns {
-        out.push(match c {
-            Some(c) => request_snapshot(c, log, CONTROL_TIMEOUT).await.ok(),
-            None => None,
+/// Every replica's snapshot, asked of all at once over their current connections; `None` for those that do
+/// not answer in time.
+async fn ask_all(finder: &ConnFinder, n: usize, log: bool) -> Vec<Option<Snapshot>> {
+    let mut jobs = tokio::task::JoinSet::new();
+    for r in 0..n {
+        let conn = finder.connection(Identity::Replica(r as u32));
+        jobs.spawn(async move {
+            let snap = match conn {
+                Some(c) => request_snapshot(&c, log, CONTROL_TIMEOUT).await.ok(),
+                None => None,
+            };
+            (r, snap)
         });
+    }
+    let mut out = vec![None; n];
+    while let Some(done) = jobs.join_next().await {
+        if let Ok((r, snap)) = done {
+            out[r] = snap;
+        }
     }
     out
 }
@@ -321,15 +348,10 @@ pub fn cluster_status(
         while !fleet.missing(addrs.len()).is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let conns: Vec<_> = (0..addrs.len() as u32)
-            .map(|r| {
-                fleet
-                    .nets
-                    .first()
-                    .and_then(|t| t.connection(Identity::Replica(r)))
-            })
-            .collect();
-        let out = ask_all(&conns, false).await;
+        let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
+            return Ok(vec![None; addrs.len()]);
+        };
+        let out = ask_all(&finder, addrs.len(), false).await;
         fleet.shutdown(&mut NetTotals::default()).await;
         Ok(out)
     })

@@ -136,6 +136,11 @@ impl<V: Variant> ReplicaTask<V> {
                     handler_ns += t0.elapsed().as_nanos() as u64;
                     handled += 1;
                     d.flush(now);
+                    // A busy inbox must not starve the timers (heartbeats, retransmission, elections).
+                    while let Some(t) = d.timers.pop_due(now) {
+                        replica.on_timer(Time(now), t, &mut d.out);
+                        d.flush(now);
+                    }
                 }
                 _ = sleep_until(wake), if wake.is_some() => {
                     let now = now_ns();

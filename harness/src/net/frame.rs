@@ -80,7 +80,9 @@ impl FrameDecoder {
             });
         }
         if self.buf.len() < 4 + len {
-            self.buf.reserve(4 + len - self.buf.len());
+            // Grow with what has arrived, not with what the header claims: a peer cannot make us allocate a
+            // large frame it never sends.
+            self.buf.reserve((4 + len - self.buf.len()).min(64 * 1024));
             return Ok(None);
         }
         self.buf.advance(4);

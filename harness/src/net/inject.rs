@@ -125,13 +125,16 @@ fn release_loop(shared: &Shared) {
         if st.stop {
             return;
         }
-        let now = Instant::now();
-        let horizon = now + Duration::from_nanos(lead_ns as u64);
+        // We woke about `lead` before the earliest frame's time, which is when it would have left had the wake-up
+        // been punctual; frames due within the lead go now, so a release is never late by the wake-up latency and
+        // never early by more than the lead.
+        let horizon = Instant::now() + Duration::from_nanos(lead_ns as u64);
         while st.heap.peek().is_some_and(|h| h.at <= horizon) {
             if let Some(h) = st.heap.pop() {
                 h.to.push(h.frame);
             }
         }
+        let now = Instant::now();
         let wake_at = st.heap.peek().map(|h| {
             h.at.checked_sub(Duration::from_nanos(lead_ns as u64))
                 .unwrap_or(h.at)

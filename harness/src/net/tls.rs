@@ -247,6 +247,10 @@ fn transport() -> Arc<quinn::TransportConfig> {
     t.stream_receive_window(quinn::VarInt::from_u32(8 << 20));
     t.receive_window(quinn::VarInt::from_u32(16 << 20));
     t.send_window(16 << 20);
+    // Each side opens one stream per connection (plus a control stream now and then); a peer may not open
+    // more, so it cannot pin many partly received frames.
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(4));
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(4));
     Arc::new(t)
 }
 

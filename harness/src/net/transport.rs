@@ -196,9 +196,13 @@ impl<M: Message> Transport<M> {
 
     /// The live connection to `who`, if any.
     pub fn connection(&self, who: Identity) -> Option<quinn::Connection> {
-        let l = self.links.lock().ok()?;
-        let c = l.conns.get(&who)?.borrow().clone()?;
-        c.close_reason().is_none().then_some(c)
+        self.conn_finder().connection(who)
+    }
+
+    pub fn conn_finder(&self) -> ConnFinder {
+        ConnFinder {
+            links: self.links.clone(),
+        }
     }
 
     /// Accepts connections from the peers `policy` allows; refuses and logs the rest. Control requests from
@@ -221,6 +225,20 @@ impl<M: Message> Transport<M> {
             .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Finds the live connection to a peer at the moment it is asked (a connection may be replaced mid-run).
+#[derive(Clone)]
+pub struct ConnFinder {
+    links: Arc<Mutex<Links>>,
+}
+
+impl ConnFinder {
+    pub fn connection(&self, who: Identity) -> Option<quinn::Connection> {
+        let l = self.links.lock().ok()?;
+        let c = l.conns.get(&who)?.borrow().clone()?;
+        c.close_reason().is_none().then_some(c)
     }
 }
 
@@ -252,82 +270,104 @@ struct AcceptShared<M> {
     control: Option<mpsc::Sender<ControlCall>>,
 }
 
+impl<M> Clone for AcceptShared<M> {
+    fn clone(&self) -> Self {
+        AcceptShared {
+            links: self.links.clone(),
+            stats: self.stats.clone(),
+            inbox: self.inbox.clone(),
+            control: self.control.clone(),
+        }
+    }
+}
+
 async fn accept_loop<M: Message>(
     endpoint: quinn::Endpoint,
     policy: AcceptPolicy,
     shared: AcceptShared<M>,
 ) {
+    // One task per handshake, so a peer that stalls mid-handshake delays nobody else.
     let mut tasks = JoinSet::new();
     while let Some(incoming) = endpoint.accept().await {
-        let conn = match incoming.await {
-            Ok(c) => c,
-            Err(e) => {
-                shared.stats.refused.fetch_add(1, Relaxed);
-                tracing::warn!("refused a connection: handshake failed: {e}");
-                continue;
-            }
-        };
-        let who = match peer_identity(&conn) {
-            Ok(w) if policy.allows(w) => w,
-            Ok(w) => {
-                shared.stats.refused.fetch_add(1, Relaxed);
-                tracing::warn!(
-                    "refused {} from {}: not a peer that may dial {}",
-                    w.dns_name(),
-                    conn.remote_address(),
-                    policy.me.dns_name()
-                );
-                conn.close(quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER), b"unknown peer");
-                continue;
-            }
-            Err(e) => {
-                shared.stats.refused.fetch_add(1, Relaxed);
-                tracing::warn!("refused a connection from {}: {e}", conn.remote_address());
-                conn.close(quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER), b"unknown peer");
-                continue;
-            }
-        };
-        shared.stats.connects.fetch_add(1, Relaxed);
-        let watch = {
-            let Ok(mut l) = shared.links.lock() else {
-                return;
-            };
-            match l.conns.get(&who) {
-                Some(w) => w.clone(),
-                None => {
-                    let (tx, rx) = mpsc::channel(LINK_QUEUE);
-                    let (wtx, wrx) = watch::channel(None);
-                    l.out.insert(
-                        who,
-                        Outbound {
-                            tx,
-                            stats: shared.stats.clone(),
-                        },
-                    );
-                    l.conns.insert(who, wtx.clone());
-                    tasks.spawn(writer(rx, wrx, shared.stats.clone()));
-                    wtx
-                }
-            }
-        };
-        // A peer that dials again (it restarted) replaces its old connection.
-        let old = watch.send_replace(Some(conn.clone()));
-        if let Some(old) = old {
-            old.close(quinn::VarInt::from_u32(CLOSE_REPLACED), b"replaced");
-        }
-        let ctx = ReadCtx {
-            peer: who.peer(),
-            inbox: shared.inbox.clone(),
-            stats: shared.stats.clone(),
-            control: match who {
-                Identity::Client(_) => shared.control.clone(),
-                Identity::Replica(_) => None,
-            },
-        };
-        tasks.spawn(read_connection(conn, ctx));
-        // Reap finished readers so a long run with many reconnects does not accumulate handles.
+        tasks.spawn(admit(incoming, policy, shared.clone()));
+        // Reap finished connections so a long run with many reconnects does not accumulate handles.
         while tasks.try_join_next().is_some() {}
     }
+}
+
+/// Completes one handshake, checks who it is, and serves the connection until it closes.
+async fn admit<M: Message>(
+    incoming: quinn::Incoming,
+    policy: AcceptPolicy,
+    shared: AcceptShared<M>,
+) {
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            shared.stats.refused.fetch_add(1, Relaxed);
+            tracing::warn!("refused a connection: handshake failed: {e}");
+            return;
+        }
+    };
+    let who = match peer_identity(&conn) {
+        Ok(w) if policy.allows(w) => w,
+        Ok(w) => {
+            shared.stats.refused.fetch_add(1, Relaxed);
+            tracing::warn!(
+                "refused {} from {}: not a peer that may dial {}",
+                w.dns_name(),
+                conn.remote_address(),
+                policy.me.dns_name()
+            );
+            conn.close(quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER), b"unknown peer");
+            return;
+        }
+        Err(e) => {
+            shared.stats.refused.fetch_add(1, Relaxed);
+            tracing::warn!("refused a connection from {}: {e}", conn.remote_address());
+            conn.close(quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER), b"unknown peer");
+            return;
+        }
+    };
+    shared.stats.connects.fetch_add(1, Relaxed);
+    let watch = {
+        let Ok(mut l) = shared.links.lock() else {
+            return;
+        };
+        match l.conns.get(&who) {
+            Some(w) => w.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel(LINK_QUEUE);
+                let (wtx, wrx) = watch::channel(None);
+                l.out.insert(
+                    who,
+                    Outbound {
+                        tx,
+                        stats: shared.stats.clone(),
+                    },
+                );
+                l.conns.insert(who, wtx.clone());
+                // The writer ends by itself when the link's senders are gone (the transport was dropped).
+                tokio::spawn(writer(rx, wrx, shared.stats.clone()));
+                wtx
+            }
+        }
+    };
+    // A peer that dials again (it restarted) replaces its old connection.
+    let old = watch.send_replace(Some(conn.clone()));
+    if let Some(old) = old {
+        old.close(quinn::VarInt::from_u32(CLOSE_REPLACED), b"replaced");
+    }
+    let ctx = ReadCtx {
+        peer: who.peer(),
+        inbox: shared.inbox.clone(),
+        stats: shared.stats.clone(),
+        control: match who {
+            Identity::Client(_) => shared.control.clone(),
+            Identity::Replica(_) => None,
+        },
+    };
+    read_connection(conn, ctx).await;
 }
 
 async fn dial_loop<M: Message>(
@@ -345,17 +385,32 @@ async fn dial_loop<M: Message>(
             Ok(connecting) => match connecting.await {
                 Ok(conn) => {
                     ctx.stats.connects.fetch_add(1, Relaxed);
-                    backoff = Duration::from_millis(20);
+                    let up = tokio::time::Instant::now();
                     watch.send_replace(Some(conn.clone()));
-                    read_connection(conn, ctx.clone()).await;
+                    read_connection(conn.clone(), ctx.clone()).await;
                     watch.send_replace(None);
+                    // Only a connection that lasted resets the back-off; one the peer refuses right after the
+                    // handshake (it does not accept us) must not be redialled every few milliseconds.
+                    let refused = matches!(
+                        conn.close_reason(),
+                        Some(quinn::ConnectionError::ApplicationClosed(ref c))
+                            if c.error_code == quinn::VarInt::from_u32(CLOSE_UNKNOWN_PEER)
+                    );
+                    if refused {
+                        tracing::warn!("{name} at {addr} refused this node's certificate");
+                        backoff = Duration::from_secs(5);
+                    } else if up.elapsed() >= Duration::from_secs(1) {
+                        backoff = Duration::from_millis(20);
+                    }
                 }
                 Err(e) => tracing::debug!("dialing {name} at {addr}: {e}"),
             },
             Err(e) => tracing::warn!("cannot dial {name} at {addr}: {e}"),
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(1));
+        backoff = (backoff * 2)
+            .min(Duration::from_secs(1))
+            .max(Duration::from_millis(20));
     }
 }
 
