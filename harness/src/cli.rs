@@ -120,6 +120,7 @@ enum MutantArg {
     AcceptorIgnoresPromise,
     IgnorePromisedValues,
     NonIntersectingQuorums,
+    FastRecoveryIgnoresQuorumRule,
 }
 
 impl From<MutantArg> for Mutation {
@@ -128,6 +129,7 @@ impl From<MutantArg> for Mutation {
             MutantArg::AcceptorIgnoresPromise => Mutation::AcceptorIgnoresPromise,
             MutantArg::IgnorePromisedValues => Mutation::IgnorePromisedValues,
             MutantArg::NonIntersectingQuorums => Mutation::NonIntersectingQuorums,
+            MutantArg::FastRecoveryIgnoresQuorumRule => Mutation::FastRecoveryIgnoresQuorumRule,
         }
     }
 }
@@ -499,6 +501,9 @@ fn run_check(
                 Mutation::AcceptorIgnoresPromise => " --mutant acceptor-ignores-promise".into(),
                 Mutation::IgnorePromisedValues => " --mutant ignore-promised-values".into(),
                 Mutation::NonIntersectingQuorums => " --mutant non-intersecting-quorums".into(),
+                Mutation::FastRecoveryIgnoresQuorumRule => {
+                    " --mutant fast-recovery-ignores-quorum-rule".into()
+                }
             };
             println!(
                 "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",

@@ -18,6 +18,10 @@ macro_rules! with_variant {
                 type $V = paxos_variants::flexible::Flexible;
                 Some($body)
             }
+            "fast" => {
+                type $V = paxos_variants::fast::Fast;
+                Some($body)
+            }
             _ => None,
         }
     };

@@ -138,7 +138,7 @@ fn run_sim<V: Variant>(
     let mut history = std::mem::take(&mut sim.history);
     checked(v, plan, &mut history, &statuses)?;
     let cpu_ms = sim.busy_ns().iter().map(|&b| b as f64 / 1e6).collect();
-    Ok(figures(exp, v, plan, &sim.metrics, cpu_ms))
+    Ok(figures(exp, v, plan, &sim.metrics, cpu_ms, &statuses))
 }
 
 /// How long a QUIC run's clients wait, after they stop issuing, for their last answers.
@@ -159,7 +159,7 @@ fn run_quic<V: Variant>(
         })?;
     checked(v, plan, &mut out.history, &out.statuses)?;
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
-    Ok(figures(exp, v, plan, &out.metrics, cpu_ms))
+    Ok(figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses))
 }
 
 /// Runs one planned run against replica processes (`run --cluster`); the plan's variant must be the cluster's.
@@ -186,7 +186,7 @@ pub fn run_external(
         .iter()
         .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
         .collect();
-    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms);
+    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.notes = out.notes;
     Ok(r)
 }
@@ -218,7 +218,12 @@ fn figures(
     plan: &RunPlan,
     m: &Metrics,
     cpu_ms: Vec<f64>,
+    statuses: &[(paxos_variants::NodeId, paxos_variants::ReplicaStatus)],
 ) -> RunResult {
+    let mut counters = paxos_variants::replica::Counters::default();
+    for (_, s) in statuses {
+        counters += s.counters;
+    }
     let links = LinkModel::new(&exp.network);
     let model = ModelInput {
         topology: &exp.topology,
@@ -276,5 +281,8 @@ fn figures(
         timeline: m.timeline.clone(),
         cpu_ms,
         notes: Vec::new(),
+        collisions: counters.collisions,
+        recoveries: counters.recoveries,
+        reconfigurations: counters.reconfigurations,
     }
 }

@@ -101,6 +101,32 @@ impl ModelInput<'_> {
         decided + self.d_rc(l)
     }
 
+    /// Fast Paxos, coordinator learns and replies: the client sends to every acceptor; each votes when it has
+    /// handled the request and its vote travels to the coordinator, which counts its own vote as it handles the
+    /// request. The command is decided when the coordinator has handled the fast quorum's f-th vote; the reply
+    /// then goes back to the client.
+    pub fn fast_ns(&self) -> u64 {
+        let l = self.topology.leader;
+        let n = self.topology.n();
+        let c = self.cpu_ns;
+        let f = self.quorums.fast_size().unwrap_or(n);
+        // (arrival at the coordinator, is it the client's request there)
+        let mut arrivals: Vec<(u64, bool)> = vec![(self.d_cr(l), true)];
+        for a in (0..n).filter(|&a| a != l) {
+            arrivals.push((self.d_cr(a) + c + self.d_rr(a, l), false));
+        }
+        arrivals.sort();
+        let (mut free, mut votes) = (0u64, 0usize);
+        for (t, _) in arrivals {
+            free = free.max(t) + c;
+            votes += 1;
+            if votes >= f {
+                return free + self.d_rc(l);
+            }
+        }
+        u64::MAX / 4
+    }
+
     /// Basic Paxos: client to its nearest replica, a phase-1 and a phase-2 quorum round, back to the client.
     pub fn basic_ns(&self) -> u64 {
         let p = self.nearest();
@@ -118,6 +144,7 @@ pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
     let ns = match variant {
         "multi" | "flexible" => input.multi_ns(),
         "basic" => input.basic_ns(),
+        "fast" => input.fast_ns(),
         _ => return None,
     };
     Some(ns as f64 / 1000.0)

@@ -43,6 +43,10 @@ pub struct RunResult {
     pub cpu_ms: Vec<f64>,
     /// What a reader must know about the run (a replica lost mid-run, the leader at the end).
     pub notes: Vec<String>,
+    /// Protocol events over the whole run, summed over the replicas alive at the end (see `Counters`).
+    pub collisions: u64,
+    pub recoveries: u64,
+    pub reconfigurations: u64,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -67,9 +71,12 @@ struct Row<'a> {
     bytes_per_op: String,
     expected_p50_us: String,
     protocol: &'a str,
+    collisions: u64,
+    recoveries: u64,
+    reconfigurations: u64,
 }
 
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol";
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations";
 
 /// Fixed precision, so a file is byte-identical for identical figures.
 fn fmt(v: Option<f64>, decimals: usize) -> String {
@@ -99,6 +106,9 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             bytes_per_op: fmt(r.bytes_per_op, 1),
             expected_p50_us: fmt(r.expected_p50_us, 1),
             protocol: &r.protocol,
+            collisions: r.collisions,
+            recoveries: r.recoveries,
+            reconfigurations: r.reconfigurations,
         })?;
     }
     if runs.is_empty() {
@@ -317,6 +327,9 @@ mod tests {
             timeline: vec![0, 4, 6],
             cpu_ms: vec![1.5, 0.25],
             notes: Vec::new(),
+            collisions: 3,
+            recoveries: 2,
+            reconfigurations: 0,
         }
     }
 
@@ -328,7 +341,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0"
         );
     }
 

@@ -4,6 +4,7 @@
 use paxos_harness::check::runner::check_seeds;
 use paxos_harness::check::scenario::FaultKinds;
 use paxos_variants::basic::Basic;
+use paxos_variants::fast::Fast;
 use paxos_variants::flexible::Flexible;
 use paxos_variants::multi::Multi;
 use paxos_variants::{Mutation, Variant};
@@ -66,6 +67,11 @@ fn caught<V: Variant>(mutation: Mutation) -> Vec<u64> {
 fn an_acceptor_that_ignores_its_promise_is_caught() {
     assert!(!caught::<Basic>(Mutation::AcceptorIgnoresPromise).is_empty());
     assert!(!caught::<Multi>(Mutation::AcceptorIgnoresPromise).is_empty());
+}
+
+#[test]
+fn fast_paxos_recovery_that_ignores_the_fast_quorum_rule_is_caught() {
+    assert!(!caught::<Fast>(Mutation::FastRecoveryIgnoresQuorumRule).is_empty());
 }
 
 #[test]

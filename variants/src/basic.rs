@@ -627,6 +627,7 @@ impl Replica for BasicReplica {
             applied_upto: self.learner.applied_upto(),
             state_digest: self.learner.kv().digest(),
             is_leader: false,
+            counters: Default::default(),
         }
     }
 }

@@ -22,6 +22,20 @@ pub struct RetryTimer {
     attempt: u32,
 }
 
+impl RetryTimer {
+    pub fn new(seq: u64, attempt: u32) -> RetryTimer {
+        RetryTimer { seq, attempt }
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}
+
 #[derive(Debug)]
 struct Pending {
     cmd: Command,

@@ -8,7 +8,7 @@
 //! - [`replica`]: the `Replica`, `Client` and `Variant` traits, setup and tuning, test-only mutations.
 //! - [`quorum`]: validated quorum systems (majority, flexible, grid).
 //! - [`basic`], [`multi`], [`flexible`]: the protocols, one file each (Flexible Paxos is Multi-Paxos's code with
-//!   another quorum system).
+//!   another quorum system), [`fast`] (Fast Paxos: the protocol, its client and its recovery rule).
 //! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
 
@@ -16,6 +16,7 @@ pub mod basic;
 pub mod client;
 pub mod command;
 pub mod effects;
+pub mod fast;
 pub mod flexible;
 pub mod kv;
 pub mod learner;
@@ -39,4 +40,5 @@ pub const VARIANT_NAMES: &[&str] = &[
     basic::Basic::NAME,
     multi::Multi::NAME,
     flexible::Flexible::NAME,
+    fast::Fast::NAME,
 ];

@@ -771,6 +771,7 @@ impl Replica for MultiReplica {
             applied_upto: self.learner.applied_upto(),
             state_digest: self.learner.kv().digest(),
             is_leader: self.is_leader(),
+            counters: Default::default(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum Mutation {
     /// The harness gives Flexible Paxos phase-1 and phase-2 quorums that do not intersect (q1 + q2 = N),
     /// bypassing the validation a config gets; the replicas themselves run unchanged.
     NonIntersectingQuorums,
+    /// Fast Paxos recovery takes the least-voted value of the highest round instead of the one a fast quorum
+    /// may have chosen.
+    FastRecoveryIgnoresQuorumRule,
 }
 
 /// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.
@@ -89,6 +92,26 @@ pub struct ReplicaStatus {
     pub applied_upto: Slot,
     pub state_digest: u64,
     pub is_leader: bool,
+    pub counters: Counters,
+}
+
+/// Protocol events a run reports, counted by the replica that saw them (volatile: a crash loses its counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Counters {
+    /// Fast Paxos: slots in which the coordinator saw fast votes for different commands.
+    pub collisions: u64,
+    /// Fast Paxos: slots the coordinator decided through a recovery (classic) round.
+    pub recoveries: u64,
+    /// Cheap Paxos: configuration changes this replica proposed and saw decided.
+    pub reconfigurations: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.collisions += o.collisions;
+        self.recoveries += o.recoveries;
+        self.reconfigurations += o.reconfigurations;
+    }
 }
 
 pub trait Replica: Sized + Send + 'static {

@@ -125,6 +125,7 @@ fn flexible_quorums(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSy
 fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> {
     match *q {
         QuorumSystem::Majority { n } => order[..n / 2 + 1].to_vec(),
+        QuorumSystem::Fast { classic, .. } => order[..classic].to_vec(),
         QuorumSystem::Flexible { q1, q2, .. } => order[..q1.max(q2)].to_vec(),
         QuorumSystem::Grid { rows, cols } => {
             let (col, row) = (
@@ -146,10 +147,14 @@ fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> 
 pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str) -> SimSpec {
     let mut rng = DetRng::derive(seed, 0xC4EC);
     let n = [3usize, 5][rng.below(2) as usize];
-    let (n, quorums) = if variant == "flexible" {
-        flexible_quorums(seed, n, mutation)
-    } else {
-        (n, QuorumSystem::Majority { n })
+    let (n, quorums) = match variant {
+        "flexible" => flexible_quorums(seed, n, mutation),
+        // The smallest safe sizes (c = a majority); always valid for 3 and 5.
+        "fast" => (
+            n,
+            QuorumSystem::fast(n, None, None).unwrap_or(QuorumSystem::Majority { n }),
+        ),
+        _ => (n, QuorumSystem::Majority { n }),
     };
     let regions = 1 + rng.below(3) as usize;
     let replica_region: Vec<usize> = (0..n).map(|_| rng.below(regions as u64) as usize).collect();

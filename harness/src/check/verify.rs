@@ -253,6 +253,7 @@ mod tests {
             applied_upto: Slot(1),
             state_digest: twice.digest(),
             is_leader: false,
+            counters: Default::default(),
         };
         verify(&mut h, &[(NodeId(0), st)]);
         assert!(matches!(h.violations[0], Violation::StateDivergence { .. }));

@@ -189,6 +189,9 @@ pub struct VariantFile {
     pub q1: Option<usize>,
     pub q2: Option<usize>,
     pub grid: Option<[usize; 2]>,
+    /// Fast Paxos: fast and classic quorum sizes (defaults: the smallest safe sizes for N).
+    pub fast_quorum: Option<usize>,
+    pub classic_quorum: Option<usize>,
     pub batch_max: Option<usize>,
     pub max_inflight: Option<usize>,
     pub heartbeat_ms: Option<f64>,
@@ -664,7 +667,36 @@ impl Validator<'_> {
             ));
         }
         let quorum_err = |k: &str, e: QuorumError| self.err(key(k), e.to_string());
+        if v.name != "fast" && (v.fast_quorum.is_some() || v.classic_quorum.is_some()) {
+            let k = if v.fast_quorum.is_some() {
+                "fast_quorum"
+            } else {
+                "classic_quorum"
+            };
+            return Err(self.err(
+                key(k),
+                "only Fast Paxos (name = \"fast\") has fast and classic quorums",
+            ));
+        }
+        if v.name == "fast" && (v.q1.is_some() || v.q2.is_some() || v.grid.is_some()) {
+            let k = if v.grid.is_some() { "grid" } else { "q1" };
+            return Err(self.err(
+                key(k),
+                "Fast Paxos sizes its quorums with fast_quorum and classic_quorum",
+            ));
+        }
         let quorums = match (v.q1, v.q2, v.grid) {
+            _ if v.name == "fast" => QuorumSystem::fast(n, v.classic_quorum, v.fast_quorum)
+                .map_err(|e| {
+                    let k = match e {
+                        QuorumError::SizeOutOfRange {
+                            which: "classic_quorum",
+                            ..
+                        } => "classic_quorum",
+                        _ => "fast_quorum",
+                    };
+                    quorum_err(k, e)
+                })?,
             (None, None, None) => QuorumSystem::majority(n).map_err(|e| quorum_err("name", e))?,
             (Some(q1), Some(q2), None) => {
                 QuorumSystem::flexible(n, q1, q2).map_err(|e| quorum_err("q1", e))?

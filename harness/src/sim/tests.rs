@@ -3,6 +3,7 @@ use crate::check::verify::verify;
 use crate::config::{self, Experiment};
 use crate::model::ModelInput;
 use paxos_variants::basic::Basic;
+use paxos_variants::fast::Fast;
 use paxos_variants::flexible::Flexible;
 use paxos_variants::multi::Multi;
 use std::path::Path;
@@ -283,6 +284,35 @@ fn flexible_p50_falls_as_q2_shrinks_and_matches_its_model() {
     assert!(p(3) > 60_000.0 && p(2) < 2_000.0, "{by_q2:?}");
 }
 
+#[test]
+fn fast_p50_matches_its_model_and_beats_multi_only_far_from_the_leader() {
+    let mut by_region = Vec::new();
+    for (region, leader, cpu) in [
+        ("us-east", 0, 0.0),
+        ("eu-west", 0, 5.0),
+        ("us-west", 3, 20.0),
+    ] {
+        let mut exp = experiment(region, leader, cpu);
+        let multi = p50_us::<Multi>(spec(&exp, 1, 1));
+        exp.variants[0].name = "fast".into();
+        exp.variants[0].quorums = QuorumSystem::fast(5, None, None).unwrap();
+        let fast = p50_us::<Fast>(spec(&exp, 1, 1));
+        assert_within_1pct(
+            fast,
+            modelled_us(&exp, |m| m.fast_ns()),
+            &format!("fast, client in {region}"),
+        );
+        by_region.push((region, multi, fast));
+    }
+    // Client beside the leader: Multi waits for one quorum round trip (62 ms), Fast for a fast quorum of 4 of
+    // 5, which needs eu-west (76 ms): Multi is faster. Client in eu-west, leader in us-east: Multi pays the
+    // client leg twice plus the round trip, Fast the client leg twice only: Fast is faster.
+    let (_, m_east, f_east) = by_region[0];
+    let (_, m_eu, f_eu) = by_region[1];
+    assert!(m_east < f_east, "{by_region:?}");
+    assert!(f_eu < m_eu, "{by_region:?}");
+}
+
 /// A digest of one faulty run: its decided log (wire encoding) and its counters.
 fn trace_digest<V: Variant>(seed: u64) -> u64 {
     use crate::check::scenario::{scenario, FaultKinds};
@@ -320,13 +350,15 @@ fn one_seed_per_variant_pins_its_trace() {
         trace_digest::<Multi>(42),
         trace_digest::<Basic>(42),
         trace_digest::<Flexible>(42),
+        trace_digest::<Fast>(42),
     ];
     assert_eq!(
         got,
         [
             6758831970781667278,
             5235022920316541020,
-            4573762134064234333
+            4573762134064234333,
+            3788282839483486224
         ],
         "trace digests moved"
     );

@@ -5,6 +5,10 @@
 //! - flexible (Howard, Malkhi and Spiegelman 2016): any q1 and any q2 replicas, safe iff q1 + q2 > n.
 //! - grid r x c: Q1 = one full column (r replicas), Q2 = one full row (c replicas); every column meets every row
 //!   in exactly one replica. Replica `i` sits in row `i / c`, column `i % c`.
+//! - fast (Lamport, "Fast Paxos", 2006): classic quorums of c and fast quorums of f replicas with 2c > n,
+//!   c + f > n, c + 2f > 2n (a classic quorum and any two fast quorums share a replica, so recovery can tell
+//!   which value a fast quorum may have chosen) and 3f > 2n (any three fast quorums share one). Phase 1 and
+//!   classic Phase 2 use c.
 
 mod nodeset;
 mod verify;
@@ -38,13 +42,36 @@ pub enum QuorumError {
     EmptyGrid { rows: usize, cols: usize },
     #[error("grid = [{rows}, {cols}] has {cells} cells but the cluster has n = {n} replicas", cells = rows * cols)]
     GridSizeMismatch { rows: usize, cols: usize, n: usize },
+    #[error("classic_quorum = {classic} and fast_quorum = {fast} with n = {n} break the rule that {rule} ({formula})")]
+    FastUnsafe {
+        classic: usize,
+        fast: usize,
+        n: usize,
+        rule: &'static str,
+        formula: &'static str,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QuorumSystem {
-    Majority { n: usize },
-    Flexible { n: usize, q1: usize, q2: usize },
-    Grid { rows: usize, cols: usize },
+    Majority {
+        n: usize,
+    },
+    Flexible {
+        n: usize,
+        q1: usize,
+        q2: usize,
+    },
+    Grid {
+        rows: usize,
+        cols: usize,
+    },
+    /// Fast Paxos: classic quorums of `classic` replicas, fast quorums of `fast`.
+    Fast {
+        n: usize,
+        classic: usize,
+        fast: usize,
+    },
 }
 
 fn check_n(n: usize) -> Result<(), QuorumError> {
@@ -76,6 +103,70 @@ impl QuorumSystem {
         Ok(QuorumSystem::Flexible { n, q1, q2 })
     }
 
+    /// Fast Paxos quorum sizes; `None` picks the smallest safe size (classic: a majority; fast: the smallest
+    /// that meets every rule with that classic size).
+    pub fn fast(
+        n: usize,
+        classic: Option<usize>,
+        fast: Option<usize>,
+    ) -> Result<QuorumSystem, QuorumError> {
+        check_n(n)?;
+        let c = classic.unwrap_or(n / 2 + 1);
+        let f = match fast {
+            Some(f) => f,
+            None => (1..=n)
+                .find(|&f| c + f > n && c + 2 * f > 2 * n && 3 * f > 2 * n)
+                .unwrap_or(n),
+        };
+        for (which, size) in [("classic_quorum", c), ("fast_quorum", f)] {
+            if size == 0 || size > n {
+                return Err(QuorumError::SizeOutOfRange { which, size, n });
+            }
+        }
+        let unsafe_if = |broken: bool, rule, formula| {
+            if broken {
+                Err(QuorumError::FastUnsafe {
+                    classic: c,
+                    fast: f,
+                    n,
+                    rule,
+                    formula,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        unsafe_if(2 * c <= n, "any two classic quorums meet", "needs 2c > n")?;
+        unsafe_if(
+            c + f <= n,
+            "a classic and a fast quorum meet",
+            "needs c + f > n",
+        )?;
+        unsafe_if(
+            c + 2 * f <= 2 * n,
+            "a classic quorum and any two fast quorums share a replica",
+            "needs c + 2f > 2n",
+        )?;
+        unsafe_if(
+            3 * f <= 2 * n,
+            "any three fast quorums share a replica",
+            "needs 3f > 2n",
+        )?;
+        Ok(QuorumSystem::Fast {
+            n,
+            classic: c,
+            fast: f,
+        })
+    }
+
+    /// The fast quorum size of a Fast Paxos system.
+    pub fn fast_size(&self) -> Option<usize> {
+        match *self {
+            QuorumSystem::Fast { fast, .. } => Some(fast),
+            _ => None,
+        }
+    }
+
     /// A grid of `rows x cols` replicas; `n` is the cluster size it must match.
     pub fn grid(n: usize, rows: usize, cols: usize) -> Result<QuorumSystem, QuorumError> {
         check_n(n)?;
@@ -90,7 +181,9 @@ impl QuorumSystem {
 
     pub fn n(&self) -> usize {
         match *self {
-            QuorumSystem::Majority { n } | QuorumSystem::Flexible { n, .. } => n,
+            QuorumSystem::Majority { n }
+            | QuorumSystem::Flexible { n, .. }
+            | QuorumSystem::Fast { n, .. } => n,
             QuorumSystem::Grid { rows, cols } => rows * cols,
         }
     }
@@ -101,6 +194,7 @@ impl QuorumSystem {
             QuorumSystem::Majority { n } => n / 2 + 1,
             QuorumSystem::Flexible { q1, .. } => q1,
             QuorumSystem::Grid { rows, .. } => rows,
+            QuorumSystem::Fast { classic, .. } => classic,
         }
     }
 
@@ -110,14 +204,15 @@ impl QuorumSystem {
             QuorumSystem::Majority { n } => n / 2 + 1,
             QuorumSystem::Flexible { q2, .. } => q2,
             QuorumSystem::Grid { cols, .. } => cols,
+            QuorumSystem::Fast { classic, .. } => classic,
         }
     }
 
     pub fn is_phase1_quorum(&self, set: NodeSet) -> bool {
         match *self {
-            QuorumSystem::Majority { .. } | QuorumSystem::Flexible { .. } => {
-                set.len() >= self.q1_size()
-            }
+            QuorumSystem::Majority { .. }
+            | QuorumSystem::Flexible { .. }
+            | QuorumSystem::Fast { .. } => set.len() >= self.q1_size(),
             QuorumSystem::Grid { rows, cols } => {
                 (0..cols).any(|c| (0..rows).all(|r| set.contains_index(r * cols + c)))
             }
@@ -126,9 +221,9 @@ impl QuorumSystem {
 
     pub fn is_phase2_quorum(&self, set: NodeSet) -> bool {
         match *self {
-            QuorumSystem::Majority { .. } | QuorumSystem::Flexible { .. } => {
-                set.len() >= self.q2_size()
-            }
+            QuorumSystem::Majority { .. }
+            | QuorumSystem::Flexible { .. }
+            | QuorumSystem::Fast { .. } => set.len() >= self.q2_size(),
             QuorumSystem::Grid { rows, cols } => {
                 (0..rows).any(|r| (0..cols).all(|c| set.contains_index(r * cols + c)))
             }

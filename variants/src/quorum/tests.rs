@@ -95,3 +95,74 @@ proptest! {
         prop_assert!(exhaustive_intersection_check(&g).is_ok());
     }
 }
+
+#[test]
+fn fast_defaults_are_the_smallest_safe_sizes() {
+    for (n, c, f) in [(3, 2, 3), (5, 3, 4), (7, 4, 6)] {
+        let q = QuorumSystem::fast(n, None, None).unwrap();
+        assert_eq!(
+            q,
+            QuorumSystem::Fast {
+                n,
+                classic: c,
+                fast: f
+            },
+            "n = {n}"
+        );
+    }
+    assert!(QuorumSystem::fast(7, Some(5), Some(5)).is_ok());
+}
+
+#[test]
+fn an_unsafe_fast_pair_names_the_broken_rule() {
+    // A fast quorum of plain majority size: a classic quorum may meet two fast quorums in no common replica.
+    let e = QuorumSystem::fast(5, Some(3), Some(3))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("classic_quorum = 3 and fast_quorum = 3 with n = 5"),
+        "{e}"
+    );
+    assert!(e.contains("c + 2f > 2n"), "{e}");
+    let e = QuorumSystem::fast(4, Some(2), Some(4))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2c > n"), "{e}");
+}
+
+/// Every replica subset of size `k` of `n`, as node sets.
+fn subsets(n: usize, k: usize) -> Vec<NodeSet> {
+    (0u64..1 << n)
+        .filter(|m| m.count_ones() as usize == k)
+        .map(NodeSet)
+        .collect()
+}
+
+#[test]
+fn the_fast_rules_are_exactly_the_intersections_recovery_needs() {
+    // For small n, check the size rules against the sets themselves: accepted pairs have every required
+    // intersection, refused pairs miss one.
+    for n in 1..=6usize {
+        for c in 1..=n {
+            for f in 1..=n {
+                let cs = subsets(n, c);
+                let fs = subsets(n, f);
+                let meets = |a: NodeSet, b: NodeSet| a.0 & b.0 != 0;
+                let two_classic = cs.iter().all(|&a| cs.iter().all(|&b| meets(a, b)));
+                let classic_fast = cs.iter().all(|&a| fs.iter().all(|&b| meets(a, b)));
+                let classic_two_fast = cs
+                    .iter()
+                    .all(|&a| fs.iter().all(|&b| fs.iter().all(|&d| a.0 & b.0 & d.0 != 0)));
+                let three_fast = fs
+                    .iter()
+                    .all(|&a| fs.iter().all(|&b| fs.iter().all(|&d| a.0 & b.0 & d.0 != 0)));
+                let safe = two_classic && classic_fast && classic_two_fast && three_fast;
+                assert_eq!(
+                    QuorumSystem::fast(n, Some(c), Some(f)).is_ok(),
+                    safe,
+                    "n = {n}, c = {c}, f = {f}"
+                );
+            }
+        }
+    }
+}

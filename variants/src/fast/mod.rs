@@ -1,0 +1,1080 @@
+//! Fast Paxos (Lamport, "Fast Paxos", Distributed Computing 19(2), 2006), run for a log of slots.
+//!
+//! Message pattern. A coordinator wins Phase 1 for every slot from its first undecided one (`Prepare`/`Promise`,
+//! a classic quorum), re-proposes in a classic round whatever recovery requires for the slots the promises
+//! report, and then opens a fast round for every later slot (`Open`, Lamport's "any" message, repeated as the
+//! heartbeat). Clients send each command to every acceptor (`Request`). An acceptor votes for the first command
+//! it receives in its next free slot and sends the vote (2b) to the coordinator (`Vote`). A command with a fast
+//! quorum of matching votes is chosen two message delays after the client sent it; the coordinator learns it
+//! then, executes it in log order and replies to the client (a third delay: the reply carries the key-value
+//! result, which needs the log before it).
+//!
+//! Collisions. Acceptors that receive commands in different orders vote for different commands in one slot. When
+//! the coordinator's votes for a slot show that no command can reach a fast quorum any more, it recovers at once
+//! (coordinated recovery, section 3.4): the fast round's votes from at least a classic quorum serve as the
+//! promises of the next, classic round of the same ballot, and it proposes (`Propose`, 2a) the value
+//! [`recovery::pick`] allows. A slot that stays undecided, or a hole in the log, is recovered with a range
+//! recovery (`Recover`/`Recovered`): a classic quorum reports its votes in the range and promises not to vote
+//! fast there again, and the coordinator proposes by the same rule (a no-op where nobody voted). Commands that
+//! lost a collision are sent to every acceptor again by the coordinator; one that ends up chosen twice runs
+//! once (the state machine's exactly-once table).
+//!
+//! Quorums: classic `c` and fast `f` from [`QuorumSystem::Fast`](crate::quorum::QuorumSystem::Fast), checked
+//! when built (2c > n, c + f > n, c + 2f > 2n, 3f > 2n).
+//!
+//! Rounds: within a ballot the fast round comes first and the classic round of coordinated recovery second
+//! ([`Round`]); an acceptor's promise covers both.
+//!
+//! Timers: one `Tick` per heartbeat interval: the coordinator sends `Open` (with its commit index), resends
+//! unanswered classic proposals and recoveries after `retransmit`, and recovers slots stuck that long; a
+//! follower starts an election after its randomized election timeout, as in Multi-Paxos. Followers learn the
+//! decided log from the coordinator (`CatchUp`/`Decided`), since their own fast votes may have lost.
+//!
+//! Simplified: no batching on the fast path (one command per vote); the log is never truncated.
+
+mod client;
+pub mod recovery;
+
+pub use client::FastClient;
+
+use crate::command::{Command, CommandId, Value};
+use crate::effects::Effects;
+use crate::kv::Outcome;
+use crate::learner::Learner;
+use crate::quorum::NodeSet;
+use crate::replica::{
+    Counters, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
+};
+use crate::rng::DetRng;
+use crate::types::{Ballot, NodeId, Peer, Slot, Time};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Most decided values sent in one catch-up reply.
+const CATCH_UP_CHUNK: usize = 1024;
+
+pub struct Fast;
+
+impl Variant for Fast {
+    const NAME: &'static str = "fast";
+    type Msg = FastMsg;
+    type Replica = FastReplica;
+    type Client = FastClient;
+}
+
+/// A voting round: a ballot's fast round, then its classic (recovery) round.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Round {
+    pub ballot: Ballot,
+    pub classic: bool,
+}
+
+impl Round {
+    fn fast(ballot: Ballot) -> Round {
+        Round {
+            ballot,
+            classic: false,
+        }
+    }
+    fn classic(ballot: Ballot) -> Round {
+        Round {
+            ballot,
+            classic: true,
+        }
+    }
+}
+
+/// A vote as reported in a promise or a range recovery.
+pub type Report = (Slot, Round, Value);
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FastMsg {
+    Request(Command),
+    ToClient(ToClient),
+    Prepare {
+        ballot: Ballot,
+        from: Slot,
+    },
+    Promise {
+        ballot: Ballot,
+        votes: Vec<Report>,
+    },
+    Nack {
+        promised: Ballot,
+    },
+    /// Fast voting is open in `ballot` from slot `from` on; also the heartbeat, with the commit index.
+    Open {
+        ballot: Ballot,
+        from: Slot,
+        commit: Slot,
+    },
+    Vote {
+        round: Round,
+        slot: Slot,
+        value: Value,
+    },
+    Propose {
+        round: Round,
+        slot: Slot,
+        value: Value,
+    },
+    Recover {
+        ballot: Ballot,
+        from: Slot,
+        to: Slot,
+    },
+    Recovered {
+        ballot: Ballot,
+        from: Slot,
+        to: Slot,
+        votes: Vec<Report>,
+    },
+    CatchUp {
+        from: Slot,
+    },
+    Decided {
+        from: Slot,
+        values: Vec<Value>,
+    },
+}
+
+impl Message for FastMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            FastMsg::Request(_) => "request",
+            FastMsg::ToClient(ToClient::Reply { .. }) => "reply",
+            FastMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
+            FastMsg::Prepare { .. } => "prepare",
+            FastMsg::Promise { .. } => "promise",
+            FastMsg::Nack { .. } => "nack",
+            FastMsg::Open { .. } => "open",
+            FastMsg::Vote { round, .. } if round.classic => "vote_classic",
+            FastMsg::Vote { .. } => "vote_fast",
+            FastMsg::Propose { .. } => "propose",
+            FastMsg::Recover { .. } => "recover",
+            FastMsg::Recovered { .. } => "recovered",
+            FastMsg::CatchUp { .. } => "catchup",
+            FastMsg::Decided { .. } => "decided",
+        }
+    }
+}
+
+/// What an acceptor keeps across a crash.
+#[derive(Clone, Debug, Default)]
+pub struct FastDurable {
+    pub promised: Ballot,
+    /// Each slot's latest vote.
+    pub votes: BTreeMap<Slot, (Round, Value)>,
+    /// In this ballot, no fast vote below this slot: the promise a range recovery asks for.
+    pub fast_floor: (Ballot, Slot),
+    pub max_round: u64,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FastTimer {
+    Tick,
+}
+
+#[derive(Debug)]
+struct SlotVotes {
+    fast: BTreeMap<NodeId, Value>,
+    /// Our classic-round proposal, who accepted it, when it was last sent.
+    classic: Option<(Value, NodeSet, Time)>,
+    first_seen: Time,
+}
+
+#[derive(Debug)]
+struct RangeRecovery {
+    from: Slot,
+    to: Slot,
+    replied: NodeSet,
+    votes: BTreeMap<Slot, Vec<(NodeId, Round, Value)>>,
+    sent_at: Time,
+}
+
+#[derive(Debug)]
+struct Coordinator {
+    ballot: Ballot,
+    open_from: Slot,
+    slots: BTreeMap<Slot, SlotVotes>,
+    range: Option<RangeRecovery>,
+    /// The first undecided slot and since when it has been the first.
+    stalled: (Slot, Time),
+}
+
+#[derive(Debug)]
+struct Candidate {
+    ballot: Ballot,
+    from: Slot,
+    promises: NodeSet,
+    reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>>,
+    started: Time,
+}
+
+#[derive(Debug)]
+enum Role {
+    Follower,
+    Candidate(Candidate),
+    Leader(Coordinator),
+}
+
+#[derive(Debug)]
+pub struct FastReplica {
+    setup: ReplicaSetup,
+    n: usize,
+    classic: usize,
+    fast: usize,
+    rng: DetRng,
+    d: FastDurable,
+    learner: Learner,
+    role: Role,
+    leader_hint: Option<NodeId>,
+    last_contact: Time,
+    timeout: Duration,
+    failed_elections: u32,
+    commit_seen: Slot,
+    /// The ballot whose `Open` this acceptor has seen and the slot fast voting starts at.
+    open: Option<(Ballot, Slot)>,
+    next_free: Slot,
+    /// Commands this acceptor voted for, and where (checked against `d.votes` before it is trusted).
+    voted: HashMap<CommandId, Slot>,
+    counters: Counters,
+}
+
+fn reports_from(
+    votes: &BTreeMap<Slot, (Round, Value)>,
+    from: Slot,
+    to: Option<Slot>,
+) -> Vec<Report> {
+    votes
+        .range(from..)
+        .take_while(|(s, _)| to.is_none_or(|t| **s <= t))
+        .map(|(s, (r, v))| (*s, *r, v.clone()))
+        .collect()
+}
+
+impl FastReplica {
+    fn boot(setup: ReplicaSetup, d: FastDurable, now: Time) -> FastReplica {
+        let n = setup.quorums.n();
+        let classic = setup.quorums.q2_size();
+        let fast = setup.quorums.fast_size().unwrap_or(n);
+        let mut r = FastReplica {
+            n,
+            classic,
+            fast,
+            rng: DetRng::new(setup.seed),
+            d,
+            learner: Learner::new(),
+            role: Role::Follower,
+            leader_hint: None,
+            last_contact: now,
+            timeout: Duration::ZERO,
+            failed_elections: 0,
+            commit_seen: Slot(0),
+            open: None,
+            next_free: Slot(0),
+            voted: HashMap::new(),
+            counters: Counters::default(),
+            setup,
+        };
+        r.redraw_timeout();
+        r
+    }
+
+    fn me(&self) -> NodeId {
+        self.setup.id
+    }
+
+    fn mutant(&self) -> bool {
+        self.setup.mutation == Mutation::FastRecoveryIgnoresQuorumRule
+    }
+
+    fn redraw_timeout(&mut self) {
+        let base =
+            (self.setup.tuning.election_timeout.as_nanos() as u64) << self.failed_elections.min(5);
+        self.timeout = Duration::from_nanos(base + self.rng.below(base.max(1)));
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    fn own_ballot(&self) -> Option<Ballot> {
+        match &self.role {
+            Role::Follower => None,
+            Role::Candidate(c) => Some(c.ballot),
+            Role::Leader(l) => Some(l.ballot),
+        }
+    }
+
+    fn observe_ballot(&mut self, now: Time, b: Ballot) {
+        self.d.max_round = self.d.max_round.max(b.round);
+        if self.own_ballot().is_some_and(|mine| mine < b) {
+            self.role = Role::Follower;
+            self.leader_hint = Some(b.node);
+            self.last_contact = now;
+            self.redraw_timeout();
+        }
+    }
+
+    fn heard_from_leader(&mut self, now: Time, ballot: Ballot) {
+        if ballot.node != self.me() {
+            self.leader_hint = Some(ballot.node);
+            self.last_contact = now;
+            self.failed_elections = 0;
+        }
+    }
+
+    /// Sends to `to`, or handles it here when `to` is this replica (the coordinator is also an acceptor).
+    fn send_or_self(
+        &mut self,
+        now: Time,
+        to: NodeId,
+        msg: FastMsg,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        if to == self.me() {
+            self.on_replica_message(now, to, msg, out);
+        } else {
+            out.send(Peer::Replica(to), msg);
+        }
+    }
+
+    // ---- acceptor ----
+
+    /// Whether this acceptor has a standing fast vote for `id` in an undecided slot of the current ballot.
+    fn has_live_vote(&self, id: CommandId) -> bool {
+        self.voted.get(&id).is_some_and(|s| {
+            !self.learner.is_decided(*s)
+                && self
+                    .d
+                    .votes
+                    .get(s)
+                    .is_some_and(|(r, v)| r.ballot == self.d.promised && v.contains(id))
+        })
+    }
+
+    /// Votes for `cmd` in this acceptor's next free slot of the open fast round.
+    fn fast_vote(&mut self, now: Time, cmd: Command, out: &mut Effects<FastMsg, FastTimer>) {
+        let b = self.d.promised;
+        let Some((ob, open_from)) = self.open else {
+            return;
+        };
+        let id = cmd.id();
+        if ob != b
+            || self.has_live_vote(id)
+            || self.learner.kv().is_acknowledged(id)
+            || self.learner.kv().cached_reply(id).is_some()
+        {
+            return;
+        }
+        let floor = if self.d.fast_floor.0 == b {
+            self.d.fast_floor.1
+        } else {
+            Slot(0)
+        };
+        let round = Round::fast(b);
+        let mut s = self
+            .next_free
+            .max(open_from)
+            .max(floor)
+            .max(self.learner.first_undecided());
+        while self.learner.is_decided(s) || self.d.votes.get(&s).is_some_and(|(r, _)| *r >= round) {
+            s = s.next();
+        }
+        let value = Value::batch(vec![cmd]);
+        self.d.votes.insert(s, (round, value.clone()));
+        self.voted.insert(id, s);
+        self.next_free = s.next();
+        let vote = FastMsg::Vote {
+            round,
+            slot: s,
+            value,
+        };
+        self.send_or_self(now, b.node, vote, out);
+    }
+
+    fn on_propose(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        round: Round,
+        slot: Slot,
+        value: Value,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        if round.ballot < self.d.promised || !round.classic {
+            out.send(
+                Peer::Replica(from),
+                FastMsg::Nack {
+                    promised: self.d.promised,
+                },
+            );
+            return;
+        }
+        match self.d.votes.get(&slot) {
+            Some((r, v)) if *r == round && *v != value => return,
+            Some((r, _)) if *r > round => return,
+            _ => {}
+        }
+        if round.ballot > self.d.promised {
+            self.d.promised = round.ballot;
+            self.observe_ballot(now, round.ballot);
+        }
+        self.heard_from_leader(now, round.ballot);
+        self.d.votes.insert(slot, (round, value.clone()));
+        self.send_or_self(now, from, FastMsg::Vote { round, slot, value }, out);
+    }
+
+    fn on_recover(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        ballot: Ballot,
+        range: (Slot, Slot),
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        let (lo, hi) = range;
+        if ballot < self.d.promised {
+            out.send(
+                Peer::Replica(from),
+                FastMsg::Nack {
+                    promised: self.d.promised,
+                },
+            );
+            return;
+        }
+        if ballot > self.d.promised {
+            self.d.promised = ballot;
+            self.observe_ballot(now, ballot);
+        }
+        let floor = if self.d.fast_floor.0 == ballot {
+            self.d.fast_floor.1
+        } else {
+            Slot(0)
+        };
+        self.d.fast_floor = (ballot, floor.max(hi.next()));
+        self.next_free = self.next_free.max(hi.next());
+        let votes = reports_from(&self.d.votes, lo, Some(hi));
+        let reply = FastMsg::Recovered {
+            ballot,
+            from: lo,
+            to: hi,
+            votes,
+        };
+        self.send_or_self(now, from, reply, out);
+    }
+
+    // ---- coordinator ----
+
+    fn on_vote(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        round: Round,
+        slot: Slot,
+        value: Value,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        let (c, f, n, mutant) = (self.classic, self.fast, self.n, self.mutant());
+        if self.learner.is_decided(slot) {
+            return;
+        }
+        let Role::Leader(co) = &mut self.role else {
+            return;
+        };
+        if round.ballot != co.ballot {
+            return;
+        }
+        let sv = co.slots.entry(slot).or_insert_with(|| SlotVotes {
+            fast: BTreeMap::new(),
+            classic: None,
+            first_seen: now,
+        });
+        if round.classic {
+            let Some((v, acks, _)) = &mut sv.classic else {
+                return;
+            };
+            if *v != value {
+                return;
+            }
+            acks.insert(from);
+            if acks.len() >= c {
+                let v = v.clone();
+                self.counters.recoveries += 1;
+                self.decide(now, slot, v, out);
+            }
+            return;
+        }
+        // The slot's first collision: a second distinct command among its fast votes.
+        let unanimous_so_far = sv.fast.values().all(|v| sv.fast.values().next() == Some(v));
+        if !sv.fast.is_empty() && unanimous_so_far && !sv.fast.values().any(|v| *v == value) {
+            self.counters.collisions += 1;
+        }
+        sv.fast.insert(from, value.clone());
+        let matching = sv.fast.values().filter(|v| **v == value).count();
+        if matching >= f {
+            self.decide(now, slot, value, out);
+            return;
+        }
+        // A collision: no value can still reach a fast quorum. With a classic quorum of votes in hand,
+        // recover at once in this ballot's classic round.
+        let voters = sv.fast.len();
+        let best = sv
+            .fast
+            .values()
+            .map(|v| sv.fast.values().filter(|w| *w == v).count())
+            .max()
+            .unwrap_or(0);
+        if best + (n - voters) < f && voters >= c && sv.classic.is_none() {
+            let votes: Vec<_> = sv
+                .fast
+                .iter()
+                .map(|(a, v)| (*a, round, v.clone()))
+                .collect();
+            if let Some(v) = recovery::pick(&votes, voters, n, f, mutant) {
+                self.propose_classic(now, slot, v, out);
+            }
+        }
+    }
+
+    /// Proposes `value` for `slot` in the classic round of our ballot (at most once per slot).
+    fn propose_classic(
+        &mut self,
+        now: Time,
+        slot: Slot,
+        value: Value,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        let me = self.me();
+        let Role::Leader(co) = &mut self.role else {
+            return;
+        };
+        let round = Round::classic(co.ballot);
+        let sv = co.slots.entry(slot).or_insert_with(|| SlotVotes {
+            fast: BTreeMap::new(),
+            classic: None,
+            first_seen: now,
+        });
+        if sv.classic.is_some() {
+            return;
+        }
+        sv.classic = Some((value.clone(), NodeSet::EMPTY, now));
+        out.broadcast(FastMsg::Propose {
+            round,
+            slot,
+            value: value.clone(),
+        });
+        // Our own acceptor votes too.
+        self.on_propose(now, me, round, slot, value, out);
+    }
+
+    fn decide(
+        &mut self,
+        now: Time,
+        slot: Slot,
+        value: Value,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        if !self.learner.learn(slot, value.clone(), out) {
+            return;
+        }
+        let Role::Leader(co) = &mut self.role else {
+            return;
+        };
+        let losers: Vec<Command> = co
+            .slots
+            .remove(&slot)
+            .map(|sv| {
+                let mut seen = Vec::new();
+                for v in sv.fast.values() {
+                    for cmd in v.commands() {
+                        if !value.contains(cmd.id())
+                            && !seen.iter().any(|c: &Command| c.id() == cmd.id())
+                        {
+                            seen.push(cmd.clone());
+                        }
+                    }
+                }
+                seen
+            })
+            .unwrap_or_default();
+        self.apply(out);
+        // Commands that lost this slot are sent to every acceptor again (and voted here), unless done already.
+        for cmd in losers {
+            let id = cmd.id();
+            if self.learner.kv().is_acknowledged(id) || self.learner.kv().cached_reply(id).is_some()
+            {
+                continue;
+            }
+            out.broadcast(FastMsg::Request(cmd.clone()));
+            self.fast_vote(now, cmd, out);
+        }
+    }
+
+    /// Applies what is decided; the coordinator answers the clients.
+    fn apply(&mut self, out: &mut Effects<FastMsg, FastTimer>) {
+        let leads = self.is_leader();
+        self.learner.apply_ready(|cmd, outcome| {
+            if !leads {
+                return;
+            }
+            let reply = match outcome {
+                Outcome::Executed(r) | Outcome::Duplicate(Some(r)) => r.clone(),
+                Outcome::Duplicate(None) => return,
+            };
+            out.send(
+                Peer::Client(cmd.client),
+                FastMsg::ToClient(ToClient::Reply {
+                    seq: cmd.seq,
+                    reply,
+                }),
+            );
+        });
+    }
+
+    fn start_range_recovery(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        let me = self.me();
+        let from = self.learner.first_undecided();
+        let Role::Leader(co) = &mut self.role else {
+            return;
+        };
+        let to = co
+            .slots
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(from)
+            .max(co.open_from)
+            .max(from);
+        co.stalled = (from, now);
+        co.range = Some(RangeRecovery {
+            from,
+            to,
+            replied: NodeSet::EMPTY,
+            votes: BTreeMap::new(),
+            sent_at: now,
+        });
+        let ballot = co.ballot;
+        out.broadcast(FastMsg::Recover { ballot, from, to });
+        self.on_recover(now, me, ballot, (from, to), out);
+    }
+
+    fn on_recovered(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        ballot: Ballot,
+        range: (Slot, Slot),
+        votes: Vec<Report>,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        let (c, f, n, mutant) = (self.classic, self.fast, self.n, self.mutant());
+        let Role::Leader(co) = &mut self.role else {
+            return;
+        };
+        let Some(rr) = &mut co.range else {
+            return;
+        };
+        if co.ballot != ballot || (rr.from, rr.to) != range || !rr.replied.insert(from) {
+            return;
+        }
+        for (s, r, v) in votes {
+            rr.votes.entry(s).or_default().push((from, r, v));
+        }
+        if rr.replied.len() < c {
+            return;
+        }
+        let Some(rr) = co.range.take() else {
+            return;
+        };
+        let q = rr.replied.len();
+        for s in rr.from.0..=rr.to.0 {
+            let slot = Slot(s);
+            let taken = self.learner.is_decided(slot)
+                || matches!(&self.role, Role::Leader(co) if co.slots.get(&slot).is_some_and(|sv| sv.classic.is_some()));
+            if taken {
+                continue;
+            }
+            let reports = rr.votes.get(&slot).map(Vec::as_slice).unwrap_or_default();
+            let value = recovery::pick(reports, q, n, f, mutant).unwrap_or(Value::Noop);
+            self.propose_classic(now, slot, value, out);
+        }
+    }
+
+    // ---- elections ----
+
+    fn start_election(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        let round = self.d.promised.round.max(self.d.max_round) + 1;
+        let ballot = Ballot::new(round, self.me());
+        self.d.max_round = round;
+        self.d.promised = ballot;
+        let from = self.learner.first_undecided();
+        let mut promises = NodeSet::EMPTY;
+        promises.insert(self.me());
+        let mut reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>> = BTreeMap::new();
+        for (s, r, v) in reports_from(&self.d.votes, from, None) {
+            reports.entry(s).or_default().push((self.me(), r, v));
+        }
+        self.role = Role::Candidate(Candidate {
+            ballot,
+            from,
+            promises,
+            reports,
+            started: now,
+        });
+        self.leader_hint = None;
+        self.open = None;
+        self.redraw_timeout();
+        out.broadcast(FastMsg::Prepare { ballot, from });
+        if promises.len() >= self.classic {
+            self.become_leader(now, out);
+        }
+    }
+
+    fn on_promise(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        ballot: Ballot,
+        votes: Vec<Report>,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        let Role::Candidate(c) = &mut self.role else {
+            return;
+        };
+        if c.ballot != ballot || !c.promises.insert(from) {
+            return;
+        }
+        for (s, r, v) in votes {
+            if s >= c.from {
+                c.reports.entry(s).or_default().push((from, r, v));
+            }
+        }
+        if c.promises.len() >= self.classic {
+            self.become_leader(now, out);
+        }
+    }
+
+    /// Phase 1 is won: every reported slot gets the value recovery allows (a no-op where none was voted), in
+    /// the classic round of our ballot; every later slot is opened for fast voting.
+    fn become_leader(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
+            return;
+        };
+        let end = c
+            .reports
+            .keys()
+            .next_back()
+            .map_or(c.from, |s| s.next())
+            .max(c.from);
+        let q = c.promises.len();
+        let mut recovered = Vec::new();
+        for s in c.from.0..end.0 {
+            let slot = Slot(s);
+            let value = match self.learner.get(slot) {
+                Some(v) => v.clone(),
+                None => {
+                    let reports = c.reports.get(&slot).map(Vec::as_slice).unwrap_or_default();
+                    recovery::pick(reports, q, self.n, self.fast, self.mutant())
+                        .unwrap_or(Value::Noop)
+                }
+            };
+            recovered.push((slot, value));
+        }
+        self.role = Role::Leader(Coordinator {
+            ballot: c.ballot,
+            open_from: end,
+            slots: BTreeMap::new(),
+            range: None,
+            stalled: (self.learner.first_undecided(), now),
+        });
+        self.leader_hint = Some(self.me());
+        self.failed_elections = 0;
+        for (slot, value) in recovered {
+            self.propose_classic(now, slot, value, out);
+        }
+        self.open = Some((c.ballot, end));
+        self.next_free = self.next_free.max(end);
+        out.broadcast(FastMsg::Open {
+            ballot: c.ballot,
+            from: end,
+            commit: self.learner.first_undecided(),
+        });
+    }
+
+    fn on_tick(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        out.set_timer(self.setup.tuning.heartbeat, FastTimer::Tick);
+        let commit = self.learner.first_undecided();
+        let retransmit = self.setup.tuning.retransmit;
+        let (c, f, n, mutant) = (self.classic, self.fast, self.n, self.mutant());
+        let timeout = self.timeout;
+        self.voted.retain(|_, s| *s >= commit);
+        match &mut self.role {
+            Role::Leader(co) => {
+                out.broadcast(FastMsg::Open {
+                    ballot: co.ballot,
+                    from: co.open_from,
+                    commit,
+                });
+                if co.stalled.0 != commit {
+                    co.stalled = (commit, now);
+                }
+                let ballot = co.ballot;
+                let mut recover_now = Vec::new();
+                for (slot, sv) in co.slots.iter_mut() {
+                    match &mut sv.classic {
+                        Some((v, _, sent)) => {
+                            if now.saturating_since(*sent) >= retransmit {
+                                *sent = now;
+                                out.broadcast(FastMsg::Propose {
+                                    round: Round::classic(ballot),
+                                    slot: *slot,
+                                    value: v.clone(),
+                                });
+                            }
+                        }
+                        None => {
+                            let stuck = now.saturating_since(sv.first_seen) >= retransmit;
+                            if stuck && sv.fast.len() >= c {
+                                let votes: Vec<_> = sv
+                                    .fast
+                                    .iter()
+                                    .map(|(a, v)| (*a, Round::fast(ballot), v.clone()))
+                                    .collect();
+                                if let Some(v) = recovery::pick(&votes, votes.len(), n, f, mutant) {
+                                    recover_now.push((*slot, v));
+                                }
+                            }
+                        }
+                    }
+                }
+                // The log is stuck at its first undecided slot while later slots have votes: a hole, or a slot
+                // with too few votes to recover from them.
+                let stalled = now.saturating_since(co.stalled.1) >= retransmit
+                    && co.slots.keys().next_back().is_some_and(|s| *s >= commit);
+                let range_due = match &co.range {
+                    Some(rr) => now.saturating_since(rr.sent_at) >= retransmit,
+                    None => stalled,
+                };
+                for (slot, v) in recover_now {
+                    self.propose_classic(now, slot, v, out);
+                }
+                if range_due {
+                    self.start_range_recovery(now, out);
+                }
+                return;
+            }
+            Role::Candidate(cand) => {
+                if now.saturating_since(cand.started) >= timeout {
+                    self.failed_elections += 1;
+                    self.start_election(now, out);
+                }
+                return;
+            }
+            Role::Follower => {
+                if now.saturating_since(self.last_contact) >= timeout {
+                    self.start_election(now, out);
+                    return;
+                }
+            }
+        }
+        self.catch_up(out);
+    }
+
+    fn catch_up(&self, out: &mut Effects<FastMsg, FastTimer>) {
+        let first = self.learner.first_undecided();
+        if self.commit_seen > first {
+            if let Some(l) = self.leader_hint.filter(|&l| l != self.me()) {
+                out.send(Peer::Replica(l), FastMsg::CatchUp { from: first });
+            }
+        }
+    }
+
+    fn on_replica_message(
+        &mut self,
+        now: Time,
+        from: NodeId,
+        msg: FastMsg,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        match msg {
+            FastMsg::ToClient(_) => {}
+            // A coordinator resends commands that lost a collision.
+            FastMsg::Request(cmd) => self.fast_vote(now, cmd, out),
+            FastMsg::Prepare {
+                ballot,
+                from: start,
+            } => {
+                if ballot > self.d.promised {
+                    self.d.promised = ballot;
+                    self.observe_ballot(now, ballot);
+                    self.last_contact = now;
+                    let votes = reports_from(&self.d.votes, start, None);
+                    out.send(Peer::Replica(from), FastMsg::Promise { ballot, votes });
+                } else {
+                    out.send(
+                        Peer::Replica(from),
+                        FastMsg::Nack {
+                            promised: self.d.promised,
+                        },
+                    );
+                }
+            }
+            FastMsg::Promise { ballot, votes } => self.on_promise(now, from, ballot, votes, out),
+            FastMsg::Nack { promised } => self.observe_ballot(now, promised),
+            FastMsg::Open {
+                ballot,
+                from: start,
+                commit,
+            } => {
+                if ballot < self.d.promised {
+                    out.send(
+                        Peer::Replica(from),
+                        FastMsg::Nack {
+                            promised: self.d.promised,
+                        },
+                    );
+                    return;
+                }
+                self.d.promised = ballot;
+                self.observe_ballot(now, ballot);
+                self.heard_from_leader(now, ballot);
+                if self.open.is_none_or(|(b, _)| b != ballot) {
+                    self.open = Some((ballot, start));
+                }
+                self.commit_seen = self.commit_seen.max(commit);
+                if !self.is_leader() {
+                    self.catch_up(out);
+                }
+            }
+            FastMsg::Vote { round, slot, value } => {
+                self.on_vote(now, from, round, slot, value, out)
+            }
+            FastMsg::Propose { round, slot, value } => {
+                self.on_propose(now, from, round, slot, value, out)
+            }
+            FastMsg::Recover {
+                ballot,
+                from: lo,
+                to: hi,
+            } => self.on_recover(now, from, ballot, (lo, hi), out),
+            FastMsg::Recovered {
+                ballot,
+                from: lo,
+                to: hi,
+                votes,
+            } => self.on_recovered(now, from, ballot, (lo, hi), votes, out),
+            FastMsg::CatchUp { from: start } => {
+                let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
+                if !values.is_empty() {
+                    out.send(
+                        Peer::Replica(from),
+                        FastMsg::Decided {
+                            from: start,
+                            values,
+                        },
+                    );
+                }
+            }
+            FastMsg::Decided {
+                from: start,
+                values,
+            } => {
+                // A coordinator decides from votes of its own ballot only.
+                if self.is_leader() {
+                    return;
+                }
+                for (i, v) in values.into_iter().enumerate() {
+                    self.learner.learn(Slot(start.0 + i as u64), v, out);
+                }
+                self.apply(out);
+                self.catch_up(out);
+            }
+        }
+    }
+}
+
+impl Replica for FastReplica {
+    type Msg = FastMsg;
+    type Timer = FastTimer;
+    type Durable = FastDurable;
+
+    fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<FastMsg, FastTimer>) -> Self {
+        let leads = setup.id == setup.initial_leader;
+        let initial = setup.initial_leader;
+        let mut r = FastReplica::boot(setup, FastDurable::default(), now);
+        out.set_timer(r.setup.tuning.heartbeat, FastTimer::Tick);
+        if leads {
+            r.start_election(now, out);
+        } else {
+            r.leader_hint = Some(initial);
+        }
+        r
+    }
+
+    fn recover(
+        setup: ReplicaSetup,
+        durable: FastDurable,
+        now: Time,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) -> Self {
+        let r = FastReplica::boot(setup, durable, now);
+        out.set_timer(r.setup.tuning.heartbeat, FastTimer::Tick);
+        r
+    }
+
+    fn on_message(
+        &mut self,
+        now: Time,
+        from: Peer,
+        msg: FastMsg,
+        out: &mut Effects<FastMsg, FastTimer>,
+    ) {
+        match from {
+            Peer::Client(c) => {
+                // A client may only make requests, and only its own.
+                let FastMsg::Request(cmd) = msg else {
+                    return;
+                };
+                if cmd.client != c {
+                    return;
+                }
+                if self.is_leader() {
+                    if let Some(reply) = self.learner.kv().cached_reply(cmd.id()) {
+                        out.send(
+                            Peer::Client(c),
+                            FastMsg::ToClient(ToClient::Reply {
+                                seq: cmd.seq,
+                                reply: reply.clone(),
+                            }),
+                        );
+                        return;
+                    }
+                }
+                self.fast_vote(now, cmd, out);
+            }
+            Peer::Replica(r) => self.on_replica_message(now, r, msg, out),
+        }
+    }
+
+    fn on_timer(&mut self, now: Time, timer: FastTimer, out: &mut Effects<FastMsg, FastTimer>) {
+        match timer {
+            FastTimer::Tick => self.on_tick(now, out),
+        }
+    }
+
+    fn durable(&self) -> &FastDurable {
+        &self.d
+    }
+
+    fn status(&self) -> ReplicaStatus {
+        ReplicaStatus {
+            applied_upto: self.learner.applied_upto(),
+            state_digest: self.learner.kv().digest(),
+            is_leader: self.is_leader(),
+            counters: self.counters,
+        }
+    }
+}
