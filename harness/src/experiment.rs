@@ -52,25 +52,40 @@ pub struct RunPlan {
     pub variant: usize,
     pub clients: usize,
     pub seed: u64,
+    /// A swept jitter replacing the network's (`[sweep] jitter_ms`).
+    pub jitter: Option<Duration>,
 }
 
 pub fn plan(exp: &Experiment) -> Vec<RunPlan> {
+    let jitters: Vec<Option<Duration>> = if exp.jitter_sweep.is_empty() {
+        vec![None]
+    } else {
+        exp.jitter_sweep.iter().copied().map(Some).collect()
+    };
     let mut runs = Vec::new();
     for variant in 0..exp.variants.len() {
-        for &clients in &exp.client_counts {
-            for &seed in &exp.seeds {
-                runs.push(RunPlan {
-                    variant,
-                    clients,
-                    seed,
-                });
+        for &jitter in &jitters {
+            for &clients in &exp.client_counts {
+                for &seed in &exp.seeds {
+                    runs.push(RunPlan {
+                        variant,
+                        clients,
+                        seed,
+                        jitter,
+                    });
+                }
             }
         }
     }
     runs
 }
 
-fn sim_spec(exp: &Experiment, v: &VariantSpec, clients: usize, seed: u64) -> SimSpec {
+fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
+    let (clients, seed) = (plan.clients, plan.seed);
+    let mut network = exp.network.clone();
+    if let Some(j) = plan.jitter {
+        network.jitter = j;
+    }
     let faults = exp
         .faults
         .iter()
@@ -86,7 +101,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, clients: usize, seed: u64) -> Sim
         .collect();
     SimSpec {
         topology: exp.topology.clone(),
-        network: exp.network.clone(),
+        network,
         quorums: v.quorums.clone(),
         tuning: v.tuning.clone(),
         client_retry: v.client_retry,
@@ -105,7 +120,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, clients: usize, seed: u64) -> Sim
 
 /// The simulator spec of one planned run (also used by the speed benchmark).
 pub fn sim_spec_for(exp: &Experiment, plan: &RunPlan) -> SimSpec {
-    sim_spec(exp, &exp.variants[plan.variant], plan.clients, plan.seed)
+    sim_spec(exp, &exp.variants[plan.variant], plan)
 }
 
 /// Runs one planned run in the simulator.
@@ -123,7 +138,7 @@ fn run_sim<V: Variant>(
     v: &VariantSpec,
     plan: &RunPlan,
 ) -> Result<RunResult, RunError> {
-    let spec = sim_spec(exp, v, plan.clients, plan.seed);
+    let spec = sim_spec(exp, v, plan);
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();
     if sim.stats.storm {
@@ -149,7 +164,7 @@ fn run_quic<V: Variant>(
     v: &VariantSpec,
     plan: &RunPlan,
 ) -> Result<RunResult, RunError> {
-    let spec = sim_spec(exp, v, plan.clients, plan.seed);
+    let spec = sim_spec(exp, v, plan);
     let mut out =
         crate::cluster::run_quic::<V>(&spec, QUIC_DRAIN).map_err(|e| RunError::Cluster {
             variant: v.label.clone(),
@@ -169,7 +184,7 @@ pub fn run_external(
     plan: &RunPlan,
 ) -> Result<RunResult, RunError> {
     let v = &exp.variants[plan.variant];
-    let spec = sim_spec(exp, v, plan.clients, plan.seed);
+    let spec = sim_spec(exp, v, plan);
     let cluster_err = |message: String| RunError::Cluster {
         variant: v.label.clone(),
         clients: plan.clients,
@@ -224,6 +239,7 @@ fn figures(
     for (_, s) in statuses {
         counters += s.counters;
     }
+    let jitter = plan.jitter.unwrap_or(exp.network.jitter);
     let links = LinkModel::new(&exp.network);
     let model = ModelInput {
         topology: &exp.topology,
@@ -284,5 +300,7 @@ fn figures(
         collisions: counters.collisions,
         recoveries: counters.recoveries,
         reconfigurations: counters.reconfigurations,
+        jitter_ms: jitter.as_secs_f64() * 1000.0,
+        jitter_swept: plan.jitter.is_some(),
     }
 }

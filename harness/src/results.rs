@@ -47,6 +47,9 @@ pub struct RunResult {
     pub collisions: u64,
     pub recoveries: u64,
     pub reconfigurations: u64,
+    /// The run's network jitter (standard deviation, ms); `jitter_swept` when it came from `[sweep]`.
+    pub jitter_ms: f64,
+    pub jitter_swept: bool,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -74,9 +77,10 @@ struct Row<'a> {
     collisions: u64,
     recoveries: u64,
     reconfigurations: u64,
+    jitter_ms: String,
 }
 
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations";
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms";
 
 /// Fixed precision, so a file is byte-identical for identical figures.
 fn fmt(v: Option<f64>, decimals: usize) -> String {
@@ -109,6 +113,7 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             collisions: r.collisions,
             recoveries: r.recoveries,
             reconfigurations: r.reconfigurations,
+            jitter_ms: format!("{:.3}", r.jitter_ms),
         })?;
     }
     if runs.is_empty() {
@@ -129,6 +134,7 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
         "bytes",
         "per_op",
         "bytes_per_op",
+        "jitter_ms",
     ])?;
     for r in runs {
         for (kind, c) in &r.by_kind {
@@ -149,6 +155,7 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
                 c.bytes.to_string(),
                 per(c.count),
                 per(c.bytes),
+                format!("{:.3}", r.jitter_ms),
             ])?;
         }
     }
@@ -167,6 +174,7 @@ pub fn render_timeseries_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> 
         "seed",
         "t_s",
         "ops_per_s",
+        "jitter_ms",
     ])?;
     for r in runs {
         for (i, count) in r.timeline.iter().enumerate() {
@@ -178,6 +186,7 @@ pub fn render_timeseries_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> 
                 r.seed.to_string(),
                 format!("{:.1}", i as f64 * bucket_s),
                 format!("{:.0}", *count as f64 / bucket_s),
+                format!("{:.3}", r.jitter_ms),
             ])?;
         }
     }
@@ -196,6 +205,7 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
         "replica",
         "cpu_ms",
         "cpu_us_per_op",
+        "jitter_ms",
     ])?;
     for r in runs {
         for (i, ms) in r.cpu_ms.iter().enumerate() {
@@ -213,6 +223,7 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
                 i.to_string(),
                 format!("{ms:.3}"),
                 per_op,
+                format!("{:.3}", r.jitter_ms),
             ])?;
         }
     }
@@ -231,7 +242,16 @@ pub fn histogram_file_name(r: &RunResult) -> String {
             }
         })
         .collect();
-    format!("{safe}-c{}-s{}.hdr", r.clients, r.seed)
+    if r.jitter_swept {
+        format!(
+            "{safe}-j{}us-c{}-s{}.hdr",
+            (r.jitter_ms * 1000.0).round() as u64,
+            r.clients,
+            r.seed
+        )
+    } else {
+        format!("{safe}-c{}-s{}.hdr", r.clients, r.seed)
+    }
 }
 
 pub fn render_histogram(h: &Histogram<u64>) -> Result<Vec<u8>, std::io::Error> {
@@ -330,6 +350,8 @@ mod tests {
             collisions: 3,
             recoveries: 2,
             reconfigurations: 0,
+            jitter_ms: 0.5,
+            jitter_swept: false,
         }
     }
 
@@ -341,7 +363,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500"
         );
     }
 
@@ -354,17 +376,17 @@ mod tests {
     #[test]
     fn timeseries_and_replica_files_give_rates_and_per_op_costs() {
         let t = String::from_utf8(render_timeseries_csv(&[result()]).unwrap()).unwrap();
-        assert!(t.contains("e,multi,sim,1,7,0.1,40\n"), "{t}");
-        assert!(t.contains("e,multi,sim,1,7,0.2,60\n"), "{t}");
+        assert!(t.contains("e,multi,sim,1,7,0.1,40,0.500\n"), "{t}");
+        assert!(t.contains("e,multi,sim,1,7,0.2,60,0.500\n"), "{t}");
         let r = String::from_utf8(render_replicas_csv(&[result()]).unwrap()).unwrap();
-        assert!(r.contains("e,multi,sim,1,7,0,1.500,150.000\n"), "{r}");
+        assert!(r.contains("e,multi,sim,1,7,0,1.500,150.000,0.500\n"), "{r}");
     }
 
     #[test]
     fn messages_csv_gives_per_op_figures() {
         let text = String::from_utf8(render_messages_csv(&[result()]).unwrap()).unwrap();
         assert!(
-            text.contains("e,multi,1,7,accept,40,4000,4.000,400.000"),
+            text.contains("e,multi,1,7,accept,40,4000,4.000,400.000,0.500"),
             "{text}"
         );
     }

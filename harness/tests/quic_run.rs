@@ -116,7 +116,7 @@ fn quick_runs_over_quic_with_rows_for_both_variants_and_a_time_series() {
     let variants: Vec<&str> = rows.iter().map(|r| r["variant"].as_str()).collect();
     assert!(variants.contains(&"multi") && variants.contains(&"basic"));
     let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
-    assert!(ts.starts_with("experiment,variant,mode,clients,seed,t_s,ops_per_s\n"));
+    assert!(ts.starts_with("experiment,variant,mode,clients,seed,t_s,ops_per_s,jitter_ms\n"));
     assert!(ts.lines().count() > 4 * 15, "{ts}");
     let cpu = std::fs::read_to_string(out.join("replicas.csv")).unwrap();
     // 4 runs x 3 replicas, plus the header.

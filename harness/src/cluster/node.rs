@@ -100,6 +100,7 @@ async fn node<V: Variant>(
         variant: cluster.variant,
         clients: 0,
         seed: exp.seeds[0],
+        jitter: None,
     };
     let spec = sim_spec_for(exp, &plan);
     let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;

@@ -73,6 +73,17 @@ pub struct ExperimentFile {
     pub variants: Vec<VariantFile>,
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultFile>,
+    #[serde(default)]
+    pub sweep: SweepFile,
+}
+
+/// Extra dimensions of the run matrix.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    /// One set of runs per jitter (standard deviation, ms), replacing `network.jitter_ms`.
+    #[serde(default)]
+    pub jitter_ms: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +239,8 @@ pub struct Experiment {
     pub cpu_per_msg: Duration,
     pub variants: Vec<VariantSpec>,
     pub faults: Vec<Fault>,
+    /// Jitters to sweep (empty: the network's own jitter only).
+    pub jitter_sweep: Vec<Duration>,
 }
 
 /// Where replicas and clients sit.
@@ -428,6 +441,15 @@ impl Validator<'_> {
         if raw.mode == Mode::Quic {
             self.quic_limits(&faults, &client_counts)?;
         }
+        let mut jitter_sweep = Vec::new();
+        for (i, &j) in raw.sweep.jitter_ms.iter().enumerate() {
+            let j = self.non_negative(&format!("sweep.jitter_ms[{i}]"), j)?;
+            let d = ms(j);
+            if jitter_sweep.contains(&d) {
+                return Err(self.err("sweep.jitter_ms", format!("{j} is listed twice")));
+            }
+            jitter_sweep.push(d);
+        }
         Ok(Experiment {
             name: raw.name,
             mode: raw.mode,
@@ -441,6 +463,7 @@ impl Validator<'_> {
             cpu_per_msg: Duration::from_secs_f64(cpu_us / 1e6),
             variants,
             faults,
+            jitter_sweep,
         })
     }
 

@@ -199,14 +199,42 @@ fn the_shipped_configs_are_valid() {
 fn fast_paxos_quorums_are_validated_and_only_fast_has_them() {
     let fast = GOOD.replace("name = \"multi\"", "name = \"fast\"");
     let e = parse_str(&fast).unwrap();
-    assert_eq!(e.variants[0].quorums, QuorumSystem::Fast { n: 3, classic: 2, fast: 3 });
+    assert_eq!(
+        e.variants[0].quorums,
+        QuorumSystem::Fast {
+            n: 3,
+            classic: 2,
+            fast: 3
+        }
+    );
     let e = err(&fast.replace("name = \"fast\"", "name = \"fast\"\nfast_quorum = 2"));
     assert!(
-        e.contains("variant[0].fast_quorum") && e.contains("fast_quorum = 2") && e.contains("n = 3"),
+        e.contains("variant[0].fast_quorum")
+            && e.contains("fast_quorum = 2")
+            && e.contains("n = 3"),
         "{e}"
     );
     let e = err(&GOOD.replace("name = \"multi\"", "name = \"multi\"\nfast_quorum = 3"));
-    assert!(e.contains("variant[0].fast_quorum") && e.contains("only Fast Paxos"), "{e}");
+    assert!(
+        e.contains("variant[0].fast_quorum") && e.contains("only Fast Paxos"),
+        "{e}"
+    );
     let e = err(&fast.replace("name = \"fast\"", "name = \"fast\"\nq1 = 2\nq2 = 2"));
-    assert!(e.contains("variant[0].q1") && e.contains("fast_quorum and classic_quorum"), "{e}");
+    assert!(
+        e.contains("variant[0].q1") && e.contains("fast_quorum and classic_quorum"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_jitter_sweep_is_validated() {
+    let e = parse_str(&format!("{GOOD}\n[sweep]\njitter_ms = [0.0, 2.0]\n")).unwrap();
+    assert_eq!(
+        e.jitter_sweep,
+        vec![Duration::ZERO, Duration::from_millis(2)]
+    );
+    let e = err(&format!("{GOOD}\n[sweep]\njitter_ms = [1.0, -2.0]\n"));
+    assert!(e.contains("sweep.jitter_ms[1]"), "{e}");
+    let e = err(&format!("{GOOD}\n[sweep]\njitter_ms = [1.0, 1.0]\n"));
+    assert!(e.contains("listed twice"), "{e}");
 }

@@ -53,6 +53,7 @@ fn spec(exp: &Experiment, clients: usize, seed: u64) -> SimSpec {
         variant: 0,
         clients,
         seed,
+        jitter: None,
     };
     crate::experiment::sim_spec_for(exp, &plan)
 }
