@@ -121,6 +121,7 @@ enum MutantArg {
     IgnorePromisedValues,
     NonIntersectingQuorums,
     FastRecoveryIgnoresQuorumRule,
+    CheapIgnoresReconfigurations,
 }
 
 impl From<MutantArg> for Mutation {
@@ -130,6 +131,7 @@ impl From<MutantArg> for Mutation {
             MutantArg::IgnorePromisedValues => Mutation::IgnorePromisedValues,
             MutantArg::NonIntersectingQuorums => Mutation::NonIntersectingQuorums,
             MutantArg::FastRecoveryIgnoresQuorumRule => Mutation::FastRecoveryIgnoresQuorumRule,
+            MutantArg::CheapIgnoresReconfigurations => Mutation::CheapIgnoresReconfigurations,
         }
     }
 }
@@ -503,6 +505,9 @@ fn run_check(
                 Mutation::NonIntersectingQuorums => " --mutant non-intersecting-quorums".into(),
                 Mutation::FastRecoveryIgnoresQuorumRule => {
                     " --mutant fast-recovery-ignores-quorum-rule".into()
+                }
+                Mutation::CheapIgnoresReconfigurations => {
+                    " --mutant cheap-ignores-reconfigurations".into()
                 }
             };
             println!(

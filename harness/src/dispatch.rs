@@ -22,6 +22,10 @@ macro_rules! with_variant {
                 type $V = paxos_variants::fast::Fast;
                 Some($body)
             }
+            "cheap" => {
+                type $V = paxos_variants::cheap::Cheap;
+                Some($body)
+            }
             _ => None,
         }
     };

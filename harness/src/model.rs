@@ -127,6 +127,27 @@ impl ModelInput<'_> {
         u64::MAX / 4
     }
 
+    /// Cheap Paxos, normal case: the leader's Accepts go to the main acceptors only and it waits for all of
+    /// them; with CPU costs, their replies queue at the leader in arrival order.
+    pub fn cheap_ns(&self) -> u64 {
+        let QuorumSystem::Cheap { n, mains } = *self.quorums else {
+            return self.multi_ns();
+        };
+        let l = self.topology.leader;
+        let c = self.cpu_ns;
+        let start = self.d_cr(l) + c;
+        let mut arrivals: Vec<u64> = (0..n)
+            .filter(|&a| a != l && mains.contains_index(a))
+            .map(|a| start + self.d_rr(l, a) + c + self.d_rr(a, l))
+            .collect();
+        arrivals.sort();
+        let mut free = start;
+        for t in arrivals {
+            free = free.max(t) + c;
+        }
+        free + self.d_rc(l)
+    }
+
     /// Basic Paxos: client to its nearest replica, a phase-1 and a phase-2 quorum round, back to the client.
     pub fn basic_ns(&self) -> u64 {
         let p = self.nearest();
@@ -145,6 +166,7 @@ pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
         "multi" | "flexible" => input.multi_ns(),
         "basic" => input.basic_ns(),
         "fast" => input.fast_ns(),
+        "cheap" => input.cheap_ns(),
         _ => return None,
     };
     Some(ns as f64 / 1000.0)

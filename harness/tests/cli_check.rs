@@ -75,6 +75,20 @@ fn fast_paxos_recovery_that_ignores_the_fast_quorum_rule_is_caught() {
 }
 
 #[test]
+fn cheap_paxos_that_ignores_its_reconfigurations_in_phase_1_is_caught() {
+    let seeds: Vec<u64> = (1..=1000).collect();
+    let s = check_seeds::<paxos_variants::cheap::Cheap>(
+        &seeds,
+        FaultKinds::all(),
+        Mutation::CheapIgnoresReconfigurations,
+        2,
+        true,
+        &|| {},
+    );
+    assert!(!s.failing.is_empty());
+}
+
+#[test]
 fn flexible_paxos_with_non_intersecting_quorums_is_caught() {
     assert!(!caught::<Flexible>(Mutation::NonIntersectingQuorums).is_empty());
 }

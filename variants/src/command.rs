@@ -43,6 +43,8 @@ pub struct CommandId {
 pub enum Value {
     Noop,
     Batch(Arc<[Command]>),
+    /// Cheap Paxos: the configuration that governs the slots after this one.
+    Config(crate::cheap::Membership),
 }
 
 impl Value {
@@ -56,7 +58,7 @@ impl Value {
 
     pub fn commands(&self) -> &[Command] {
         match self {
-            Value::Noop => &[],
+            Value::Noop | Value::Config(_) => &[],
             Value::Batch(c) => c,
         }
     }
@@ -71,6 +73,7 @@ impl PartialEq for Value {
         match (self, other) {
             (Value::Noop, Value::Noop) => true,
             (Value::Batch(a), Value::Batch(b)) => Arc::ptr_eq(a, b) || a[..] == b[..],
+            (Value::Config(a), Value::Config(b)) => a == b,
             _ => false,
         }
     }

@@ -13,6 +13,7 @@
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
 
 pub mod basic;
+pub mod cheap;
 pub mod client;
 pub mod command;
 pub mod effects;
@@ -41,4 +42,5 @@ pub const VARIANT_NAMES: &[&str] = &[
     multi::Multi::NAME,
     flexible::Flexible::NAME,
     fast::Fast::NAME,
+    cheap::Cheap::NAME,
 ];

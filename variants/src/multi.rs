@@ -22,18 +22,22 @@
 //! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); the log is never
 //! truncated (compaction is separate work); non-leaders redirect rather than forward.
 
+use crate::cheap::Configs;
 use crate::client::{ClientWire, LeaderClient};
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::kv::Outcome;
 use crate::learner::Learner;
-use crate::quorum::NodeSet;
+use crate::quorum::{NodeSet, QuorumSystem};
 use crate::replica::{Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant};
 use crate::rng::DetRng;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
+
+/// Cheap Paxos: every this many ticks the leader's heartbeat also goes to the non-main replicas.
+const CHEAP_SPARSE_HEARTBEAT: u64 = 8;
 
 /// Most decided values sent in one catch-up reply.
 const CATCH_UP_CHUNK: usize = 256;
@@ -180,6 +184,11 @@ pub struct MultiReplica {
     failed_elections: u32,
     /// Highest commit index heard from a leader.
     commit_seen: Slot,
+    /// Cheap Paxos's configurations, when the quorum system is Cheap Paxos's ([`crate::cheap`]).
+    cheap: Option<Configs>,
+    reconfigurations: u64,
+    /// Ticks as leader, to pace Cheap Paxos's occasional heartbeat to the non-main replicas.
+    ticks: u64,
 }
 
 impl MultiReplica {
@@ -195,6 +204,12 @@ impl MultiReplica {
             timeout: Duration::ZERO,
             failed_elections: 0,
             commit_seen: Slot(0),
+            cheap: match setup.quorums {
+                QuorumSystem::Cheap { n, mains } => Some(Configs::new(n, mains)),
+                _ => None,
+            },
+            reconfigurations: 0,
+            ticks: 0,
             setup,
         };
         r.redraw_timeout();
@@ -203,6 +218,59 @@ impl MultiReplica {
 
     fn me(&self) -> NodeId {
         self.setup.id
+    }
+
+    /// A Phase 2 quorum for `slot`. Cheap Paxos: one in the slot's configuration and in every reconfiguration
+    /// this leader has in flight before the slot (whichever way that one ends).
+    fn phase2_quorum(&self, slot: Slot, acks: NodeSet) -> bool {
+        let Some(cfg) = &self.cheap else {
+            return self.setup.quorums.is_phase2_quorum(acks);
+        };
+        if !cfg.at(slot).is_quorum(acks) {
+            return false;
+        }
+        match &self.role {
+            Role::Leader(l) => l.inflight.range(..slot).all(|(_, inf)| match &inf.value {
+                Value::Config(m) => m.is_quorum(acks),
+                _ => true,
+            }),
+            _ => true,
+        }
+    }
+
+    /// Whether the candidate's promises win Phase 1. Cheap Paxos: a quorum in the configuration of its first
+    /// slot, in every later one it knows to be decided, and in every configuration a promise reports.
+    fn candidate_won(&self) -> bool {
+        let Role::Candidate(c) = &self.role else {
+            return false;
+        };
+        let Some(cfg) = &self.cheap else {
+            return self.setup.quorums.is_phase1_quorum(c.promises);
+        };
+        if self.setup.mutation == Mutation::CheapIgnoresReconfigurations {
+            return cfg.at(c.from).is_quorum(c.promises);
+        }
+        cfg.from(c.from).all(|m| m.is_quorum(c.promises))
+            && c.reports.values().all(|(_, v)| match v {
+                Value::Config(m) => m.is_quorum(c.promises),
+                _ => true,
+            })
+    }
+
+    /// Bookkeeping for a value just learned: a decided reconfiguration takes effect after its slot.
+    fn learned(&mut self, slot: Slot, value: &Value) {
+        let Some(cfg) = &mut self.cheap else {
+            return;
+        };
+        if cfg.pending == Some(slot) {
+            cfg.pending = None;
+            if matches!(value, Value::Config(_)) {
+                self.reconfigurations += 1;
+            }
+        }
+        if let Value::Config(m) = value {
+            cfg.decided(slot, *m);
+        }
     }
 
     fn redraw_timeout(&mut self) {
@@ -294,7 +362,7 @@ impl MultiReplica {
         self.leader_hint = None;
         self.redraw_timeout();
         out.broadcast(MultiMsg::Prepare { ballot, from });
-        if self.setup.quorums.is_phase1_quorum(promises) {
+        if self.candidate_won() {
             self.become_leader(now, out);
         }
     }
@@ -324,7 +392,7 @@ impl MultiReplica {
                 }
             }
         }
-        if self.setup.quorums.is_phase1_quorum(c.promises) {
+        if self.candidate_won() {
             self.become_leader(now, out);
         }
     }
@@ -368,6 +436,10 @@ impl MultiReplica {
             }
         }
         self.role = Role::Leader(leader);
+        if let Some(cfg) = &mut self.cheap {
+            // A reconfiguration of an earlier leadership is re-proposed (or not) by Phase 1's rule.
+            cfg.pending = None;
+        }
         self.leader_hint = Some(self.me());
         self.failed_elections = 0;
         for (slot, value) in recovered {
@@ -398,12 +470,27 @@ impl MultiReplica {
         self.d.accepted.insert(slot, (ballot, value.clone()));
         let mut acks = NodeSet::EMPTY;
         acks.insert(me);
-        out.broadcast(MultiMsg::Accept {
+        let accept = MultiMsg::Accept {
             ballot,
             slot,
             value: value.clone(),
             commit,
-        });
+        };
+        match &self.cheap {
+            // Cheap Paxos: the mains only, unless this is a reconfiguration (it needs the auxiliaries).
+            Some(cfg) => {
+                let m = cfg.at(slot);
+                let to = if matches!(value, Value::Config(_)) {
+                    m.members
+                } else {
+                    m.mains
+                };
+                for r in crate::cheap::Membership::ids(to).filter(|&r| r != me) {
+                    out.send(Peer::Replica(r), accept.clone());
+                }
+            }
+            None => out.broadcast(accept),
+        }
         l.inflight.insert(
             slot,
             Inflight {
@@ -412,7 +499,7 @@ impl MultiReplica {
                 sent_at: now,
             },
         );
-        if self.setup.quorums.is_phase2_quorum(acks) {
+        if self.phase2_quorum(slot, acks) {
             self.decide(slot, out);
         }
     }
@@ -423,7 +510,10 @@ impl MultiReplica {
             let Role::Leader(l) = &mut self.role else {
                 return;
             };
-            if l.pending.is_empty() || l.inflight.len() >= self.setup.tuning.max_inflight {
+            if l.pending.is_empty()
+                || l.inflight.len() >= self.setup.tuning.max_inflight
+                || self.cheap.as_ref().is_some_and(|c| c.pending.is_some())
+            {
                 return;
             }
             let take = l.pending.len().min(self.setup.tuning.batch_max.max(1));
@@ -441,6 +531,7 @@ impl MultiReplica {
         let Some(inf) = l.inflight.remove(&slot) else {
             return;
         };
+        self.learned(slot, &inf.value);
         self.learner.learn(slot, inf.value, out);
         self.apply(out);
     }
@@ -524,6 +615,7 @@ impl MultiReplica {
                 match self.d.accepted.get(&s) {
                     Some((b, v)) if *b == ballot => {
                         let v = v.clone();
+                        self.learned(s, &v);
                         self.learner.learn(s, v, out);
                     }
                     _ => break,
@@ -570,12 +662,29 @@ impl MultiReplica {
         let commit = self.learner.first_undecided();
         let retransmit = self.setup.tuning.retransmit;
         let timeout = self.timeout;
+        let me = self.me();
         match &mut self.role {
             Role::Leader(l) => {
-                out.broadcast(MultiMsg::Heartbeat {
+                let heartbeat = MultiMsg::Heartbeat {
                     ballot: l.ballot,
                     commit,
-                });
+                };
+                self.ticks += 1;
+                match &self.cheap {
+                    // Cheap Paxos: only the mains hear the leader every tick; the others (auxiliaries, removed
+                    // mains) now and then, so that they redirect clients to the right leader and stay quiet.
+                    Some(_) if self.ticks % CHEAP_SPARSE_HEARTBEAT == 0 => out.broadcast(heartbeat),
+                    Some(cfg) => {
+                        for r in
+                            crate::cheap::Membership::ids(cfg.at(commit).mains).filter(|&r| r != me)
+                        {
+                            out.send(Peer::Replica(r), heartbeat.clone());
+                        }
+                    }
+                    None => out.broadcast(heartbeat),
+                }
+                // Unanswered Accepts go to everyone again: in Cheap Paxos that brings in the auxiliaries.
+                let mut silent_main = None;
                 for (slot, inf) in l.inflight.iter_mut() {
                     if now.saturating_since(inf.sent_at) >= retransmit {
                         inf.sent_at = now;
@@ -585,6 +694,23 @@ impl MultiReplica {
                             value: inf.value.clone(),
                             commit,
                         });
+                        if let Some(cfg) = &self.cheap {
+                            let missing = cfg.at(*slot).mains.0 & !inf.acks.0;
+                            silent_main = silent_main.or(crate::cheap::Membership::ids(
+                                crate::quorum::NodeSet(missing),
+                            )
+                            .find(|&r| r != me));
+                        }
+                    }
+                }
+                // A main that left a slot unanswered for a whole retransmission period is configured out.
+                if let (Some(m), Some(cfg)) = (silent_main, &mut self.cheap) {
+                    if cfg.pending.is_none() {
+                        let slot = l.next_slot;
+                        l.next_slot = slot.next();
+                        cfg.pending = Some(slot);
+                        let next = cfg.at(slot).without(m);
+                        self.propose(now, slot, Value::Config(next), out);
                     }
                 }
                 return;
@@ -597,6 +723,14 @@ impl MultiReplica {
                 return;
             }
             Role::Follower => {
+                // Cheap Paxos's auxiliaries never lead and need not learn the log.
+                if self
+                    .cheap
+                    .as_ref()
+                    .is_some_and(|c| c.auxiliaries.contains(me))
+                {
+                    return;
+                }
                 if now.saturating_since(self.last_contact) >= timeout {
                     self.start_election(now, out);
                     return;
@@ -707,7 +841,8 @@ impl Replica for MultiReplica {
                     return;
                 };
                 inf.acks.insert(from);
-                if self.setup.quorums.is_phase2_quorum(inf.acks) {
+                let acks = inf.acks;
+                if self.phase2_quorum(slot, acks) {
                     self.decide(slot, out);
                     self.try_propose(now, out);
                 }
@@ -749,7 +884,9 @@ impl Replica for MultiReplica {
                     return;
                 }
                 for (i, v) in values.into_iter().enumerate() {
-                    self.learner.learn(Slot(start.0 + i as u64), v, out);
+                    let slot = Slot(start.0 + i as u64);
+                    self.learned(slot, &v);
+                    self.learner.learn(slot, v, out);
                 }
                 self.apply(out);
             }
@@ -771,7 +908,10 @@ impl Replica for MultiReplica {
             applied_upto: self.learner.applied_upto(),
             state_digest: self.learner.kv().digest(),
             is_leader: self.is_leader(),
-            counters: Default::default(),
+            counters: crate::replica::Counters {
+                reconfigurations: self.reconfigurations,
+                ..Default::default()
+            },
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum Mutation {
     /// Fast Paxos recovery takes the least-voted value of the highest round instead of the one a fast quorum
     /// may have chosen.
     FastRecoveryIgnoresQuorumRule,
+    /// A Cheap Paxos candidate wins Phase 1 with a quorum of its first slot's configuration alone, ignoring the
+    /// reconfigurations decided or reported after it.
+    CheapIgnoresReconfigurations,
 }
 
 /// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.

@@ -111,6 +111,7 @@ impl fmt::Display for Violation {
 pub(crate) fn describe(v: &Value) -> String {
     match v {
         Value::Noop => "no-op".into(),
+        Value::Config(m) => format!("config(members {:#b}, mains {:#b})", m.members.0, m.mains.0),
         Value::Batch(cmds) => {
             let ids: Vec<String> = cmds
                 .iter()

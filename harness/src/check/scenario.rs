@@ -126,6 +126,10 @@ fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> 
     match *q {
         QuorumSystem::Majority { n } => order[..n / 2 + 1].to_vec(),
         QuorumSystem::Fast { classic, .. } => order[..classic].to_vec(),
+        // Cheap Paxos is live only while the set of working replicas does not move too fast (the paper's
+        // assumption): a random majority may hold no quorum of the configuration it has reached, so the
+        // liveness phase brings every replica back.
+        QuorumSystem::Cheap { n, .. } => (0..n).collect(),
         QuorumSystem::Flexible { q1, q2, .. } => order[..q1.max(q2)].to_vec(),
         QuorumSystem::Grid { rows, cols } => {
             let (col, row) = (
@@ -153,6 +157,10 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         "fast" => (
             n,
             QuorumSystem::fast(n, None, None).unwrap_or(QuorumSystem::Majority { n }),
+        ),
+        "cheap" => (
+            n,
+            QuorumSystem::cheap(n, None).unwrap_or(QuorumSystem::Majority { n }),
         ),
         _ => (n, QuorumSystem::Majority { n }),
     };

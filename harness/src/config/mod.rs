@@ -203,6 +203,9 @@ pub struct VariantFile {
     /// Fast Paxos: fast and classic quorum sizes (defaults: the smallest safe sizes for N).
     pub fast_quorum: Option<usize>,
     pub classic_quorum: Option<usize>,
+    /// Cheap Paxos: how many auxiliary acceptors (default (N - 1) / 2), or which ones (default: the last).
+    pub auxiliary: Option<usize>,
+    pub auxiliaries: Option<Vec<usize>>,
     pub batch_max: Option<usize>,
     pub max_inflight: Option<usize>,
     pub heartbeat_ms: Option<f64>,
@@ -708,7 +711,43 @@ impl Validator<'_> {
                 "Fast Paxos sizes its quorums with fast_quorum and classic_quorum",
             ));
         }
+        if v.name != "cheap" && (v.auxiliary.is_some() || v.auxiliaries.is_some()) {
+            let k = if v.auxiliary.is_some() {
+                "auxiliary"
+            } else {
+                "auxiliaries"
+            };
+            return Err(self.err(
+                key(k),
+                "only Cheap Paxos (name = \"cheap\") has auxiliary acceptors",
+            ));
+        }
         let quorums = match (v.q1, v.q2, v.grid) {
+            _ if v.name == "cheap" => {
+                if v.q1.is_some() || v.q2.is_some() || v.grid.is_some() {
+                    return Err(self.err(
+                        key("q1"),
+                        "Cheap Paxos's quorums come from its main and auxiliary acceptors",
+                    ));
+                }
+                let aux = match (v.auxiliary, &v.auxiliaries) {
+                    (Some(f), Some(list)) if f != list.len() => {
+                        return Err(self.err(
+                            key("auxiliary"),
+                            format!("says {f} but auxiliaries lists {}", list.len()),
+                        ))
+                    }
+                    (_, Some(list)) => Some(list.clone()),
+                    (Some(f), None) => Some((n.saturating_sub(f)..n).collect()),
+                    (None, None) => None,
+                };
+                let k = if v.auxiliaries.is_some() {
+                    "auxiliaries"
+                } else {
+                    "auxiliary"
+                };
+                QuorumSystem::cheap(n, aux).map_err(|e| quorum_err(k, e))?
+            }
             _ if v.name == "fast" => QuorumSystem::fast(n, v.classic_quorum, v.fast_quorum)
                 .map_err(|e| {
                     let k = match e {

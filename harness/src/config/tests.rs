@@ -238,3 +238,25 @@ fn a_jitter_sweep_is_validated() {
     let e = err(&format!("{GOOD}\n[sweep]\njitter_ms = [1.0, 1.0]\n"));
     assert!(e.contains("listed twice"), "{e}");
 }
+
+#[test]
+fn cheap_paxos_auxiliaries_are_validated() {
+    let cheap = GOOD.replace("name = \"multi\"", "name = \"cheap\"");
+    let e = parse_str(&cheap).unwrap();
+    assert_eq!(e.variants[0].quorums.q2_size(), 2, "two mains of three");
+    let e = parse_str(&cheap.replace("name = \"cheap\"", "name = \"cheap\"\nauxiliaries = [0]"))
+        .unwrap();
+    assert!(matches!(e.variants[0].quorums, QuorumSystem::Cheap { mains, .. } if mains.0 == 0b110));
+    let e = err(&cheap.replace("name = \"cheap\"", "name = \"cheap\"\nauxiliary = 2"));
+    assert!(
+        e.contains("variant[0].auxiliary") && e.contains("2 auxiliary replicas of n = 3"),
+        "{e}"
+    );
+    let e = err(&cheap.replace("name = \"cheap\"", "name = \"cheap\"\nauxiliaries = [5]"));
+    assert!(
+        e.contains("variant[0].auxiliaries") && e.contains("5 is not in 0..3"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"multi\"\nauxiliary = 1"));
+    assert!(e.contains("only Cheap Paxos"), "{e}");
+}

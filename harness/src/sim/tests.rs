@@ -314,6 +314,32 @@ fn fast_p50_matches_its_model_and_beats_multi_only_far_from_the_leader() {
     assert!(f_eu < m_eu, "{by_region:?}");
 }
 
+#[test]
+fn cheap_p50_matches_its_model_and_it_sends_fewer_messages_than_multi() {
+    for (region, leader, cpu) in [
+        ("us-east", 0, 0.0),
+        ("eu-west", 0, 5.0),
+        ("us-east", 1, 20.0),
+    ] {
+        let mut exp = experiment(region, leader, cpu);
+        let mut multi = Sim::<Multi>::new(spec(&exp, 1, 1));
+        multi.run();
+        exp.variants[0].name = "cheap".into();
+        exp.variants[0].quorums = QuorumSystem::cheap(5, None).unwrap();
+        let cheap = p50_us::<paxos_variants::cheap::Cheap>(spec(&exp, 1, 1));
+        assert_within_1pct(
+            cheap,
+            modelled_us(&exp, |m| m.cheap_ns()),
+            &format!("cheap, client in {region}"),
+        );
+        let mut sim = Sim::<paxos_variants::cheap::Cheap>::new(spec(&exp, 1, 1));
+        sim.run();
+        let per_op = |m: &Metrics| m.total_messages().count as f64 / m.ops as f64;
+        let (c, m) = (per_op(&sim.metrics), per_op(&multi.metrics));
+        assert!(c < m, "cheap {c} messages per op, multi {m}");
+    }
+}
+
 /// A digest of one faulty run: its decided log (wire encoding) and its counters.
 fn trace_digest<V: Variant>(seed: u64) -> u64 {
     use crate::check::scenario::{scenario, FaultKinds};
@@ -352,6 +378,7 @@ fn one_seed_per_variant_pins_its_trace() {
         trace_digest::<Basic>(42),
         trace_digest::<Flexible>(42),
         trace_digest::<Fast>(42),
+        trace_digest::<paxos_variants::cheap::Cheap>(42),
     ];
     assert_eq!(
         got,
@@ -359,7 +386,8 @@ fn one_seed_per_variant_pins_its_trace() {
             6758831970781667278,
             5235022920316541020,
             4573762134064234333,
-            3788282839483486224
+            3788282839483486224,
+            5082816440848002654
         ],
         "trace digests moved"
     );

@@ -42,6 +42,10 @@ pub enum QuorumError {
     EmptyGrid { rows: usize, cols: usize },
     #[error("grid = [{rows}, {cols}] has {cells} cells but the cluster has n = {n} replicas", cells = rows * cols)]
     GridSizeMismatch { rows: usize, cols: usize, n: usize },
+    #[error("auxiliary replica {id} is not in 0..{n}")]
+    AuxiliaryOutOfRange { id: usize, n: usize },
+    #[error("{aux} auxiliary replicas of n = {n}: the {mains} main ones would not be a quorum (Cheap Paxos has f + 1 main and at most f auxiliary acceptors)", mains = n - aux)]
+    TooManyAuxiliaries { aux: usize, n: usize },
     #[error("classic_quorum = {classic} and fast_quorum = {fast} with n = {n} break the rule that {rule} ({formula})")]
     FastUnsafe {
         classic: usize,
@@ -71,6 +75,11 @@ pub enum QuorumSystem {
         n: usize,
         classic: usize,
         fast: usize,
+    },
+    /// Cheap Paxos's initial configuration: the main acceptors (a quorum on their own) and any majority.
+    Cheap {
+        n: usize,
+        mains: NodeSet,
     },
 }
 
@@ -159,6 +168,26 @@ impl QuorumSystem {
         })
     }
 
+    /// Cheap Paxos: `auxiliaries` are the auxiliary acceptors (default: the last (n - 1) / 2 replicas).
+    pub fn cheap(n: usize, auxiliaries: Option<Vec<usize>>) -> Result<QuorumSystem, QuorumError> {
+        check_n(n)?;
+        let aux = auxiliaries.unwrap_or_else(|| (n - (n - 1) / 2..n).collect());
+        let mut set = NodeSet::EMPTY;
+        for &id in &aux {
+            if id >= n {
+                return Err(QuorumError::AuxiliaryOutOfRange { id, n });
+            }
+            set.insert(crate::types::NodeId(id as u32));
+        }
+        if set.len() > (n - 1) / 2 {
+            return Err(QuorumError::TooManyAuxiliaries { aux: set.len(), n });
+        }
+        Ok(QuorumSystem::Cheap {
+            n,
+            mains: set.complement(n),
+        })
+    }
+
     /// The fast quorum size of a Fast Paxos system.
     pub fn fast_size(&self) -> Option<usize> {
         match *self {
@@ -183,7 +212,8 @@ impl QuorumSystem {
         match *self {
             QuorumSystem::Majority { n }
             | QuorumSystem::Flexible { n, .. }
-            | QuorumSystem::Fast { n, .. } => n,
+            | QuorumSystem::Fast { n, .. }
+            | QuorumSystem::Cheap { n, .. } => n,
             QuorumSystem::Grid { rows, cols } => rows * cols,
         }
     }
@@ -195,6 +225,7 @@ impl QuorumSystem {
             QuorumSystem::Flexible { q1, .. } => q1,
             QuorumSystem::Grid { rows, .. } => rows,
             QuorumSystem::Fast { classic, .. } => classic,
+            QuorumSystem::Cheap { mains, .. } => mains.len(),
         }
     }
 
@@ -205,6 +236,7 @@ impl QuorumSystem {
             QuorumSystem::Flexible { q2, .. } => q2,
             QuorumSystem::Grid { cols, .. } => cols,
             QuorumSystem::Fast { classic, .. } => classic,
+            QuorumSystem::Cheap { mains, .. } => mains.len(),
         }
     }
 
@@ -216,6 +248,11 @@ impl QuorumSystem {
             QuorumSystem::Grid { rows, cols } => {
                 (0..cols).any(|c| (0..rows).all(|r| set.contains_index(r * cols + c)))
             }
+            QuorumSystem::Cheap { n, mains } => crate::cheap::Membership {
+                members: NodeSet::all(n),
+                mains,
+            }
+            .is_quorum(set),
         }
     }
 
@@ -227,6 +264,11 @@ impl QuorumSystem {
             QuorumSystem::Grid { rows, cols } => {
                 (0..rows).any(|r| (0..cols).all(|c| set.contains_index(r * cols + c)))
             }
+            QuorumSystem::Cheap { n, mains } => crate::cheap::Membership {
+                members: NodeSet::all(n),
+                mains,
+            }
+            .is_quorum(set),
         }
     }
 }

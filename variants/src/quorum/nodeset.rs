@@ -2,7 +2,9 @@ use crate::types::NodeId;
 
 /// A set of replicas as a bit mask (replica `i` is bit `i`); quorum checks run on every acknowledgement, so they
 /// must not allocate.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct NodeSet(pub u64);
 
 impl NodeSet {
