@@ -226,6 +226,23 @@ fn checked(
     }
 }
 
+/// The longest stretch without a single completion inside the measurement window, in milliseconds (at the
+/// time series' 100 ms resolution): a leader election or a reconfiguration shows up here.
+fn max_stall_ms(m: &Metrics) -> f64 {
+    let b = crate::metrics::TIMELINE_BUCKET_NS;
+    let (first, last) = (m.window_start_ns.div_ceil(b), m.window_end_ns / b);
+    let (mut run, mut best) = (0u64, 0u64);
+    for i in first..last {
+        if m.timeline.get(i as usize).copied().unwrap_or(0) == 0 {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    (best * b) as f64 / 1e6
+}
+
 /// The figures of a checked run, the same way for both drivers.
 fn figures(
     exp: &Experiment,
@@ -302,5 +319,6 @@ fn figures(
         reconfigurations: counters.reconfigurations,
         jitter_ms: jitter.as_secs_f64() * 1000.0,
         jitter_swept: plan.jitter.is_some(),
+        max_stall_ms: max_stall_ms(m),
     }
 }

@@ -50,6 +50,8 @@ pub struct RunResult {
     /// The run's network jitter (standard deviation, ms); `jitter_swept` when it came from `[sweep]`.
     pub jitter_ms: f64,
     pub jitter_swept: bool,
+    /// Longest time without a completion inside the window (100 ms resolution).
+    pub max_stall_ms: f64,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -78,9 +80,10 @@ struct Row<'a> {
     recoveries: u64,
     reconfigurations: u64,
     jitter_ms: String,
+    max_stall_ms: String,
 }
 
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms";
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms";
 
 /// Fixed precision, so a file is byte-identical for identical figures.
 fn fmt(v: Option<f64>, decimals: usize) -> String {
@@ -114,6 +117,7 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             recoveries: r.recoveries,
             reconfigurations: r.reconfigurations,
             jitter_ms: format!("{:.3}", r.jitter_ms),
+            max_stall_ms: format!("{:.0}", r.max_stall_ms),
         })?;
     }
     if runs.is_empty() {
@@ -352,6 +356,7 @@ mod tests {
             reconfigurations: 0,
             jitter_ms: 0.5,
             jitter_swept: false,
+            max_stall_ms: 300.0,
         }
     }
 
@@ -363,7 +368,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300"
         );
     }
 
