@@ -122,3 +122,28 @@ fn quick_runs_over_quic_with_rows_for_both_variants_and_a_time_series() {
     // 4 runs x 3 replicas, plus the header.
     assert_eq!(cpu.lines().count(), 13, "{cpu}");
 }
+
+#[test]
+fn a_fault_schedule_runs_over_quic_and_the_history_still_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = shortened("quick.toml", 5, "[4]", dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(
+        "\n[[fault]]\nat_s = 1.5\ncrash = 2\n\n[[fault]]\nat_s = 2.5\nrestart = 2\n\n\
+         [[fault]]\nat_s = 3.0\npartition = [[0], [1, 2]]\n\n[[fault]]\nat_s = 3.8\nheal = true\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.path().join("out");
+    let stdout = run(&cfg, "quic", &out);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for r in &rows {
+        assert!(r["ops"].parse::<u64>().unwrap() > 0, "{r:?}");
+    }
+    // The partition cut the leader (replica 0) off from both others: Multi-Paxos stalls and elects anew.
+    let multi = rows.iter().find(|r| r["variant"] == "multi").unwrap();
+    assert!(
+        multi["max_stall_ms"].parse::<f64>().unwrap() >= 100.0,
+        "{multi:?}"
+    );
+}

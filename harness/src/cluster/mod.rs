@@ -18,13 +18,15 @@ use crate::net::tls::{ClusterCa, Identity, TlsError};
 use crate::net::transport::{AcceptPolicy, NetStats, Transport, INBOX};
 use crate::net::{replica_endpoint, NetError};
 use crate::sim::SimSpec;
+use crate::sim::{Partitions, SimFault};
 use crate::wan::LinkModel;
 use client_task::Schedule;
 use fleet::Fleet;
 use paxos_variants::{ClientId, DetRng, NodeId, Peer, ReplicaSetup, ReplicaStatus, Variant};
-use replica_task::{ReplicaTask, Start};
+use replica_task::{ReplicaEnd, ReplicaTask, Start};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{mpsc, watch};
@@ -121,6 +123,174 @@ pub(crate) fn add(total: &mut NetTotals, s: &NetStats) {
     total.dropped_unreachable += NetStats::get(&s.dropped_unreachable);
 }
 
+/// One replica of the in-process cluster: its transport, and its running task (absent while crashed).
+struct Node<V: Variant> {
+    net: Option<Transport<V::Msg>>,
+    job: Option<(watch::Sender<bool>, tokio::task::JoinHandle<ReplicaEnd<V>>)>,
+    incarnation: u64,
+    /// What a crashed incarnation left on "disk".
+    saved: Option<<V::Replica as paxos_variants::Replica>::Durable>,
+    decisions: Vec<(paxos_variants::Slot, paxos_variants::Value)>,
+    handler_ns: u64,
+    handled: u64,
+}
+
+/// What every replica task needs that does not change between incarnations.
+struct Shared<'a> {
+    spec: &'a SimSpec,
+    ca: &'a ClusterCa,
+    regions: Arc<Regions>,
+    links: LinkModel,
+    delayer: crate::net::inject::Delayer,
+    partitions: Arc<RwLock<Partitions>>,
+    addrs: Vec<SocketAddr>,
+    epoch: Instant,
+    metrics: Metrics,
+    wan: (u64, u64),
+}
+
+impl Shared<'_> {
+    fn transport<M: paxos_variants::Message>(
+        &self,
+        r: u32,
+        addr: SocketAddr,
+        inbox: mpsc::Sender<(Peer, M)>,
+    ) -> Result<Transport<M>, ClusterError> {
+        let (creds, _, _) = self.ca.issue(Identity::Replica(r))?;
+        let (ep, dial_cfg) = replica_endpoint(addr, &self.ca.cert_der(), &creds)?;
+        let mut t = Transport::<M>::new(ep, dial_cfg, inbox);
+        let policy = AcceptPolicy {
+            me: Identity::Replica(r),
+            replicas: self.spec.topology.n() as u32,
+            clients_below: Some(self.spec.clients as u32),
+        };
+        t.accept(policy, None);
+        Ok(t)
+    }
+
+    fn start<V: Variant>(
+        &self,
+        r: usize,
+        node: &mut Node<V>,
+        inbox: mpsc::Receiver<(Peer, V::Msg)>,
+    ) {
+        let Some(net) = &node.net else {
+            return;
+        };
+        let sender = WanSender {
+            me: Peer::Replica(NodeId(r as u32)),
+            replicas: self.spec.topology.n(),
+            regions: self.regions.clone(),
+            links: self.links.clone(),
+            rng: DetRng::derive(
+                self.spec.seed,
+                2_000_000 + r as u64 + 4096 * node.incarnation,
+            ),
+            delayer: self.delayer.clone(),
+            partitions: Some(self.partitions.clone()),
+            metrics: Metrics::new(ns(self.spec.measure_from), ns(self.spec.stop_issuing)),
+            epoch: self.epoch,
+            encode_errors: 0,
+            dropped: 0,
+            duplicated: 0,
+        };
+        let setup = replica_setup(self.spec, r, node.incarnation);
+        let start = match node.saved.take() {
+            Some(d) => Start::Recover(setup, d),
+            None => Start::New(setup),
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = ReplicaTask::<V> {
+            id: r as u32,
+            control: None,
+            start,
+            inbox,
+            sender,
+            links: net.link_finder(),
+            stop: stop_rx,
+        };
+        node.job = Some((stop_tx, tokio::spawn(task.run())));
+    }
+
+    /// Stops a replica's task and takes what it leaves: its durable state, decisions and counters.
+    async fn stop<V: Variant>(&mut self, node: &mut Node<V>) -> Option<ReplicaStatus> {
+        let (stop, job) = node.job.take()?;
+        let _ = stop.send(true);
+        let end = job.await.ok()?;
+        self.metrics.merge(&end.sender.metrics);
+        self.wan.0 += end.sender.dropped;
+        self.wan.1 += end.sender.duplicated;
+        node.decisions.extend(end.decisions);
+        node.handler_ns += end.handler_ns;
+        node.handled += end.messages_handled;
+        node.saved = Some(end.durable);
+        Some(end.status)
+    }
+
+    async fn apply<V: Variant>(&mut self, nodes: &mut [Node<V>], fault: &SimFault) {
+        match fault {
+            SimFault::Crash(r) => {
+                let Some(node) = nodes.get_mut(*r) else {
+                    return;
+                };
+                self.stop(node).await;
+                // A dead process: its connections go, so its peers notice.
+                if let Some(net) = node.net.take() {
+                    net.shutdown().await;
+                }
+            }
+            SimFault::Restart(r) => {
+                let Some(node) = nodes.get_mut(*r) else {
+                    return;
+                };
+                if node.job.is_some() {
+                    return;
+                }
+                node.incarnation += 1;
+                let (tx, rx) = mpsc::channel(INBOX);
+                // The same address as before, so peers' reconnection attempts find it; the old socket may take
+                // a moment to be released.
+                let mut bound = None;
+                for _ in 0..100 {
+                    match self.transport::<V::Msg>(*r as u32, self.addrs[*r], tx.clone()) {
+                        Ok(t) => {
+                            bound = Some(t);
+                            break;
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    }
+                }
+                let Some(mut t) = bound else {
+                    tracing::warn!("replica {r} could not listen again on {}", self.addrs[*r]);
+                    return;
+                };
+                for (j, addr) in self.addrs.iter().enumerate().skip(r + 1) {
+                    t.dial(Identity::Replica(j as u32), *addr);
+                }
+                node.net = Some(t);
+                self.start(*r, node, rx);
+            }
+            SimFault::Partition(groups) => {
+                if let Ok(mut p) = self.partitions.write() {
+                    p.split(groups);
+                }
+            }
+            SimFault::Block { from, to } => {
+                if let Ok(mut p) = self.partitions.write() {
+                    p.block(*from, *to);
+                }
+            }
+            SimFault::Heal => {
+                if let Ok(mut p) = self.partitions.write() {
+                    p.heal();
+                }
+            }
+            // Pauses and impairment changes are simulator-only; configs cannot ask for them.
+            _ => {}
+        }
+    }
+}
+
 async fn run_async<V: Variant>(
     spec: &SimSpec,
     drain: Duration,
@@ -130,48 +300,59 @@ async fn run_async<V: Variant>(
     let clients = spec.clients;
     let ca = ClusterCa::generate()?;
     let ca_der = ca.cert_der();
-    let links = LinkModel::new(&spec.network);
-    let regions = Arc::new(Regions {
-        replica: spec.topology.replica_region.clone(),
-        client: spec.topology.client_regions.clone(),
-    });
     let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
+    let mut shared = Shared {
+        spec,
+        ca: &ca,
+        regions: Arc::new(Regions {
+            replica: spec.topology.replica_region.clone(),
+            client: spec.topology.client_regions.clone(),
+        }),
+        links: LinkModel::new(&spec.network),
+        delayer: delayer.handle(),
+        partitions: Arc::new(RwLock::new(Partitions::new(n))),
+        addrs: Vec::new(),
+        epoch: Instant::now(),
+        metrics: Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
+        wan: (0, 0),
+    };
 
     // Replicas: endpoints, accept loops, then the mesh (lower id dials higher).
-    let mut replica_net = Vec::with_capacity(n);
-    let mut replica_inbox = Vec::with_capacity(n);
+    let mut nodes: Vec<Node<V>> = Vec::with_capacity(n);
+    let mut inboxes = Vec::with_capacity(n);
     for r in 0..n as u32 {
-        let (creds, _, _) = ca.issue(Identity::Replica(r))?;
-        let (ep, dial_cfg) = replica_endpoint(loopback(), &ca_der, &creds)?;
         let (tx, rx) = mpsc::channel(INBOX);
-        let mut t = Transport::<V::Msg>::new(ep, dial_cfg, tx);
-        let policy = AcceptPolicy {
-            me: Identity::Replica(r),
-            replicas: n as u32,
-            clients_below: Some(clients as u32),
-        };
-        t.accept(policy, None);
-        replica_net.push(t);
-        replica_inbox.push(rx);
+        let t = shared.transport::<V::Msg>(r, loopback(), tx)?;
+        shared
+            .addrs
+            .push(t.local_addr().map_err(ClusterError::Runtime)?);
+        nodes.push(Node {
+            net: Some(t),
+            job: None,
+            incarnation: 0,
+            saved: None,
+            decisions: Vec::new(),
+            handler_ns: 0,
+            handled: 0,
+        });
+        inboxes.push(rx);
     }
-    let addrs = replica_net
-        .iter()
-        .map(|t| t.local_addr())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(ClusterError::Runtime)?;
-    for (i, t) in replica_net.iter_mut().enumerate() {
-        for (j, addr) in addrs.iter().enumerate().skip(i + 1) {
-            t.dial(Identity::Replica(j as u32), *addr);
+    for (i, node) in nodes.iter_mut().enumerate() {
+        if let Some(t) = &mut node.net {
+            for (j, addr) in shared.addrs.iter().enumerate().skip(i + 1) {
+                t.dial(Identity::Replica(j as u32), *addr);
+            }
         }
     }
     let mut creds = Vec::with_capacity(clients);
     for c in 0..clients as u32 {
         creds.push((ClientId(c), ca.issue(Identity::Client(c))?.0));
     }
-    let mut fleet = Fleet::<V>::dial(&ca_der, creds, &addrs)?;
+    let mut fleet = Fleet::<V>::dial(&ca_der, creds, &shared.addrs)?;
     wait_connected(|| {
         let mut missing = fleet.missing(n);
-        for (i, t) in replica_net.iter().enumerate() {
+        for (i, node) in nodes.iter().enumerate() {
+            let Some(t) = &node.net else { continue };
             for j in (0..n).filter(|&j| j != i) {
                 if !t.connected(Identity::Replica(j as u32)) {
                     missing.push(format!("replica {i} -> replica {j}"));
@@ -188,77 +369,63 @@ async fn run_async<V: Variant>(
     .await?;
 
     // The run's clock starts once every connection is up, so handshakes are not measured.
-    let epoch = Instant::now();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut replica_jobs = Vec::with_capacity(n);
-    for (r, inbox) in replica_inbox.into_iter().enumerate() {
-        let sender = WanSender {
-            me: Peer::Replica(NodeId(r as u32)),
-            replicas: n,
-            regions: regions.clone(),
-            links: links.clone(),
-            rng: DetRng::derive(spec.seed, 2_000_000 + r as u64),
-            delayer: delayer.handle(),
-            partitions: None,
-            metrics: Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
-            epoch,
-            encode_errors: 0,
-            dropped: 0,
-            duplicated: 0,
-        };
-        let task = ReplicaTask::<V> {
-            id: r as u32,
-            control: None,
-            start: Start::New(replica_setup(spec, r, 0)),
-            inbox,
-            sender,
-            links: replica_net[r].link_finder(),
-            stop: stop_rx.clone(),
-        };
-        replica_jobs.push(tokio::spawn(task.run()));
+    shared.epoch = Instant::now();
+    let epoch = shared.epoch;
+    for (r, inbox) in inboxes.into_iter().enumerate() {
+        shared.start(r, &mut nodes[r], inbox);
     }
     let schedule = Schedule {
         stop_issuing_ns: ns(spec.stop_issuing),
         end_ns: ns(spec.stop_issuing + drain),
         clients,
     };
-    let fleet_end = fleet
-        .drive(spec, &regions, &delayer.handle(), epoch, schedule)
-        .await?;
-    let mut metrics = fleet_end.metrics;
-    let mut history = History::new(clients);
-    let mut net = NetTotals {
-        wan_dropped: fleet_end.wan_dropped,
-        wan_duplicated: fleet_end.wan_duplicated,
-        ..NetTotals::default()
+    let regions = shared.regions.clone();
+    let delayer_handle = delayer.handle();
+    let load = fleet.drive(spec, &regions, &delayer_handle, epoch, schedule);
+    let faults = async {
+        for (at, fault) in &spec.faults {
+            tokio::time::sleep_until((epoch + *at).into()).await;
+            shared.apply(&mut nodes, fault).await;
+        }
     };
+    let (fleet_end, ()) = tokio::join!(load, faults);
+    let fleet_end = fleet_end?;
+
+    let mut history = History::new(clients);
     for (c, end) in fleet_end.ends.into_iter().enumerate() {
         history.ops[c] = end.records;
     }
-    let _ = stop_tx.send(true);
     let mut statuses = Vec::with_capacity(n);
     let mut replicas = Vec::with_capacity(n);
-    for (r, job) in replica_jobs.into_iter().enumerate() {
-        let end = job.await.map_err(|e| ClusterError::Task(e.to_string()))?;
-        metrics.merge(&end.sender.metrics);
-        net.wan_dropped += end.sender.dropped;
-        net.wan_duplicated += end.sender.duplicated;
-        for (slot, value) in &end.decisions {
+    for (r, node) in nodes.iter_mut().enumerate() {
+        let alive = shared.stop(node).await;
+        for (slot, value) in &node.decisions {
             history.decision(NodeId(r as u32), *slot, value);
         }
-        statuses.push((NodeId(r as u32), end.status));
+        if let Some(status) = alive.clone() {
+            statuses.push((NodeId(r as u32), status));
+        }
         replicas.push(ReplicaReport {
             id: r,
-            handler_ms: end.handler_ns as f64 / 1e6,
-            messages_handled: end.messages_handled,
-            alive_at_end: true,
+            handler_ms: node.handler_ns as f64 / 1e6,
+            messages_handled: node.handled,
+            alive_at_end: alive.is_some(),
             process_cpu_ms: None,
         });
     }
+    let mut metrics = fleet_end.metrics;
+    metrics.merge(&shared.metrics);
+    let mut net = NetTotals {
+        wan_dropped: fleet_end.wan_dropped + shared.wan.0,
+        wan_duplicated: fleet_end.wan_duplicated + shared.wan.1,
+        ..NetTotals::default()
+    };
     fleet.shutdown(&mut net).await;
-    for t in replica_net {
-        add(&mut net, &t.stats);
-        t.shutdown().await;
+    for node in nodes {
+        if let Some(t) = node.net {
+            add(&mut net, &t.stats);
+            t.shutdown().await;
+        }
     }
     drop(delayer);
     Ok(QuicOutcome {

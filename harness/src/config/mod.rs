@@ -323,7 +323,7 @@ impl Experiment {
     /// checks; `file` is only used in error messages.
     pub fn override_mode(&mut self, mode: Mode, file: &Path) -> Result<(), ConfigError> {
         if mode == Mode::Quic {
-            Validator { file }.quic_limits(&self.faults, &self.client_counts)?;
+            Validator { file }.quic_limits(&self.client_counts)?;
         }
         self.mode = mode;
         Ok(())
@@ -442,7 +442,7 @@ impl Validator<'_> {
             .map(|(i, f)| self.fault(i, f, topology.n(), duration_s))
             .collect::<Result<Vec<_>, _>>()?;
         if raw.mode == Mode::Quic {
-            self.quic_limits(&faults, &client_counts)?;
+            self.quic_limits(&client_counts)?;
         }
         let mut jitter_sweep = Vec::new();
         for (i, &j) in raw.sweep.jitter_ms.iter().enumerate() {
@@ -470,13 +470,7 @@ impl Validator<'_> {
         })
     }
 
-    fn quic_limits(&self, faults: &[Fault], client_counts: &[usize]) -> Result<(), ConfigError> {
-        if !faults.is_empty() {
-            return Err(self.err(
-                "fault",
-                "a fault schedule is not supported in mode = \"quic\" yet; use mode = \"sim\"",
-            ));
-        }
+    fn quic_limits(&self, client_counts: &[usize]) -> Result<(), ConfigError> {
         if let Some(c) = client_counts.iter().find(|&&c| c > MAX_QUIC_CLIENTS) {
             return Err(self.err(
                 "load.clients",

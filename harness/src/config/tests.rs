@@ -138,8 +138,11 @@ fn unknown_variant_and_mode_are_refused() {
     let e = err(&GOOD.replace("mode = \"sim\"", "mode = \"carrier-pigeon\""));
     assert!(e.contains("mode"), "{e}");
     let quic = GOOD.replace("mode = \"sim\"", "mode = \"quic\"");
-    let e = err(&format!("{quic}\n[[fault]]\nat_s = 1\ncrash = 1\n"));
-    assert!(e.contains("`fault`") && e.contains("quic"), "{e}");
+    let e = err(&quic.replace("clients = [1, 4]", "clients = [1, 5000]"));
+    assert!(
+        e.contains("load.clients") && e.contains("at most 1024"),
+        "{e}"
+    );
 }
 
 #[test]
