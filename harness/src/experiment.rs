@@ -100,7 +100,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
         })
         .collect();
     SimSpec {
-        topology: exp.topology.clone(),
+        topology: exp.topology_for(v),
         network,
         quorums: v.quorums.clone(),
         tuning: v.tuning.clone(),
@@ -258,8 +258,9 @@ fn figures(
     }
     let jitter = plan.jitter.unwrap_or(exp.network.jitter);
     let links = LinkModel::new(&exp.network);
+    let topology = exp.topology_for(v);
     let model = ModelInput {
-        topology: &exp.topology,
+        topology: &topology,
         links: &links,
         quorums: &v.quorums,
         cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
@@ -285,7 +286,7 @@ fn figures(
         experiment: exp.name.clone(),
         variant: v.label.clone(),
         mode: exp.mode.as_str().to_string(),
-        replicas: exp.topology.n(),
+        replicas: v.replicas,
         q1: v.quorums.q1_size(),
         q2: v.quorums.q2_size(),
         clients: plan.clients,

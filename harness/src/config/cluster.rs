@@ -120,7 +120,7 @@ pub fn load_cluster(path: &Path) -> Result<ClusterSpec, ConfigError> {
                 ),
             )
         })?;
-    let n = experiment.topology.n();
+    let n = experiment.variants[variant].replicas;
     if raw.replica.len() != n {
         return Err(err(
             "replica",

@@ -197,6 +197,8 @@ pub struct VariantFile {
     pub name: String,
     /// Name shown in results; defaults to `name`. Lets one file compare, say, two batch sizes.
     pub label: Option<String>,
+    /// Run on the first this many replicas of `[cluster]` (default: all), so one file can compare cluster sizes.
+    pub replicas: Option<usize>,
     pub q1: Option<usize>,
     pub q2: Option<usize>,
     pub grid: Option<[usize; 2]>,
@@ -299,6 +301,8 @@ pub struct LoadSpec {
 pub struct VariantSpec {
     pub name: String,
     pub label: String,
+    /// The variant runs on the first `replicas` replicas of the cluster.
+    pub replicas: usize,
     pub quorums: QuorumSystem,
     pub tuning: Tuning,
     pub client_retry: Duration,
@@ -319,6 +323,13 @@ pub struct Fault {
 }
 
 impl Experiment {
+    /// Where a variant's replicas and clients sit: the first `v.replicas` replicas of the cluster.
+    pub fn topology_for(&self, v: &VariantSpec) -> Topology {
+        let mut t = self.topology.clone();
+        t.replica_region.truncate(v.replicas);
+        t
+    }
+
     /// Runs the experiment in another mode than its file names (`paxos-bench run --mode`), with that mode's
     /// checks; `file` is only used in error messages.
     pub fn override_mode(&mut self, mode: Mode, file: &Path) -> Result<(), ConfigError> {
@@ -423,7 +434,26 @@ impl Validator<'_> {
         let mut labels = BTreeSet::new();
         let mut variants = Vec::new();
         for (i, v) in raw.variants.iter().enumerate() {
-            let spec = self.variant(i, v, topology.n())?;
+            let n_v = v.replicas.unwrap_or(topology.n());
+            if n_v == 0 || n_v > topology.n() {
+                return Err(self.err(
+                    format!("variant[{i}].replicas"),
+                    format!(
+                        "{n_v} must be between 1 and the {} replicas of [cluster]",
+                        topology.n()
+                    ),
+                ));
+            }
+            if topology.leader >= n_v {
+                return Err(self.err(
+                    format!("variant[{i}].replicas"),
+                    format!(
+                        "the initial leader, replica {}, is not among the first {n_v} replicas",
+                        topology.leader
+                    ),
+                ));
+            }
+            let spec = self.variant(i, v, n_v)?;
             if !labels.insert(spec.label.clone()) {
                 return Err(self.err(
                     format!("variant[{i}].label"),
@@ -823,6 +853,7 @@ impl Validator<'_> {
         Ok(VariantSpec {
             name: v.name.clone(),
             label: v.label.clone().unwrap_or_else(|| v.name.clone()),
+            replicas: n,
             quorums,
             tuning,
             client_retry: dur(

@@ -263,3 +263,31 @@ fn cheap_paxos_auxiliaries_are_validated() {
     let e = err(&GOOD.replace("name = \"multi\"", "name = \"multi\"\nauxiliary = 1"));
     assert!(e.contains("only Cheap Paxos"), "{e}");
 }
+
+#[test]
+fn a_variant_may_run_on_a_prefix_of_the_cluster() {
+    let five = GOOD
+        .replace(
+            "replicas = [\"a\", \"a\", \"b\"]",
+            "replicas = [\"a\", \"a\", \"b\", \"b\", \"a\"]",
+        )
+        .replace(
+            "name = \"multi\"",
+            "name = \"flexible\"\nreplicas = 3\nq1 = 2\nq2 = 2",
+        );
+    let e = parse_str(&five).unwrap();
+    assert_eq!(e.variants[0].replicas, 3);
+    assert_eq!(e.topology_for(&e.variants[0]).n(), 3);
+    // q1 + q2 = 4 is safe for the variant's 3 replicas, not for the cluster's 5.
+    assert_eq!(e.variants[0].quorums.n(), 3);
+    let e = err(&five.replace("replicas = 3", "replicas = 6"));
+    assert!(
+        e.contains("variant[0].replicas") && e.contains("between 1 and the 5"),
+        "{e}"
+    );
+    let e = err(&five.replace("[cluster]", "[cluster]\nleader = 4"));
+    assert!(
+        e.contains("variant[0].replicas") && e.contains("replica 4"),
+        "{e}"
+    );
+}
