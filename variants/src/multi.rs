@@ -138,6 +138,8 @@ struct Inflight {
     value: Value,
     acks: NodeSet,
     sent_at: Time,
+    /// How many times it has been retransmitted.
+    resends: u32,
 }
 
 #[derive(Debug)]
@@ -497,6 +499,7 @@ impl MultiReplica {
                 value,
                 acks,
                 sent_at: now,
+                resends: 0,
             },
         );
         if self.phase2_quorum(slot, acks) {
@@ -684,33 +687,41 @@ impl MultiReplica {
                     None => out.broadcast(heartbeat),
                 }
                 // Unanswered Accepts go to everyone again: in Cheap Paxos that brings in the auxiliaries.
-                let mut silent_main = None;
                 for (slot, inf) in l.inflight.iter_mut() {
                     if now.saturating_since(inf.sent_at) >= retransmit {
                         inf.sent_at = now;
+                        inf.resends += 1;
                         out.broadcast(MultiMsg::Accept {
                             ballot: l.ballot,
                             slot: *slot,
                             value: inf.value.clone(),
                             commit,
                         });
-                        if let Some(cfg) = &self.cheap {
-                            let missing = cfg.at(*slot).mains.0 & !inf.acks.0;
-                            silent_main = silent_main.or(crate::cheap::Membership::ids(
-                                crate::quorum::NodeSet(missing),
-                            )
-                            .find(|&r| r != me));
-                        }
                     }
                 }
-                // A main that left a slot unanswered for a whole retransmission period is configured out.
-                if let (Some(m), Some(cfg)) = (silent_main, &mut self.cheap) {
-                    if cfg.pending.is_none() {
+                // Cheap Paxos: a main of the newest configuration that has left a slot unanswered through two
+                // retransmissions is configured out, one reconfiguration at a time.
+                if let Some(cfg) = &mut self.cheap {
+                    let reconfiguring = cfg.pending.is_some()
+                        || l.inflight
+                            .values()
+                            .any(|i| matches!(i.value, Value::Config(_)));
+                    let newest = cfg.at(l.next_slot);
+                    let silent = l
+                        .inflight
+                        .values()
+                        .filter(|i| i.resends >= 2)
+                        .flat_map(|i| {
+                            crate::cheap::Membership::ids(crate::quorum::NodeSet(
+                                newest.mains.0 & !i.acks.0,
+                            ))
+                        })
+                        .find(|&r| r != me);
+                    if let (false, Some(m)) = (reconfiguring, silent) {
                         let slot = l.next_slot;
                         l.next_slot = slot.next();
                         cfg.pending = Some(slot);
-                        let next = cfg.at(slot).without(m);
-                        self.propose(now, slot, Value::Config(next), out);
+                        self.propose(now, slot, Value::Config(newest.without(m)), out);
                     }
                 }
                 return;

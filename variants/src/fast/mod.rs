@@ -355,7 +355,9 @@ impl FastReplica {
         })
     }
 
-    /// Votes for `cmd` in this acceptor's next free slot of the open fast round.
+    /// Votes for `cmd` in this acceptor's next free slot of the open fast round. A command it has a standing
+    /// vote for is not voted again (even when the coordinator resends it after a collision): voting every resend
+    /// anew multiplies collisions.
     fn fast_vote(&mut self, now: Time, cmd: Command, out: &mut Effects<FastMsg, FastTimer>) {
         let b = self.d.promised;
         let Some((ob, open_from)) = self.open else {
@@ -379,7 +381,8 @@ impl FastReplica {
             .next_free
             .max(open_from)
             .max(floor)
-            .max(self.learner.first_undecided());
+            .max(self.learner.first_undecided())
+            .max(self.commit_seen);
         while self.learner.is_decided(s) || self.d.votes.get(&s).is_some_and(|(r, _)| *r >= round) {
             s = s.next();
         }
@@ -479,6 +482,9 @@ impl FastReplica {
     ) {
         let (c, f, n, mutant) = (self.classic, self.fast, self.n, self.mutant());
         if self.learner.is_decided(slot) {
+            if let Role::Leader(co) = &mut self.role {
+                co.slots.remove(&slot);
+            }
             return;
         }
         let Role::Leader(co) = &mut self.role else {
@@ -578,6 +584,9 @@ impl FastReplica {
         out: &mut Effects<FastMsg, FastTimer>,
     ) {
         if !self.learner.learn(slot, value.clone(), out) {
+            if let Role::Leader(co) = &mut self.role {
+                co.slots.remove(&slot);
+            }
             return;
         }
         let Role::Leader(co) = &mut self.role else {
@@ -773,14 +782,13 @@ impl FastReplica {
         let mut recovered = Vec::new();
         for s in c.from.0..end.0 {
             let slot = Slot(s);
-            let value = match self.learner.get(slot) {
-                Some(v) => v.clone(),
-                None => {
-                    let reports = c.reports.get(&slot).map(Vec::as_slice).unwrap_or_default();
-                    recovery::pick(reports, q, self.n, self.fast, self.mutant())
-                        .unwrap_or(Value::Noop)
-                }
-            };
+            // A slot this replica already knows to be decided needs no proposal; followers catch up.
+            if self.learner.is_decided(slot) {
+                continue;
+            }
+            let reports = c.reports.get(&slot).map(Vec::as_slice).unwrap_or_default();
+            let value =
+                recovery::pick(reports, q, self.n, self.fast, self.mutant()).unwrap_or(Value::Noop);
             recovered.push((slot, value));
         }
         self.role = Role::Leader(Coordinator {
@@ -854,14 +862,26 @@ impl FastReplica {
                 // with too few votes to recover from them.
                 let stalled = now.saturating_since(co.stalled.1) >= retransmit
                     && co.slots.keys().next_back().is_some_and(|s| *s >= commit);
-                let range_due = match &co.range {
-                    Some(rr) => now.saturating_since(rr.sent_at) >= retransmit,
-                    None => stalled,
-                };
+                // An unanswered range recovery is sent again for the same range, so replies keep counting.
+                let mut resend = None;
+                if let Some(rr) = &mut co.range {
+                    if now.saturating_since(rr.sent_at) >= retransmit {
+                        rr.sent_at = now;
+                        resend = Some(FastMsg::Recover {
+                            ballot,
+                            from: rr.from,
+                            to: rr.to,
+                        });
+                    }
+                }
+                let start_range = co.range.is_none() && stalled;
+                if let Some(m) = resend {
+                    out.broadcast(m);
+                }
                 for (slot, v) in recover_now {
                     self.propose_classic(now, slot, v, out);
                 }
-                if range_due {
+                if start_range {
                     self.start_range_recovery(now, out);
                 }
                 return;
