@@ -699,8 +699,10 @@ impl MultiReplica {
                         });
                     }
                 }
-                // Cheap Paxos: a main of the newest configuration that has left a slot unanswered through two
-                // retransmissions is configured out, one reconfiguration at a time.
+                // Cheap Paxos: a main of the newest configuration that has left a slot unanswered for a whole
+                // retransmission period is configured out, one reconfiguration at a time. (Waiting longer would
+                // not help: the auxiliaries complete the slot at its first retransmission, so every later slot
+                // would pay the period again.)
                 if let Some(cfg) = &mut self.cheap {
                     let reconfiguring = cfg.pending.is_some()
                         || l.inflight
@@ -710,7 +712,7 @@ impl MultiReplica {
                     let silent = l
                         .inflight
                         .values()
-                        .filter(|i| i.resends >= 2)
+                        .filter(|i| i.resends >= 1)
                         .flat_map(|i| {
                             crate::cheap::Membership::ids(crate::quorum::NodeSet(
                                 newest.mains.0 & !i.acks.0,
