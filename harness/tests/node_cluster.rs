@@ -21,6 +21,24 @@ impl Drop for Nodes {
     }
 }
 
+/// Starts the three replica processes of a cluster file.
+fn start_nodes(cluster: &Path) -> Nodes {
+    Nodes(
+        (0..3)
+            .map(|id| {
+                Some(
+                    bench()
+                        .args(["node", "--id", &id.to_string(), "--cluster"])
+                        .arg(cluster)
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .unwrap(),
+                )
+            })
+            .collect(),
+    )
+}
+
 fn free_udp_ports(n: usize) -> Vec<u16> {
     let socks: Vec<_> = (0..n)
         .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
@@ -88,20 +106,7 @@ fn status(cluster: &Path) -> String {
 fn killing_the_leader_mid_run_elects_a_new_one_and_the_history_checks() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = write_cluster(dir.path(), 8);
-    let mut nodes = Nodes(
-        (0..3)
-            .map(|id| {
-                Some(
-                    bench()
-                        .args(["node", "--id", &id.to_string(), "--cluster"])
-                        .arg(&cluster)
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .unwrap(),
-                )
-            })
-            .collect(),
-    );
+    let mut nodes = start_nodes(&cluster);
     // Whichever replica leads once the three have found each other (normally replica 0, but a replica that
     // starts well before the others may elect itself) is the one to kill.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -246,20 +251,7 @@ fn two_runs_on_one_set_of_nodes_share_one_checked_history() {
         .unwrap()
         .replace("clients = [4]", "clients = [2, 3]");
     std::fs::write(&exp, text).unwrap();
-    let _nodes = Nodes(
-        (0..3)
-            .map(|id| {
-                Some(
-                    bench()
-                        .args(["node", "--id", &id.to_string(), "--cluster"])
-                        .arg(&cluster)
-                        .stderr(Stdio::null())
-                        .spawn()
-                        .unwrap(),
-                )
-            })
-            .collect(),
-    );
+    let _nodes = start_nodes(&cluster);
     let out = bench()
         .arg("run")
         .arg(&exp)

@@ -94,6 +94,34 @@ struct Links {
     conns: HashMap<Identity, ConnWatch>,
 }
 
+impl Links {
+    /// The link to `who`, made on first use; a new link comes with its writer, for the caller to spawn.
+    fn link(
+        &mut self,
+        who: Identity,
+        stats: &Arc<NetStats>,
+    ) -> (
+        ConnWatch,
+        Option<impl std::future::Future<Output = ()> + Send + 'static>,
+    ) {
+        if let Some(w) = self.conns.get(&who) {
+            return (w.clone(), None);
+        }
+        let (tx, rx) = mpsc::channel(LINK_QUEUE);
+        let (wtx, wrx) = watch::channel(None);
+        let stats = stats.clone();
+        self.out.insert(
+            who,
+            Outbound {
+                tx,
+                stats: stats.clone(),
+            },
+        );
+        self.conns.insert(who, wtx.clone());
+        (wtx, Some(writer(rx, wrx, stats)))
+    }
+}
+
 /// The network side of one replica or client.
 pub struct Transport<M: Message> {
     endpoint: quinn::Endpoint,
@@ -158,20 +186,10 @@ impl<M: Message> Transport<M> {
             // A poisoned lock means another task panicked; a detached watch just drops frames.
             return watch::channel(None).0;
         };
-        if let Some(w) = l.conns.get(&who) {
-            return w.clone();
+        let (wtx, writer) = l.link(who, &self.stats);
+        if let Some(w) = writer {
+            self.tasks.spawn(w);
         }
-        let (tx, rx) = mpsc::channel(LINK_QUEUE);
-        let (wtx, wrx) = watch::channel(None);
-        l.out.insert(
-            who,
-            Outbound {
-                tx,
-                stats: self.stats.clone(),
-            },
-        );
-        l.conns.insert(who, wtx.clone());
-        self.tasks.spawn(writer(rx, wrx, self.stats.clone()));
         wtx
     }
 
@@ -334,24 +352,12 @@ async fn admit<M: Message>(
         let Ok(mut l) = shared.links.lock() else {
             return;
         };
-        match l.conns.get(&who) {
-            Some(w) => w.clone(),
-            None => {
-                let (tx, rx) = mpsc::channel(LINK_QUEUE);
-                let (wtx, wrx) = watch::channel(None);
-                l.out.insert(
-                    who,
-                    Outbound {
-                        tx,
-                        stats: shared.stats.clone(),
-                    },
-                );
-                l.conns.insert(who, wtx.clone());
-                // The writer ends by itself when the link's senders are gone (the transport was dropped).
-                tokio::spawn(writer(rx, wrx, shared.stats.clone()));
-                wtx
-            }
+        let (wtx, writer) = l.link(who, &shared.stats);
+        // The writer ends by itself when the link's senders are gone (the transport was dropped).
+        if let Some(w) = writer {
+            tokio::spawn(w);
         }
+        wtx
     };
     // A peer that dials again (it restarted) replaces its old connection.
     let old = watch.send_replace(Some(conn.clone()));
