@@ -174,7 +174,9 @@ fn run_quic<V: Variant>(
         })?;
     checked(v, plan, &mut out.history, &out.statuses)?;
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
-    Ok(figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses))
+    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
+    r.notes = out.notes;
+    Ok(r)
 }
 
 /// Runs one planned run against replica processes (`run --cluster`); the plan's variant must be the cluster's.

@@ -8,7 +8,7 @@
 
 use super::client_task::Schedule;
 use super::fleet::Fleet;
-use super::{wait_connected, ClusterError, NetTotals, ReplicaReport};
+use super::{wait_connected, ClusterError, NetTotals, QuicOutcome, ReplicaReport};
 use crate::check::{History, OpRecord};
 use crate::config::cluster::ClusterSpec;
 use crate::metrics::Metrics;
@@ -17,7 +17,7 @@ use crate::net::inject::{DelayerThread, Regions};
 use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
 use crate::net::transport::ConnFinder;
 use crate::sim::SimSpec;
-use paxos_variants::{ClientId, NodeId, ReplicaStatus, Variant};
+use paxos_variants::{ClientId, NodeId, Variant};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,17 +37,6 @@ pub struct Session {
     epoch: Instant,
 }
 
-pub struct ExternalOutcome {
-    pub metrics: Metrics,
-    pub history: History,
-    pub statuses: Vec<(NodeId, ReplicaStatus)>,
-    pub replicas: Vec<ReplicaReport>,
-    pub net: NetTotals,
-    pub pending: usize,
-    /// What a reader of the results must know: replicas lost mid-run, the leader at the end.
-    pub notes: Vec<String>,
-}
-
 impl Session {
     pub fn new(cluster: ClusterSpec) -> Session {
         Session {
@@ -63,7 +52,7 @@ impl Session {
         &mut self,
         spec: &SimSpec,
         drain: Duration,
-    ) -> Result<ExternalOutcome, ClusterError> {
+    ) -> Result<QuicOutcome, ClusterError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -105,7 +94,7 @@ impl Session {
         &mut self,
         spec: &SimSpec,
         drain: Duration,
-    ) -> Result<ExternalOutcome, ClusterError> {
+    ) -> Result<QuicOutcome, ClusterError> {
         let n = self.cluster.replicas.len();
         let ca = read_cert(&self.cluster.ca)?;
         let creds = self.client_credentials(spec.clients)?;
@@ -146,10 +135,7 @@ impl Session {
         }
 
         let exp = &self.cluster.experiment;
-        let regions = Arc::new(Regions {
-            replica: exp.topology.replica_region.clone(),
-            client: exp.topology.client_regions.clone(),
-        });
+        let regions = Arc::new(Regions::for_topology(&exp.topology));
         let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
         let epoch = Instant::now();
         let schedule = Schedule {
@@ -274,7 +260,7 @@ impl Session {
         };
         fleet.shutdown(&mut net).await;
         drop(delayer);
-        Ok(ExternalOutcome {
+        Ok(QuicOutcome {
             metrics,
             history,
             statuses,

@@ -114,20 +114,16 @@ impl<V: Variant> Fleet<V> {
                 by_distance: replicas_by_distance(&links, &spec.topology, region),
                 retry: spec.client_retry,
             };
-            let sender = WanSender {
-                me: Peer::Client(id),
-                replicas: n,
-                regions: regions.clone(),
-                links: links.clone(),
-                rng: DetRng::derive(spec.seed, 3_000_000 + id.0 as u64),
-                delayer: delayer.clone(),
-                partitions: None,
-                metrics: Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
+            let sender = WanSender::new(
+                Peer::Client(id),
+                n,
+                regions.clone(),
+                links.clone(),
+                DetRng::derive(spec.seed, 3_000_000 + id.0 as u64),
+                delayer.clone(),
+                Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
                 epoch,
-                encode_errors: 0,
-                dropped: 0,
-                duplicated: 0,
-            };
+            );
             let task = ClientTask::<V> {
                 id,
                 proto: V::Client::new(setup),

@@ -82,7 +82,8 @@ pub struct QuicOutcome {
     pub net: NetTotals,
     /// Commands still unanswered when the run ended.
     pub pending: usize,
-    pub wall: Duration,
+    /// What a reader of the results must know: replicas lost mid-run, the leader at the end.
+    pub notes: Vec<String>,
 }
 
 /// Runs one experiment run over QUIC on loopback, in a runtime of its own (two worker threads).
@@ -177,23 +178,20 @@ impl Shared<'_> {
         let Some(net) = &node.net else {
             return;
         };
-        let sender = WanSender {
-            me: Peer::Replica(NodeId(r as u32)),
-            replicas: self.spec.topology.n(),
-            regions: self.regions.clone(),
-            links: self.links.clone(),
-            rng: DetRng::derive(
+        let mut sender = WanSender::new(
+            Peer::Replica(NodeId(r as u32)),
+            self.spec.topology.n(),
+            self.regions.clone(),
+            self.links.clone(),
+            DetRng::derive(
                 self.spec.seed,
                 2_000_000 + r as u64 + 4096 * node.incarnation,
             ),
-            delayer: self.delayer.clone(),
-            partitions: Some(self.partitions.clone()),
-            metrics: Metrics::new(ns(self.spec.measure_from), ns(self.spec.stop_issuing)),
-            epoch: self.epoch,
-            encode_errors: 0,
-            dropped: 0,
-            duplicated: 0,
-        };
+            self.delayer.clone(),
+            Metrics::new(ns(self.spec.measure_from), ns(self.spec.stop_issuing)),
+            self.epoch,
+        );
+        sender.partitions = Some(self.partitions.clone());
         let setup = replica_setup(self.spec, r, node.incarnation);
         let start = match node.saved.take() {
             Some(d) => Start::Recover(setup, d),
@@ -295,7 +293,6 @@ async fn run_async<V: Variant>(
     spec: &SimSpec,
     drain: Duration,
 ) -> Result<QuicOutcome, ClusterError> {
-    let started = Instant::now();
     let n = spec.topology.n();
     let clients = spec.clients;
     let ca = ClusterCa::generate()?;
@@ -304,10 +301,7 @@ async fn run_async<V: Variant>(
     let mut shared = Shared {
         spec,
         ca: &ca,
-        regions: Arc::new(Regions {
-            replica: spec.topology.replica_region.clone(),
-            client: spec.topology.client_regions.clone(),
-        }),
+        regions: Arc::new(Regions::for_topology(&spec.topology)),
         links: LinkModel::new(&spec.network),
         delayer: delayer.handle(),
         partitions: Arc::new(RwLock::new(Partitions::new(n))),
@@ -435,7 +429,7 @@ async fn run_async<V: Variant>(
         replicas,
         net,
         pending: fleet_end.pending,
-        wall: started.elapsed(),
+        notes: Vec::new(),
     })
 }
 

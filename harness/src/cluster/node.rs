@@ -104,24 +104,17 @@ async fn node<V: Variant>(
     };
     let spec = sim_spec_for(exp, &plan);
     let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
-    let sender = WanSender {
-        me: Peer::Replica(NodeId(id)),
-        replicas: cluster.replicas.len(),
-        regions: Arc::new(Regions {
-            replica: exp.topology.replica_region.clone(),
-            client: exp.topology.client_regions.clone(),
-        }),
-        links: LinkModel::new(&exp.network),
-        rng: DetRng::derive(spec.seed, 2_000_000 + id as u64),
-        delayer: delayer.handle(),
-        partitions: None,
+    let sender = WanSender::new(
+        Peer::Replica(NodeId(id)),
+        cluster.replicas.len(),
+        Arc::new(Regions::for_topology(&exp.topology)),
+        LinkModel::new(&exp.network),
+        DetRng::derive(spec.seed, 2_000_000 + id as u64),
+        delayer.handle(),
         // A process counts everything it sends; the load generator takes differences over its window.
-        metrics: Metrics::new(0, u64::MAX),
-        epoch: Instant::now(),
-        encode_errors: 0,
-        dropped: 0,
-        duplicated: 0,
-    };
+        Metrics::new(0, u64::MAX),
+        Instant::now(),
+    );
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = ReplicaTask::<V> {
         id,

@@ -191,6 +191,13 @@ pub struct Regions {
 }
 
 impl Regions {
+    pub fn for_topology(t: &crate::config::Topology) -> Regions {
+        Regions {
+            replica: t.replica_region.clone(),
+            client: t.client_regions.clone(),
+        }
+    }
+
     pub fn of(&self, p: Peer) -> usize {
         match p {
             Peer::Replica(r) => self.replica.get(r.0 as usize).copied().unwrap_or(0),
@@ -225,6 +232,34 @@ pub struct WanSender {
 }
 
 impl WanSender {
+    /// A sender with no partitions and zeroed counters.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        me: Peer,
+        replicas: usize,
+        regions: Arc<Regions>,
+        links: LinkModel,
+        rng: DetRng,
+        delayer: Delayer,
+        metrics: Metrics,
+        epoch: Instant,
+    ) -> WanSender {
+        WanSender {
+            me,
+            replicas,
+            regions,
+            links,
+            rng,
+            delayer,
+            partitions: None,
+            metrics,
+            epoch,
+            encode_errors: 0,
+            dropped: 0,
+            duplicated: 0,
+        }
+    }
+
     pub fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }

@@ -343,6 +343,16 @@ impl FastReplica {
 
     // ---- acceptor ----
 
+    /// Tells a replica acting under an older ballot which ballot this acceptor has promised.
+    fn nack(&self, to: NodeId, out: &mut Effects<FastMsg, FastTimer>) {
+        out.send(
+            Peer::Replica(to),
+            FastMsg::Nack {
+                promised: self.d.promised,
+            },
+        );
+    }
+
     /// Whether this acceptor has a standing fast vote for `id` in an undecided slot of the current ballot.
     fn has_live_vote(&self, id: CommandId) -> bool {
         self.voted.get(&id).is_some_and(|s| {
@@ -408,12 +418,7 @@ impl FastReplica {
         out: &mut Effects<FastMsg, FastTimer>,
     ) {
         if round.ballot < self.d.promised || !round.classic {
-            out.send(
-                Peer::Replica(from),
-                FastMsg::Nack {
-                    promised: self.d.promised,
-                },
-            );
+            self.nack(from, out);
             return;
         }
         match self.d.votes.get(&slot) {
@@ -440,12 +445,7 @@ impl FastReplica {
     ) {
         let (lo, hi) = range;
         if ballot < self.d.promised {
-            out.send(
-                Peer::Replica(from),
-                FastMsg::Nack {
-                    promised: self.d.promised,
-                },
-            );
+            self.nack(from, out);
             return;
         }
         if ballot > self.d.promised {
@@ -934,12 +934,7 @@ impl FastReplica {
                     let votes = reports_from(&self.d.votes, start, None);
                     out.send(Peer::Replica(from), FastMsg::Promise { ballot, votes });
                 } else {
-                    out.send(
-                        Peer::Replica(from),
-                        FastMsg::Nack {
-                            promised: self.d.promised,
-                        },
-                    );
+                    self.nack(from, out);
                 }
             }
             FastMsg::Promise { ballot, votes } => self.on_promise(now, from, ballot, votes, out),
@@ -950,12 +945,7 @@ impl FastReplica {
                 commit,
             } => {
                 if ballot < self.d.promised {
-                    out.send(
-                        Peer::Replica(from),
-                        FastMsg::Nack {
-                            promised: self.d.promised,
-                        },
-                    );
+                    self.nack(from, out);
                     return;
                 }
                 self.d.promised = ballot;
