@@ -6,7 +6,7 @@ use crate::check::verify::verify;
 use crate::config::{Experiment, FaultAction, Mode, VariantSpec};
 use crate::metrics::Metrics;
 use crate::metrics::MsgCount;
-use crate::model::{expected_p50_us, ModelInput};
+use crate::model::{expected_commit_p50_us, expected_p50_us, ModelInput};
 use crate::results::RunResult;
 use crate::sim::{Sim, SimFault, SimSpec};
 use crate::wan::LinkModel;
@@ -276,6 +276,13 @@ fn figures(
             Some(h.value_at_quantile(q) as f64 / 1000.0)
         }
     };
+    let commit_us = |q: f64| {
+        if m.ops == 0 {
+            None
+        } else {
+            Some(m.commit_ns.value_at_quantile(q) as f64 / 1000.0)
+        }
+    };
     let total = m.total_messages();
     let per_op = |x: u64| {
         if m.ops == 0 {
@@ -323,5 +330,8 @@ fn figures(
         jitter_ms: jitter.as_secs_f64() * 1000.0,
         jitter_swept: plan.jitter.is_some(),
         max_stall_ms: max_stall_ms(m),
+        commit_p50_us: commit_us(0.5),
+        commit_p99_us: commit_us(0.99),
+        expected_commit_p50_us: expected_commit_p50_us(&v.name, &model),
     }
 }

@@ -21,6 +21,9 @@ pub struct MsgCount {
 pub struct Metrics {
     /// Latencies of operations invoked and completed inside the window, in nanoseconds.
     pub latency_ns: Histogram<u64>,
+    /// For the same operations: the time until the client knew its command was chosen. That is the reply,
+    /// except for a Fast Paxos client, which learns it from a fast quorum of votes before the reply.
+    pub commit_ns: Histogram<u64>,
     pub ops: u64,
     pub by_kind: BTreeMap<&'static str, MsgCount>,
     pub window_start_ns: u64,
@@ -32,9 +35,8 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(window_start_ns: u64, window_end_ns: u64) -> Metrics {
         Metrics {
-            // 3 significant digits: a reported percentile is within 0.1% of the true sample.
-            latency_ns: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
-                .unwrap_or_else(|_| unreachable!("constant, valid histogram bounds")),
+            latency_ns: new_histogram(),
+            commit_ns: new_histogram(),
             ops: 0,
             by_kind: BTreeMap::new(),
             window_start_ns,
@@ -47,6 +49,7 @@ impl Metrics {
     pub fn merge(&mut self, other: &Metrics) {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency_ns.add(&other.latency_ns);
+        let _ = self.commit_ns.add(&other.commit_ns);
         self.ops += other.ops;
         for (k, c) in &other.by_kind {
             let e = self.by_kind.entry(k).or_default();
@@ -73,8 +76,9 @@ impl Metrics {
         }
     }
 
-    /// An operation intended at `start_ns` completed at `end_ns`.
-    pub fn record_op(&mut self, start_ns: u64, end_ns: u64) {
+    /// An operation intended at `start_ns` completed at `end_ns`; its client learned it chosen at `learned_ns`
+    /// if that was before the reply.
+    pub fn record_op(&mut self, start_ns: u64, end_ns: u64, learned_ns: Option<u64>) {
         let bucket = end_ns / TIMELINE_BUCKET_NS;
         if bucket < TIMELINE_MAX_BUCKETS {
             let b = bucket as usize;
@@ -85,9 +89,10 @@ impl Metrics {
         }
         if self.in_window(start_ns) && end_ns <= self.window_end_ns {
             self.ops += 1;
-            let _ = self
-                .latency_ns
-                .record(end_ns.saturating_sub(start_ns).clamp(1, MAX_LATENCY_NS));
+            let since_start = |t: u64| t.saturating_sub(start_ns).clamp(1, MAX_LATENCY_NS);
+            let _ = self.latency_ns.record(since_start(end_ns));
+            let commit = learned_ns.map_or(end_ns, |l| l.min(end_ns));
+            let _ = self.commit_ns.record(since_start(commit));
         }
     }
 
@@ -103,6 +108,12 @@ impl Metrics {
     pub fn window_s(&self) -> f64 {
         (self.window_end_ns - self.window_start_ns) as f64 / 1e9
     }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // 3 significant digits: a reported percentile is within 0.1% of the true sample.
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
+        .unwrap_or_else(|_| unreachable!("constant, valid histogram bounds"))
 }
 
 /// Most distinct message-type names taken from other processes; more are counted as "other".

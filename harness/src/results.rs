@@ -52,6 +52,11 @@ pub struct RunResult {
     pub jitter_swept: bool,
     /// Longest time without a completion inside the window (100 ms resolution).
     pub max_stall_ms: f64,
+    /// When the client knew its command was chosen (Fast Paxos: a fast quorum of votes; others: the reply).
+    pub commit_p50_us: Option<f64>,
+    pub commit_p99_us: Option<f64>,
+    /// The model's time until a client can know its command is chosen.
+    pub expected_commit_p50_us: Option<f64>,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -81,9 +86,12 @@ struct Row<'a> {
     reconfigurations: u64,
     jitter_ms: String,
     max_stall_ms: String,
+    commit_p50_us: String,
+    commit_p99_us: String,
+    expected_commit_p50_us: String,
 }
 
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms";
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us";
 
 /// Fixed precision, so a file is byte-identical for identical figures.
 fn fmt(v: Option<f64>, decimals: usize) -> String {
@@ -118,6 +126,9 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             reconfigurations: r.reconfigurations,
             jitter_ms: format!("{:.3}", r.jitter_ms),
             max_stall_ms: format!("{:.0}", r.max_stall_ms),
+            commit_p50_us: fmt(r.commit_p50_us, 1),
+            commit_p99_us: fmt(r.commit_p99_us, 1),
+            expected_commit_p50_us: fmt(r.expected_commit_p50_us, 1),
         })?;
     }
     if runs.is_empty() {
@@ -357,6 +368,9 @@ mod tests {
             jitter_ms: 0.5,
             jitter_swept: false,
             max_stall_ms: 300.0,
+            commit_p50_us: Some(800.0),
+            commit_p99_us: Some(1900.0),
+            expected_commit_p50_us: Some(790.0),
         }
     }
 
@@ -368,7 +382,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0"
         );
     }
 

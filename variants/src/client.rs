@@ -108,7 +108,7 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
     fn rotate(&mut self) {
         let order = &self.setup.by_distance;
         if order.is_empty() {
-            self.current = NodeId((self.current.0 + 1) % self.setup.n.max(1) as u32);
+            self.current = NodeId((self.current.0 + 1) % self.setup.n().max(1) as u32);
             return;
         }
         let i = order.iter().position(|&r| r == self.current).unwrap_or(0);
@@ -197,7 +197,7 @@ mod tests {
     fn client() -> LeaderClient<MultiMsg> {
         LeaderClient::new(ClientSetup {
             id: ClientId(0),
-            n: 3,
+            quorums: crate::quorum::QuorumSystem::majority(3).unwrap(),
             initial_leader: NodeId(0),
             by_distance: vec![NodeId(0), NodeId(1), NodeId(2)],
             retry: Duration::from_millis(100),

@@ -24,6 +24,9 @@ pub struct Effects<M, T> {
     pub decisions: Vec<(Slot, Value)>,
     /// Client side: commands whose reply arrived, by sequence number.
     pub completions: Vec<(u64, Reply)>,
+    /// Client side: commands the client knows to be chosen, and in which slot, before their reply arrived
+    /// (a Fast Paxos client that has counted a fast quorum of votes). The checker holds the client to it.
+    pub learned: Vec<(u64, Slot)>,
 }
 
 impl<M, T> Default for Effects<M, T> {
@@ -33,6 +36,7 @@ impl<M, T> Default for Effects<M, T> {
             timers: Vec::new(),
             decisions: Vec::new(),
             completions: Vec::new(),
+            learned: Vec::new(),
         }
     }
 }
@@ -62,11 +66,16 @@ impl<M, T> Effects<M, T> {
         self.completions.push((seq, reply));
     }
 
+    pub fn learn(&mut self, seq: u64, slot: Slot) {
+        self.learned.push((seq, slot));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sends.is_empty()
             && self.timers.is_empty()
             && self.decisions.is_empty()
             && self.completions.is_empty()
+            && self.learned.is_empty()
     }
 
     pub fn clear(&mut self) {
@@ -74,5 +83,6 @@ impl<M, T> Effects<M, T> {
         self.timers.clear();
         self.decisions.clear();
         self.completions.clear();
+        self.learned.clear();
     }
 }

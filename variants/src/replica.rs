@@ -153,7 +153,8 @@ pub trait Replica: Sized + Send + 'static {
 #[derive(Clone, Debug)]
 pub struct ClientSetup {
     pub id: crate::types::ClientId,
-    pub n: usize,
+    /// The replicas' quorum system (its `n`, and for Fast Paxos the fast quorum a client counts votes against).
+    pub quorums: QuorumSystem,
     pub initial_leader: NodeId,
     /// Replicas ordered from nearest to farthest from this client (lowest id first on ties).
     pub by_distance: Vec<NodeId>,
@@ -161,12 +162,19 @@ pub struct ClientSetup {
     pub retry: Duration,
 }
 
+impl ClientSetup {
+    pub fn n(&self) -> usize {
+        self.quorums.n()
+    }
+}
+
 pub trait Client: Sized + Send + 'static {
     type Msg: Message;
     type Timer: Copy + Debug + Send + 'static;
 
     fn new(setup: ClientSetup) -> Self;
-    /// Start a command. Its reply arrives later as a completion in `out`.
+    /// Start a command. Its reply arrives later as a completion in `out`; a client that can tell its command is
+    /// chosen before the reply (Fast Paxos) also reports that, as a learned command.
     fn submit(&mut self, now: Time, cmd: Command, out: &mut Effects<Self::Msg, Self::Timer>);
     fn on_message(
         &mut self,

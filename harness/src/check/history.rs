@@ -10,6 +10,8 @@ pub struct OpRecord {
     pub op: Op,
     pub invoked_ns: u64,
     pub completed: Option<(u64, Reply)>,
+    /// When and in which slot the client learned its command chosen before the reply (Fast Paxos).
+    pub learned: Option<(u64, Slot)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,13 @@ pub enum Violation {
         node: NodeId,
         applied_upto: Slot,
         detail: String,
+    },
+    /// A client learned its command chosen in a slot that was decided otherwise.
+    LearnedButNotChosen {
+        client: ClientId,
+        seq: u64,
+        slot: Slot,
+        decided: String,
     },
     Liveness {
         pending: usize,
@@ -99,6 +108,11 @@ impl fmt::Display for Violation {
                 f,
                 "message storm: more than {} events queued at {at_ms} ms of virtual time; messages multiply",
                 crate::sim::MAX_QUEUED_EVENTS
+            ),
+            Violation::LearnedButNotChosen { client, seq, slot, decided } => write!(
+                f,
+                "agreement: client {} learned its command {seq} chosen in slot {}, but the slot was decided as {decided}",
+                client.0, slot.0
             ),
             Violation::Liveness { pending, after_ms } => write!(
                 f,
@@ -170,6 +184,7 @@ impl History {
             op,
             invoked_ns: now_ns,
             completed: None,
+            learned: None,
         });
     }
 
@@ -186,6 +201,17 @@ impl History {
             return None;
         }
         rec.completed = Some((now_ns, reply));
+        Some(rec.invoked_ns)
+    }
+
+    /// Records that a client learned its command chosen in `slot` (the first time only); returns the invocation
+    /// time, or None for a repeat or an unknown command.
+    pub fn learned(&mut self, client: ClientId, seq: u64, slot: Slot, now_ns: u64) -> Option<u64> {
+        let rec = self.ops.get_mut(client.0 as usize)?.get_mut(seq as usize)?;
+        if rec.learned.is_some() {
+            return None;
+        }
+        rec.learned = Some((now_ns, slot));
         Some(rec.invoked_ns)
     }
 

@@ -5,7 +5,8 @@
 //! - exactly-once and state: every live replica's state digest equals the replay's after the same prefix (a
 //!   replica that ran a command twice, or skipped one, diverges);
 //! - linearizability: every reply equals the replay's output for that command, every completed command is in
-//!   the log, and if A completed before B was invoked then A precedes B in the log.
+//!   the log, and if A completed before B was invoked then A precedes B in the log;
+//! - learning: a command a client learned chosen in a slot (before its reply) is in that slot's decided value.
 
 use super::history::{describe, History, Violation};
 use paxos_variants::kv::{KvStore, Outcome};
@@ -104,6 +105,23 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
                 }
                 let _ = t;
             }
+            if let Some((_, slot)) = rec.learned {
+                let decided = h.chosen.get(slot.0 as usize).and_then(|v| v.as_ref());
+                if let Some(v) = decided {
+                    if !v
+                        .commands()
+                        .iter()
+                        .any(|c| c.client == client && c.seq == seq)
+                    {
+                        found.push(Violation::LearnedButNotChosen {
+                            client,
+                            seq,
+                            slot,
+                            decided: describe(v),
+                        });
+                    }
+                }
+            }
             if let Some((p, _)) = pos {
                 placed.push((
                     *p,
@@ -181,6 +199,33 @@ mod tests {
         h.decision(NodeId(0), Slot(0), &Value::batch(vec![a.clone()]));
         h.decision(NodeId(1), Slot(0), &Value::batch(vec![a]));
         h.decision(NodeId(0), Slot(1), &Value::batch(vec![b]));
+        verify(&mut h, &[]);
+        assert!(h.violations.is_empty(), "{:?}", h.violations);
+    }
+
+    #[test]
+    fn a_command_learned_in_a_slot_decided_otherwise_is_caught() {
+        // Client 0 learned its command chosen in slot 0 (a fast quorum of votes, it believed), but slot 0 was
+        // decided as client 1's command and client 0's went to slot 1.
+        let a = put(0, 0, 1);
+        let b = put(1, 0, 2);
+        let mut h = history_with(&[(a.clone(), 0, Some((30, w(1)))), (b.clone(), 0, None)]);
+        h.learned(ClientId(0), 0, Slot(0), 20);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![b]));
+        h.decision(NodeId(0), Slot(1), &Value::batch(vec![a.clone()]));
+        verify(&mut h, &[]);
+        assert!(
+            matches!(
+                h.violations[..],
+                [Violation::LearnedButNotChosen { slot: Slot(0), .. }]
+            ),
+            "{:?}",
+            h.violations
+        );
+        // Learned in the slot that holds it: fine.
+        let mut h = history_with(&[(a.clone(), 0, Some((30, w(1))))]);
+        h.learned(ClientId(0), 0, Slot(0), 20);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![a]));
         verify(&mut h, &[]);
         assert!(h.violations.is_empty(), "{:?}", h.violations);
     }

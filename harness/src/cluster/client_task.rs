@@ -66,6 +66,7 @@ impl<V: Variant> State<V> {
             op: op.clone(),
             invoked_ns: intended_ns,
             completed: None,
+            learned: None,
         });
         self.outstanding += 1;
         let cmd = Command {
@@ -80,13 +81,21 @@ impl<V: Variant> State<V> {
 
     fn flush(&mut self, now_ns: u64) {
         let mut finished = 0;
+        for (seq, slot) in self.out.learned.drain(..) {
+            if let Some(rec) = self.records.get_mut(seq as usize) {
+                rec.learned.get_or_insert((now_ns, slot));
+            }
+        }
         for (seq, reply) in self.out.completions.drain(..) {
             let Some(rec) = self.records.get_mut(seq as usize) else {
                 continue;
             };
             if rec.completed.is_none() {
                 rec.completed = Some((now_ns, reply));
-                self.sender.metrics.record_op(rec.invoked_ns, now_ns);
+                let learned = rec.learned.map(|(t, _)| t);
+                self.sender
+                    .metrics
+                    .record_op(rec.invoked_ns, now_ns, learned);
                 finished += 1;
             }
         }

@@ -109,7 +109,7 @@ impl<V: Variant> Fleet<V> {
             let region = regions.of(Peer::Client(id));
             let setup = ClientSetup {
                 id,
-                n,
+                quorums: spec.quorums.clone(),
                 initial_leader: NodeId(spec.topology.leader as u32),
                 by_distance: replicas_by_distance(&links, &spec.topology, region),
                 retry: spec.client_retry,

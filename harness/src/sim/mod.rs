@@ -169,7 +169,7 @@ impl<V: Variant> Sim<V> {
                 let region = spec.topology.client_region(c);
                 let setup = ClientSetup {
                     id: ClientId(c as u32),
-                    n,
+                    quorums: spec.quorums.clone(),
                     initial_leader: NodeId(spec.topology.leader as u32),
                     by_distance: replicas_by_distance(&links, &spec.topology, region),
                     retry: spec.client_retry,
@@ -432,12 +432,15 @@ impl<V: Variant> Sim<V> {
     fn flush_client(&mut self, c: usize) {
         let me = Peer::Client(ClientId(c as u32));
         let mut finished = 0;
+        let id = ClientId(c as u32);
+        for (seq, slot) in self.out_c.learned.drain(..) {
+            self.history.learned(id, seq, slot, self.now);
+        }
         for (seq, reply) in self.out_c.completions.drain(..) {
-            if let Some(invoked) = self
-                .history
-                .complete(ClientId(c as u32), seq, reply, self.now)
-            {
-                self.metrics.record_op(invoked, self.now);
+            if let Some(invoked) = self.history.complete(id, seq, reply, self.now) {
+                let learned = self.history.op(id, seq).and_then(|r| r.learned);
+                self.metrics
+                    .record_op(invoked, self.now, learned.map(|(t, _)| t));
                 finished += 1;
             }
         }

@@ -5,9 +5,11 @@
 //! report, and then opens a fast round for every later slot (`Open`, Lamport's "any" message, repeated as the
 //! heartbeat). Clients send each command to every acceptor (`Request`). An acceptor votes for the first command
 //! it receives in its next free slot and sends the vote (2b) to the coordinator (`Vote`). A command with a fast
-//! quorum of matching votes is chosen two message delays after the client sent it; the coordinator learns it
+//! quorum of matching votes is chosen two message delays after the client sent it. The coordinator learns it
 //! then, executes it in log order and replies to the client (a third delay: the reply carries the key-value
-//! result, which needs the log before it).
+//! result, which needs the log before it). The client learns it at the same two delays: every acceptor also
+//! sends its fast vote to the command's client (`Voted`), and a fast quorum of them for one slot and round
+//! means chosen (see [`FastClient`]).
 //!
 //! Collisions. Acceptors that receive commands in different orders vote for different commands in one slot. When
 //! the coordinator's votes for a slot show that no command can reach a fast quorum any more, it recovers at once
@@ -114,6 +116,14 @@ pub enum FastMsg {
         slot: Slot,
         value: Value,
     },
+    /// A fast vote's copy for the client whose command it is (the 2b a learner gets). It names the exact value
+    /// voted for: the command's sequence number and the ack it carried (the rest is fixed by the sequence number).
+    Voted {
+        round: Round,
+        slot: Slot,
+        seq: u64,
+        ack: u64,
+    },
     Propose {
         round: Round,
         slot: Slot,
@@ -151,6 +161,7 @@ impl Message for FastMsg {
             FastMsg::Open { .. } => "open",
             FastMsg::Vote { round, .. } if round.classic => "vote_classic",
             FastMsg::Vote { .. } => "vote_fast",
+            FastMsg::Voted { .. } => "vote_to_client",
             FastMsg::Propose { .. } => "propose",
             FastMsg::Recover { .. } => "recover",
             FastMsg::Recovered { .. } => "recovered",
@@ -396,10 +407,22 @@ impl FastReplica {
         while self.learner.is_decided(s) || self.d.votes.get(&s).is_some_and(|(r, _)| *r >= round) {
             s = s.next();
         }
+        let (client, seq, ack) = (cmd.client, cmd.seq, cmd.ack);
         let value = Value::batch(vec![cmd]);
         self.d.votes.insert(s, (round, value.clone()));
         self.voted.insert(id, s);
         self.next_free = s.next();
+        // The client is a learner too: a fast quorum of these tells it its command is chosen, two message
+        // delays after it sent it.
+        out.send(
+            Peer::Client(client),
+            FastMsg::Voted {
+                round,
+                slot: s,
+                seq,
+                ack,
+            },
+        );
         let vote = FastMsg::Vote {
             round,
             slot: s,
@@ -920,7 +943,7 @@ impl FastReplica {
         out: &mut Effects<FastMsg, FastTimer>,
     ) {
         match msg {
-            FastMsg::ToClient(_) => {}
+            FastMsg::ToClient(_) | FastMsg::Voted { .. } => {}
             // A coordinator resends commands that lost a collision.
             FastMsg::Request(cmd) => self.fast_vote(now, cmd, out),
             FastMsg::Prepare {
