@@ -101,21 +101,32 @@ impl ModelInput<'_> {
         decided + self.d_rc(l)
     }
 
+    /// What reaches the Fast Paxos coordinator for one command, in arrival order: (time, is it the client's
+    /// request itself) — the request, and every other acceptor's vote.
+    fn fast_arrivals(&self) -> Vec<(u64, bool)> {
+        let l = self.topology.leader;
+        let c = self.cpu_ns;
+        let mut arrivals: Vec<(u64, bool)> = vec![(self.d_cr(l), true)];
+        for a in (0..self.topology.n()).filter(|&a| a != l) {
+            arrivals.push((self.d_cr(a) + c + self.d_rr(a, l), false));
+        }
+        arrivals.sort();
+        arrivals
+    }
+
+    fn fast_quorum(&self) -> usize {
+        self.quorums.fast_size().unwrap_or(self.topology.n())
+    }
+
     /// Fast Paxos, coordinator learns and replies: the client sends to every acceptor; each votes when it has
     /// handled the request and its vote travels to the coordinator, which counts its own vote as it handles the
     /// request. The command is decided when the coordinator has handled the fast quorum's f-th vote; the reply
     /// then goes back to the client.
     pub fn fast_ns(&self) -> u64 {
         let l = self.topology.leader;
-        let n = self.topology.n();
         let c = self.cpu_ns;
-        let f = self.quorums.fast_size().unwrap_or(n);
-        // (arrival at the coordinator, is it the client's request there)
-        let mut arrivals: Vec<(u64, bool)> = vec![(self.d_cr(l), true)];
-        for a in (0..n).filter(|&a| a != l) {
-            arrivals.push((self.d_cr(a) + c + self.d_rr(a, l), false));
-        }
-        arrivals.sort();
+        let f = self.fast_quorum();
+        let arrivals = self.fast_arrivals();
         let (mut free, mut votes) = (0u64, 0usize);
         for (t, _) in arrivals {
             free = free.max(t) + c;
@@ -134,15 +145,10 @@ impl ModelInput<'_> {
         let l = self.topology.leader;
         let n = self.topology.n();
         let c = self.cpu_ns;
-        let f = self.quorums.fast_size().unwrap_or(n);
-        let mut arrivals: Vec<(u64, bool)> = vec![(self.d_cr(l), true)];
-        for a in (0..n).filter(|&a| a != l) {
-            arrivals.push((self.d_cr(a) + c + self.d_rr(a, l), false));
-        }
-        arrivals.sort();
+        let f = self.fast_quorum();
         let mut free = 0u64;
         let mut coordinator_voted = 0;
-        for (t, own) in arrivals {
+        for (t, own) in self.fast_arrivals() {
             free = free.max(t) + c;
             if own {
                 coordinator_voted = free;
