@@ -99,6 +99,11 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         clients: u32,
     },
+    /// Rebuild the plots, index.html and README.md of a results directory from its CSV and histogram files.
+    Report {
+        /// A directory written by `paxos-bench run`.
+        dir: PathBuf,
+    },
     /// Measure the transport floor: round-trip time and pipelined rate of small messages over one of our QUIC
     /// connections on loopback.
     Transport {
@@ -161,8 +166,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         None => {
-            let exp = config::parse(DEFAULT_CONFIG, Path::new("<built-in default config>"))?;
-            run_experiment(&exp, DEFAULT_CONFIG, Path::new("reports/latest"))?;
+            default_job(Path::new("reports/latest"))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Status { cluster, client }) => {
@@ -316,6 +320,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Cmd::Report { dir }) => {
+            let built = crate::report::build(&dir)?;
+            println!(
+                "report: {} ({} figures: {})",
+                built.index.display(),
+                built.figures.len(),
+                built.figures.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Cmd::List) => {
             println!("variants: {}", VARIANT_NAMES.join(", "));
             println!("fault kinds: {}", FaultKinds::NAMES.join(", "));
@@ -340,6 +354,38 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()> {
+    let done = execute(exp)?;
+    write_all(out, &done, config_text)?;
+    print_summary(&done);
+    finish_report(out)
+}
+
+/// The main job (`paxos-bench` with no arguments): the built-in comparison in simulation, then the same
+/// cluster for a short time over QUIC on loopback, into one results directory and one report.
+fn default_job(out: &Path) -> Result<()> {
+    let started = Instant::now();
+    let sim = config::parse(DEFAULT_CONFIG, Path::new("<built-in default config>"))?;
+    let mut quic = sim.clone();
+    quic.override_mode(config::Mode::Quic, Path::new("<built-in default config>"))?;
+    quic.duration = std::time::Duration::from_secs(DEFAULT_QUIC_SECONDS);
+    quic.warmup = std::time::Duration::from_secs(1);
+    quic.client_counts = DEFAULT_QUIC_CLIENTS.to_vec();
+    quic.seeds.truncate(1);
+    let mut done = execute(&sim)?;
+    done.extend(execute(&quic)?);
+    write_all(out, &done, DEFAULT_CONFIG)?;
+    print_summary(&done);
+    finish_report(out)?;
+    println!("done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The QUIC part of the main job: short runs at two client counts (see the default config's header).
+const DEFAULT_QUIC_SECONDS: u64 = 3;
+const DEFAULT_QUIC_CLIENTS: &[usize] = &[1, 16];
+
+/// Runs every planned run of an experiment (simulated runs in parallel, QUIC runs one at a time).
+fn execute(exp: &Experiment) -> Result<Vec<RunResult>> {
     let runs = plan(exp);
     let pb = progress(
         runs.len() as u64,
@@ -379,9 +425,19 @@ fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()>
             None => bail!("a run did not finish"),
         }
     }
-    write_all(out, &done, config_text)?;
-    print_summary(&done);
+    Ok(done)
+}
+
+/// Builds the report of a results directory and says where it is.
+fn finish_report(out: &Path) -> Result<()> {
     println!("results: {}", out.join("results.csv").display());
+    let built = crate::report::build(out)?;
+    println!(
+        "report: {} ({} figures in {})",
+        built.index.display(),
+        built.figures.len(),
+        out.join("plots").display()
+    );
     Ok(())
 }
 
@@ -408,8 +464,7 @@ fn run_on_cluster(
     pb.finish_and_clear();
     write_all(out, &done, config_text)?;
     print_summary(&done);
-    println!("results: {}", out.join("results.csv").display());
-    Ok(())
+    finish_report(out)
 }
 
 fn ms(v: Option<f64>) -> String {
@@ -421,7 +476,8 @@ fn ms(v: Option<f64>) -> String {
 /// whose client counts the acceptors' votes.
 fn print_summary(runs: &[RunResult]) {
     println!(
-        "{:<12} {:>7} {:>5} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>8}",
+        "{:<5} {:<12} {:>7} {:>5} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>8}",
+        "mode",
         "variant",
         "clients",
         "seed",
@@ -435,7 +491,8 @@ fn print_summary(runs: &[RunResult]) {
     );
     for r in runs {
         println!(
-            "{:<12} {:>7} {:>5} {:>8} {:>10.1} {:>9} {:>9} {:>10} {:>10} {:>8}",
+            "{:<5} {:<12} {:>7} {:>5} {:>8} {:>10.1} {:>9} {:>9} {:>10} {:>10} {:>8}",
+            r.mode,
             r.variant,
             r.clients,
             r.seed,

@@ -7,6 +7,7 @@
 //! - [`check`]: the safety checker and the random fault scenarios of `paxos-bench check`.
 //! - [`load`], [`metrics`], [`model`]: the workload, what is measured, and the analytic expectation.
 //! - [`experiment`], [`results`]: running a config and writing `results.csv` and friends.
+//! - [`report`]: plots, the HTML and markdown report, and the baseline comparison, all from the result files.
 //! - [`cli`]: the `paxos-bench` commands.
 
 pub mod check;
@@ -19,6 +20,7 @@ pub mod load;
 pub mod metrics;
 pub mod model;
 pub mod net;
+pub mod report;
 pub mod results;
 pub mod sim;
 pub mod wan;

@@ -89,9 +89,10 @@ struct Row<'a> {
     commit_p50_us: String,
     commit_p99_us: String,
     expected_commit_p50_us: String,
+    histogram: String,
 }
 
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us";
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,histogram";
 
 /// Fixed precision, so a file is byte-identical for identical figures.
 fn fmt(v: Option<f64>, decimals: usize) -> String {
@@ -129,6 +130,7 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             commit_p50_us: fmt(r.commit_p50_us, 1),
             commit_p99_us: fmt(r.commit_p99_us, 1),
             expected_commit_p50_us: fmt(r.expected_commit_p50_us, 1),
+            histogram: format!("histograms/{}", histogram_file_name(r)),
         })?;
     }
     if runs.is_empty() {
@@ -142,6 +144,7 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
     w.write_record([
         "experiment",
         "variant",
+        "mode",
         "clients",
         "seed",
         "kind",
@@ -163,6 +166,7 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             w.write_record([
                 r.experiment.clone(),
                 r.variant.clone(),
+                r.mode.clone(),
                 r.clients.to_string(),
                 r.seed.to_string(),
                 kind.clone(),
@@ -257,15 +261,16 @@ pub fn histogram_file_name(r: &RunResult) -> String {
             }
         })
         .collect();
+    let mode = &r.mode;
     if r.jitter_swept {
         format!(
-            "{safe}-j{}us-c{}-s{}.hdr",
+            "{safe}-{mode}-j{}us-c{}-s{}.hdr",
             (r.jitter_ms * 1000.0).round() as u64,
             r.clients,
             r.seed
         )
     } else {
-        format!("{safe}-c{}-s{}.hdr", r.clients, r.seed)
+        format!("{safe}-{mode}-c{}-s{}.hdr", r.clients, r.seed)
     }
 }
 
@@ -318,6 +323,16 @@ pub fn write_all(dir: &Path, runs: &[RunResult], config_text: &str) -> anyhow::R
     }
     let path = dir.join("notes.txt");
     write_atomic(&path, notes.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut modes: Vec<String> = Vec::new();
+    for r in runs {
+        if !modes.contains(&r.mode) {
+            modes.push(r.mode.clone());
+        }
+    }
+    let env = crate::report::environment::Environment::capture(modes);
+    let path = dir.join(crate::report::environment::FILE);
+    write_atomic(&path, &env.to_json())
         .with_context(|| format!("cannot write {}", path.display()))?;
     for (name, bytes) in files {
         let path = dir.join(name);
@@ -382,7 +397,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,histograms/multi-sim-c1-s7.hdr"
         );
     }
 
@@ -405,7 +420,7 @@ mod tests {
     fn messages_csv_gives_per_op_figures() {
         let text = String::from_utf8(render_messages_csv(&[result()]).unwrap()).unwrap();
         assert!(
-            text.contains("e,multi,1,7,accept,40,4000,4.000,400.000,0.500"),
+            text.contains("e,multi,sim,1,7,accept,40,4000,4.000,400.000,0.500"),
             "{text}"
         );
     }

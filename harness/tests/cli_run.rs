@@ -69,7 +69,7 @@ fn run_writes_results_with_the_promised_columns_and_is_byte_identical_for_a_seed
         "results.csv",
         "messages.csv",
         "config.toml",
-        "histograms/multi-c8-s2.hdr",
+        "histograms/multi-sim-c8-s2.hdr",
     ] {
         let x = std::fs::read(a.join(file)).unwrap();
         let y = std::fs::read(b.join(file)).unwrap();
@@ -108,7 +108,72 @@ fn a_bad_config_is_one_clear_error_and_writes_nothing() {
 fn no_arguments_runs_the_default_comparison_into_reports_latest() {
     let dir = tempfile::tempdir().unwrap();
     let stdout = ok(bench().current_dir(dir.path()).output().unwrap());
-    let csv = std::fs::read_to_string(dir.path().join("reports/latest/results.csv")).unwrap();
-    assert!(csv.contains(",multi,") && csv.contains(",basic,"), "{csv}");
-    assert!(stdout.contains("reports/latest/results.csv"), "{stdout}");
+    let latest = dir.path().join("reports/latest");
+    let csv = std::fs::read_to_string(latest.join("results.csv")).unwrap();
+    // All five variants, in simulation and over QUIC.
+    for v in ["multi", "basic", "flexible", "fast", "cheap"] {
+        for mode in ["sim", "quic"] {
+            assert!(
+                csv.contains(&format!("default,{v},{mode},")),
+                "{v} {mode}:\n{csv}"
+            );
+        }
+    }
+    assert!(stdout.contains("reports/latest/index.html"), "{stdout}");
+    let html = std::fs::read_to_string(latest.join("index.html")).unwrap();
+    let readme = std::fs::read_to_string(latest.join("README.md")).unwrap();
+    for page in [&html, &readme] {
+        assert!(page.contains("plots/latency-cdf-sim-c1.png"), "{page}");
+        assert!(page.contains("plots/throughput-latency-quic.png"), "{page}");
+    }
+    for stem in [
+        "latency-cdf-sim-c1",
+        "latency-by-profile",
+        "messages-per-op",
+    ] {
+        for ext in ["png", "svg"] {
+            let f = latest.join(format!("plots/{stem}.{ext}"));
+            assert!(
+                std::fs::metadata(&f).unwrap().len() > 1000,
+                "{}",
+                f.display()
+            );
+        }
+    }
+    let env = std::fs::read_to_string(latest.join("environment.json")).unwrap();
+    assert!(
+        env.contains("\"cores\"") && env.contains("\"quic\""),
+        "{env}"
+    );
+}
+
+#[test]
+fn report_rebuilds_the_pages_from_the_files_alone_and_refuses_a_non_results_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q");
+    ok(bench()
+        .arg("run")
+        .arg(configs().join("quick.toml"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap());
+    let first = std::fs::read_to_string(out.join("README.md")).unwrap();
+    std::fs::remove_dir_all(out.join("plots")).unwrap();
+    std::fs::remove_file(out.join("index.html")).unwrap();
+    std::fs::remove_file(out.join("README.md")).unwrap();
+    let stdout = ok(bench().arg("report").arg(&out).output().unwrap());
+    assert!(stdout.contains("index.html"), "{stdout}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("README.md")).unwrap(),
+        first
+    );
+    assert!(out.join("plots/latency-cdf-sim-c1.png").is_file());
+
+    let err = refused(bench().arg("report").arg(dir.path()));
+    assert!(err.contains("no results.csv"), "{err}");
+    // A damaged histogram is named.
+    std::fs::write(out.join("histograms/multi-sim-c1-s1.hdr"), b"garbage").unwrap();
+    let err = refused(bench().arg("report").arg(&out));
+    assert!(err.contains("multi-sim-c1-s1.hdr"), "{err}");
 }

@@ -1,0 +1,158 @@
+//! Reading a results directory back: `results.csv`, `messages.csv`, `timeseries.csv`, the histograms,
+//! `config.toml` and `environment.json`. The report is built from these files alone, so `paxos-bench report DIR`
+//! can rebuild it on another machine, and the baseline comparison reads the same rows.
+
+use super::environment::Environment;
+use super::ReportError;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One `results.csv` row (see the column table in README.md).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ResultRow {
+    pub experiment: String,
+    pub variant: String,
+    pub mode: String,
+    pub replicas: usize,
+    pub q1: usize,
+    pub q2: usize,
+    pub clients: usize,
+    pub seed: u64,
+    pub ops: u64,
+    pub throughput_ops_s: f64,
+    pub p50_us: Option<f64>,
+    pub p90_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub p999_us: Option<f64>,
+    pub max_us: Option<f64>,
+    pub msgs_per_op: Option<f64>,
+    pub bytes_per_op: Option<f64>,
+    pub expected_p50_us: Option<f64>,
+    pub protocol: String,
+    pub collisions: u64,
+    pub recoveries: u64,
+    pub reconfigurations: u64,
+    pub jitter_ms: f64,
+    pub max_stall_ms: f64,
+    pub commit_p50_us: Option<f64>,
+    pub commit_p99_us: Option<f64>,
+    pub expected_commit_p50_us: Option<f64>,
+    pub histogram: String,
+}
+
+/// One `messages.csv` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageRow {
+    pub variant: String,
+    pub mode: String,
+    pub clients: usize,
+    pub seed: u64,
+    pub kind: String,
+    pub per_op: Option<f64>,
+    pub bytes_per_op: Option<f64>,
+    pub jitter_ms: f64,
+}
+
+/// One `timeseries.csv` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TimeRow {
+    pub variant: String,
+    pub mode: String,
+    pub clients: usize,
+    pub seed: u64,
+    pub t_s: f64,
+    pub ops_per_s: f64,
+    pub jitter_ms: f64,
+}
+
+/// Everything a report shows.
+pub struct RunData {
+    pub dir: PathBuf,
+    pub results: Vec<ResultRow>,
+    pub messages: Vec<MessageRow>,
+    pub timeseries: Vec<TimeRow>,
+    /// By the `histogram` column's path.
+    pub histograms: BTreeMap<String, Histogram<u64>>,
+    pub config_text: Option<String>,
+    pub notes: Vec<String>,
+    pub environment: Option<Environment>,
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReportError> {
+    let text = std::fs::read(path).map_err(|source| ReportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut r = csv::Reader::from_reader(text.as_slice());
+    let mut rows = Vec::new();
+    for (i, row) in r.deserialize().enumerate() {
+        rows.push(row.map_err(|e| ReportError::Malformed {
+            path: path.to_path_buf(),
+            detail: format!("row {}: {e}", i + 1),
+        })?);
+    }
+    Ok(rows)
+}
+
+/// The results table alone (what `compare` needs).
+pub fn read_results(dir: &Path) -> Result<Vec<ResultRow>, ReportError> {
+    let path = dir.join("results.csv");
+    if !path.is_file() {
+        return Err(ReportError::NotAResultsDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    read_csv(&path)
+}
+
+fn read_histogram(dir: &Path, rel: &str) -> Result<Histogram<u64>, ReportError> {
+    // The path comes from a file: it must stay inside the directory.
+    if rel.contains("..") || Path::new(rel).is_absolute() {
+        return Err(ReportError::Malformed {
+            path: dir.join("results.csv"),
+            detail: format!("histogram path `{rel}` leaves the directory"),
+        });
+    }
+    let path = dir.join(rel);
+    let bytes = std::fs::read(&path).map_err(|source| ReportError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| ReportError::Malformed {
+            path,
+            detail: format!("not an HdrHistogram V2 file: {e:?}"),
+        })
+}
+
+pub fn load(dir: &Path) -> Result<RunData, ReportError> {
+    let results = read_results(dir)?;
+    let messages = read_csv(&dir.join("messages.csv"))?;
+    let timeseries = read_csv(&dir.join("timeseries.csv"))?;
+    let mut histograms = BTreeMap::new();
+    for r in &results {
+        if !histograms.contains_key(&r.histogram) {
+            let h = read_histogram(dir, &r.histogram)?;
+            histograms.insert(r.histogram.clone(), h);
+        }
+    }
+    let config_text = std::fs::read_to_string(dir.join("config.toml")).ok();
+    let notes = std::fs::read_to_string(dir.join("notes.txt"))
+        .map(|t| t.lines().map(str::to_string).collect())
+        .unwrap_or_default();
+    let environment = Environment::read(dir)?;
+    Ok(RunData {
+        dir: dir.to_path_buf(),
+        results,
+        messages,
+        timeseries,
+        histograms,
+        config_text,
+        notes,
+        environment,
+    })
+}

@@ -1,0 +1,835 @@
+//! Which figures a results directory gets, and their data: latency CDFs, throughput against latency, latency
+//! by variant and network profile, the model beside the measurement, the quorum sweep, the failover timeline,
+//! and messages and bytes per operation by type. A figure whose data the run does not have (no fault, one
+//! client count, no quorum sweep) is left out rather than drawn empty.
+
+use super::data::{ResultRow, RunData};
+use super::palette;
+use super::plots::{BarValue, Bars, Chart, Series, Stacked, XyChart};
+use crate::config::FaultAction;
+use plotters::style::RGBColor;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Figure {
+    /// File stem under `plots/`.
+    pub stem: String,
+    pub title: String,
+    /// One or two sentences under the figure: what it shows and how to read it.
+    pub caption: String,
+    pub chart: Box<dyn Chart>,
+}
+
+/// A variant label's colour, fixed for the whole report.
+pub struct Legend {
+    labels: Vec<(String, RGBColor)>,
+}
+
+impl Legend {
+    pub fn new(rows: &[ResultRow]) -> Legend {
+        let mut order: Vec<(String, String)> = Vec::new();
+        for r in rows {
+            if !order.iter().any(|(l, _)| *l == r.variant) {
+                order.push((r.variant.clone(), r.protocol.clone()));
+            }
+        }
+        let mut extra = 0;
+        let labels = order
+            .iter()
+            .map(|(label, protocol)| {
+                let unique = order.iter().filter(|(_, p)| p == protocol).count() == 1;
+                let c = palette::series_colour(protocol, unique, extra);
+                if !(unique && palette::protocol_colour(protocol).is_some()) {
+                    extra += 1;
+                }
+                (label.clone(), c)
+            })
+            .collect();
+        Legend { labels }
+    }
+
+    pub fn colour(&self, label: &str) -> RGBColor {
+        self.labels
+            .iter()
+            .find(|(l, _)| l == label)
+            .map_or(RGBColor(0, 0, 0), |(_, c)| *c)
+    }
+
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        self.labels.iter().map(|(l, _)| l.as_str())
+    }
+}
+
+/// Seeds averaged: one point per (mode, label, clients, jitter).
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub mode: String,
+    pub label: String,
+    pub protocol: String,
+    pub replicas: usize,
+    pub q1: usize,
+    pub q2: usize,
+    pub clients: usize,
+    pub jitter_ms: f64,
+    pub seeds: usize,
+    pub throughput: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub model_ms: Option<f64>,
+    pub commit_p50_ms: Option<f64>,
+    pub msgs_per_op: Option<f64>,
+    pub bytes_per_op: Option<f64>,
+    pub collisions: f64,
+    pub recoveries: f64,
+    pub reconfigurations: f64,
+    pub max_stall_ms: f64,
+}
+
+fn mean(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let xs: Vec<f64> = v.flatten().collect();
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Averages over seeds, in the results' own order.
+pub fn points(rows: &[ResultRow]) -> Vec<Point> {
+    let mut groups: Vec<(Point, Vec<&ResultRow>)> = Vec::new();
+    for r in rows {
+        let same = |p: &Point| {
+            p.mode == r.mode
+                && p.label == r.variant
+                && p.clients == r.clients
+                && p.jitter_ms == r.jitter_ms
+                && (p.q1, p.q2, p.replicas) == (r.q1, r.q2, r.replicas)
+        };
+        match groups.iter_mut().find(|(p, _)| same(p)) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((
+                Point {
+                    mode: r.mode.clone(),
+                    label: r.variant.clone(),
+                    protocol: r.protocol.clone(),
+                    replicas: r.replicas,
+                    q1: r.q1,
+                    q2: r.q2,
+                    clients: r.clients,
+                    jitter_ms: r.jitter_ms,
+                    seeds: 0,
+                    throughput: 0.0,
+                    p50_ms: None,
+                    p99_ms: None,
+                    model_ms: None,
+                    commit_p50_ms: None,
+                    msgs_per_op: None,
+                    bytes_per_op: None,
+                    collisions: 0.0,
+                    recoveries: 0.0,
+                    reconfigurations: 0.0,
+                    max_stall_ms: 0.0,
+                },
+                vec![r],
+            )),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(mut p, g)| {
+            let ms = |f: fn(&ResultRow) -> Option<f64>| {
+                mean(g.iter().map(|r| f(r))).map(|us| us / 1000.0)
+            };
+            let n = g.len() as f64;
+            p.seeds = g.len();
+            p.throughput = g.iter().map(|r| r.throughput_ops_s).sum::<f64>() / n;
+            p.p50_ms = ms(|r| r.p50_us);
+            p.p99_ms = ms(|r| r.p99_us);
+            p.model_ms = ms(|r| r.expected_p50_us);
+            p.commit_p50_ms = ms(|r| r.commit_p50_us);
+            p.msgs_per_op = mean(g.iter().map(|r| r.msgs_per_op));
+            p.bytes_per_op = mean(g.iter().map(|r| r.bytes_per_op));
+            p.collisions = g.iter().map(|r| r.collisions as f64).sum::<f64>() / n;
+            p.recoveries = g.iter().map(|r| r.recoveries as f64).sum::<f64>() / n;
+            p.reconfigurations = g.iter().map(|r| r.reconfigurations as f64).sum::<f64>() / n;
+            p.max_stall_ms = g.iter().map(|r| r.max_stall_ms).sum::<f64>() / n;
+            p
+        })
+        .collect()
+}
+
+fn n_clients(c: usize) -> String {
+    if c == 1 {
+        "1 client".into()
+    } else {
+        format!("{c} clients")
+    }
+}
+
+fn distinct<T: Ord + Clone>(it: impl Iterator<Item = T>) -> Vec<T> {
+    it.collect::<BTreeSet<T>>().into_iter().collect()
+}
+
+/// Modes in a fixed order: simulation first.
+fn modes(rows: &[ResultRow]) -> Vec<String> {
+    let mut m = distinct(rows.iter().map(|r| r.mode.clone()));
+    m.sort_by_key(|x| (x != "sim", x.clone()));
+    m
+}
+
+/// The jitter a figure uses when the run swept several: the smallest (the network as configured).
+fn base_jitter(rows: &[ResultRow], mode: &str) -> f64 {
+    rows.iter()
+        .filter(|r| r.mode == mode)
+        .map(|r| r.jitter_ms)
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn jitter_note(rows: &[ResultRow], mode: &str) -> String {
+    let js = distinct(
+        rows.iter()
+            .filter(|r| r.mode == mode)
+            .map(|r| (r.jitter_ms * 1000.0).round() as u64),
+    );
+    if js.len() > 1 {
+        format!(", jitter {} ms", base_jitter(rows, mode))
+    } else {
+        String::new()
+    }
+}
+
+pub fn all(data: &RunData) -> Vec<Figure> {
+    let rows = &data.results;
+    let legend = Legend::new(rows);
+    let pts = points(rows);
+    let mut out = Vec::new();
+    for mode in modes(rows) {
+        cdfs(data, &legend, &mode, &mut out);
+        if let Some(f) = throughput_latency(&pts, rows, &legend, &mode) {
+            out.push(f);
+        }
+    }
+    if let Some(f) = latency_by_profile(&pts, &legend) {
+        out.push(f);
+    }
+    out.extend(model_vs_measured(&pts, rows, &legend));
+    out.extend(quorum_sweep(&pts, data));
+    out.extend(failover(data, &legend));
+    out.extend(messages(data, &legend));
+    out
+}
+
+/// Latency CDFs per variant at the smallest and the largest client count, seeds merged.
+fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
+    let rows: Vec<&ResultRow> = data
+        .results
+        .iter()
+        .filter(|r| r.mode == mode && r.jitter_ms == base_jitter(&data.results, mode))
+        .collect();
+    let counts = distinct(rows.iter().map(|r| r.clients));
+    let picks: BTreeSet<usize> = counts
+        .first()
+        .into_iter()
+        .chain(counts.last())
+        .copied()
+        .collect();
+    for clients in picks {
+        let clients_s = n_clients(clients);
+        let mut series = Vec::new();
+        for label in legend.labels() {
+            let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+            for r in rows
+                .iter()
+                .filter(|r| r.variant == label && r.clients == clients)
+            {
+                if let Some(h) = data.histograms.get(&r.histogram) {
+                    match &mut merged {
+                        Some(m) => {
+                            let _ = m.add(h);
+                        }
+                        None => merged = Some(h.clone()),
+                    }
+                }
+            }
+            let Some(h) = merged.filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            series.push(Series {
+                label: label.to_string(),
+                colour: legend.colour(label),
+                points: cdf_points(&h),
+                dashed: false,
+                markers: false,
+                in_legend: true,
+            });
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let note = jitter_note(&data.results, mode);
+        out.push(Figure {
+            stem: format!("latency-cdf-{mode}-c{clients}"),
+            title: format!("Latency CDF, {mode}, {clients_s}{note}"),
+            caption: format!(
+                "The share of operations (y) that completed within a latency (x, log scale), per variant, \
+                 {clients_s} (closed loop) in {mode} mode, all seeds together. Further left is faster; a \
+                 long flat tail is a slow minority."
+            ),
+            chart: Box::new(XyChart {
+                title: format!("Latency CDF ({mode}, {clients_s}{note})"),
+                x_desc: "latency (ms)".into(),
+                y_desc: "operations completed (%)".into(),
+                log_x: true,
+                log_y: false,
+                series,
+                marks: Vec::new(),
+                style_note: None,
+                legend_lower_right: true,
+            }),
+        });
+    }
+}
+
+/// (latency ms, cumulative %) from a histogram in nanoseconds, at most about 400 points.
+pub fn cdf_points(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
+    let total = h.len() as f64;
+    let mut pts = Vec::new();
+    let mut seen = 0u64;
+    let recorded = h.iter_recorded().count();
+    // A step function where values are few (a straight line between two far-apart values would suggest
+    // latencies nobody measured); thinned to about 400 points where they are many.
+    let steps = recorded <= 200;
+    for v in h.iter_recorded() {
+        let before = seen as f64 / total * 100.0;
+        seen += v.count_at_value();
+        let ms = h.highest_equivalent(v.value_iterated_to()) as f64 / 1e6;
+        if steps || pts.is_empty() {
+            pts.push((ms, before));
+        }
+        pts.push((ms, seen as f64 / total * 100.0));
+    }
+    let step = pts.len().div_ceil(400).max(1);
+    let last = pts.last().copied();
+    let mut thin: Vec<(f64, f64)> = pts.into_iter().step_by(step).collect();
+    if let Some(l) = last {
+        if thin.last() != Some(&l) {
+            thin.push(l);
+        }
+    }
+    thin
+}
+
+fn throughput_latency(
+    pts: &[Point],
+    rows: &[ResultRow],
+    legend: &Legend,
+    mode: &str,
+) -> Option<Figure> {
+    let j = base_jitter(rows, mode);
+    let here: Vec<&Point> = pts
+        .iter()
+        .filter(|p| p.mode == mode && p.jitter_ms == j)
+        .collect();
+    if distinct(here.iter().map(|p| p.clients)).len() < 2 {
+        return None;
+    }
+    let mut series = Vec::new();
+    for label in legend.labels() {
+        let mut mine: Vec<&&Point> = here.iter().filter(|p| p.label == label).collect();
+        mine.sort_by_key(|p| p.clients);
+        let line = |f: fn(&Point) -> Option<f64>| -> Vec<(f64, f64)> {
+            mine.iter()
+                .filter_map(|p| f(p).map(|y| (p.throughput, y)))
+                .filter(|(x, _)| *x > 0.0)
+                .collect()
+        };
+        let (p50, p99) = (line(|p| p.p50_ms), line(|p| p.p99_ms));
+        if p50.is_empty() {
+            continue;
+        }
+        let colour = legend.colour(label);
+        series.push(Series {
+            label: label.to_string(),
+            colour,
+            points: p50,
+            dashed: false,
+            markers: true,
+            in_legend: true,
+        });
+        series.push(Series {
+            label: format!("{label} p99"),
+            colour,
+            points: p99,
+            dashed: true,
+            markers: false,
+            in_legend: false,
+        });
+    }
+    let xs: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
+    let (lo, hi) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let note = jitter_note(rows, mode);
+    Some(Figure {
+        stem: format!("throughput-latency-{mode}"),
+        title: format!("Throughput against latency as load grows, {mode}{note}"),
+        caption: "Each point is one closed-loop client count (more clients to the right). Solid lines with \
+                  dots are p50, dashed lines p99. A curve that turns upward has reached the variant's \
+                  throughput ceiling: more load only adds queueing."
+            .into(),
+        chart: Box::new(XyChart {
+            title: format!("Throughput vs latency ({mode}{note})"),
+            x_desc: "throughput (operations/s)".into(),
+            y_desc: "latency (ms)".into(),
+            log_x: hi > 20.0 * lo,
+            log_y: true,
+            series,
+            marks: Vec::new(),
+            style_note: Some("solid: p50, dashed: p99".into()),
+            legend_lower_right: false,
+        }),
+    })
+}
+
+/// p50 bars with p99 whiskers per variant, for each network profile (mode and jitter) at the smallest client
+/// count the profiles share.
+fn latency_by_profile(pts: &[Point], legend: &Legend) -> Option<Figure> {
+    let clients = pts.iter().map(|p| p.clients).min()?;
+    let clients_s = n_clients(clients);
+    let mut profiles: Vec<(String, f64)> = distinct(
+        pts.iter()
+            .filter(|p| p.clients == clients)
+            .map(|p| (p.mode.clone(), (p.jitter_ms * 1000.0).round() as u64)),
+    )
+    .into_iter()
+    .map(|(m, j)| (m, j as f64 / 1000.0))
+    .collect();
+    profiles.sort_by(|a, b| {
+        (a.0 != "sim", &a.0)
+            .cmp(&(b.0 != "sim", &b.0))
+            .then(a.1.total_cmp(&b.1))
+    });
+    let labels: Vec<&str> = legend.labels().collect();
+    // One bar per label and profile: a sweep's labels share a profile, so each keeps its first point.
+    let values: Vec<Vec<Option<BarValue>>> = profiles
+        .iter()
+        .map(|(mode, j)| {
+            labels
+                .iter()
+                .map(|l| {
+                    pts.iter()
+                        .find(|p| {
+                            p.label == *l
+                                && p.mode == *mode
+                                && p.clients == clients
+                                && p.jitter_ms == *j
+                        })
+                        .and_then(|p| {
+                            p.p50_ms.map(|v| BarValue {
+                                value: v,
+                                upper: p.p99_ms,
+                                marker: None,
+                            })
+                        })
+                })
+                .collect()
+        })
+        .collect();
+    let categories = profiles
+        .iter()
+        .map(|(m, j)| {
+            if *j > 0.0 {
+                format!("{m}, jitter {j} ms")
+            } else {
+                m.clone()
+            }
+        })
+        .collect();
+    Some(Figure {
+        stem: "latency-by-profile".into(),
+        title: format!("p50 and p99 by variant and network profile, {clients_s}"),
+        caption: "Bars are p50, whiskers reach p99, for each variant under each network profile the run has \
+                  (simulation and QUIC, and each swept jitter). Log scale: one step is ten times slower."
+            .into(),
+        chart: Box::new(Bars {
+            title: format!("p50 (bar) and p99 (whisker), {clients_s}"),
+            y_desc: "latency (ms)".into(),
+            log_y: true,
+            categories,
+            series: labels.iter().map(|l| (l.to_string(), legend.colour(l))).collect(),
+            values,
+            upper_label: Some("p99".into()),
+            marker_label: None,
+        }),
+    })
+}
+
+/// Measured p50 beside the analytic model, per client count, in each mode.
+fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for mode in modes(rows) {
+        let j = base_jitter(rows, &mode);
+        let here: Vec<&Point> = pts
+            .iter()
+            .filter(|p| p.mode == mode && p.jitter_ms == j && p.model_ms.is_some())
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        let counts = distinct(here.iter().map(|p| p.clients));
+        let labels: Vec<&str> = legend
+            .labels()
+            .filter(|l| here.iter().any(|p| p.label == *l))
+            .collect();
+        let values = counts
+            .iter()
+            .map(|c| {
+                labels
+                    .iter()
+                    .map(|l| {
+                        here.iter()
+                            .find(|p| p.label == *l && p.clients == *c)
+                            .and_then(|p| {
+                                p.p50_ms.map(|v| BarValue {
+                                    value: v,
+                                    upper: None,
+                                    marker: p.model_ms,
+                                })
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
+        let note = jitter_note(rows, &mode);
+        out.push(Figure {
+            stem: format!("model-vs-measured-{mode}"),
+            title: format!("Measured p50 beside the analytic model, {mode}{note}"),
+            caption: "Bars are the measured p50; the black line across each bar is the analytic model's \
+                      expectation (one client, no contention, no jitter: message delays along the critical \
+                      path plus per-message CPU). At one client they should meet; with more clients the gap is \
+                      queueing and contention the model leaves out."
+                .into(),
+            chart: Box::new(Bars {
+                title: format!("Measured p50 and model ({mode}{note})"),
+                y_desc: "p50 latency (ms)".into(),
+                log_y: true,
+                categories: counts.iter().map(|c| n_clients(*c)).collect(),
+                series: labels.iter().map(|l| (l.to_string(), legend.colour(l))).collect(),
+                values,
+                upper_label: None,
+                marker_label: Some("model".into()),
+            }),
+        });
+    }
+    out
+}
+
+/// Flexible Paxos's sweep: p50 against q2, and the stall after the faults against q1, one line per N.
+fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
+    let flex: Vec<&Point> = pts.iter().filter(|p| p.protocol == "flexible").collect();
+    if distinct(flex.iter().map(|p| (p.q1, p.q2, p.replicas))).len() < 3 {
+        return Vec::new();
+    }
+    let clients = flex.iter().map(|p| p.clients).min().unwrap_or(1);
+    let clients_s = n_clients(clients);
+    let mode = modes(&data.results).into_iter().next().unwrap_or_default();
+    let flex: Vec<&&Point> = flex
+        .iter()
+        .filter(|p| p.clients == clients && p.mode == mode)
+        .collect();
+    let ns = distinct(flex.iter().map(|p| p.replicas));
+    // by N: x -> values
+    let line = |n: usize, x: fn(&Point) -> usize, y: fn(&Point) -> Option<f64>, best: bool| {
+        let mut by_x: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        for p in flex.iter().filter(|p| p.replicas == n) {
+            if let Some(v) = y(p) {
+                by_x.entry(x(p)).or_default().push(v);
+            }
+        }
+        by_x.into_iter()
+            .map(|(x, v)| {
+                let y = if best {
+                    v.iter().copied().fold(f64::MAX, f64::min)
+                } else {
+                    v.iter().sum::<f64>() / v.len() as f64
+                };
+                (x as f64, y)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mk = |points: Vec<(f64, f64)>, i: usize, n: usize| Series {
+        label: format!("N = {n}"),
+        colour: palette::kind_colour(i),
+        points,
+        dashed: false,
+        markers: true,
+        in_legend: true,
+    };
+    let mut out = vec![Figure {
+        stem: "quorum-latency-q2".into(),
+        title: format!("Flexible Paxos: p50 against the phase-2 quorum q2 ({mode}, {clients_s})"),
+        caption: "Commit latency is the leader's round trip to its q2-th nearest acceptor, so it falls as q2 \
+                  shrinks; every q1 paired with a q2 is averaged into one point (they do not change the steady \
+                  state)."
+            .into(),
+        chart: Box::new(XyChart {
+            title: format!("p50 against q2 ({mode}, {clients_s})"),
+            x_desc: "q2 (phase-2 quorum size)".into(),
+            y_desc: "p50 latency (ms)".into(),
+            log_x: false,
+            log_y: true,
+            series: ns
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| mk(line(n, |p| p.q2, |p| p.p50_ms, false), i, n))
+                .collect(),
+            marks: Vec::new(),
+            style_note: None,
+            legend_lower_right: false,
+        }),
+    }];
+    let has_faults = fault_marks(data).is_some_and(|m| !m.is_empty());
+    if has_faults {
+        out.push(Figure {
+            stem: "quorum-election-q1".into(),
+            title: format!("Flexible Paxos: time without commits after the fault, against q1 ({mode})"),
+            caption: "After the leader crashes a new leader needs q1 promises; the longest time without a \
+                      commit (100 ms resolution), best over the q2 paired with each q1, grows with q1. At \
+                      q1 = N no leader can be elected: the stall lasts to the end of the run."
+                .into(),
+            chart: Box::new(XyChart {
+                title: format!("Longest stall against q1 ({mode}, {clients_s})"),
+                x_desc: "q1 (phase-1 quorum size)".into(),
+                y_desc: "longest time without a commit (ms)".into(),
+                log_x: false,
+                log_y: false,
+                series: ns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| mk(line(n, |p| p.q1, |p| Some(p.max_stall_ms), true), i, n))
+                    .collect(),
+                marks: Vec::new(),
+                style_note: None,
+                legend_lower_right: false,
+            }),
+        });
+    }
+    out
+}
+
+/// The faults of the run's config, as (time s, what), or None when the config cannot be read.
+fn fault_marks(data: &RunData) -> Option<Vec<(f64, String)>> {
+    Some(faults_and_warmup(data)?.0)
+}
+
+fn faults_and_warmup(data: &RunData) -> Option<(Vec<(f64, String)>, f64)> {
+    let text = data.config_text.as_ref()?;
+    let exp = crate::config::parse(text, &data.dir.join("config.toml")).ok()?;
+    let marks = exp
+        .faults
+        .iter()
+        .map(|f| {
+            let what = match &f.action {
+                FaultAction::Crash(r) => format!("crash {r}"),
+                FaultAction::Restart(r) => format!("restart {r}"),
+                FaultAction::Partition(_) => "partition".into(),
+                FaultAction::Heal => "heal".into(),
+            };
+            (f.at.as_secs_f64(), what)
+        })
+        .collect();
+    Some((marks, exp.warmup.as_secs_f64()))
+}
+
+/// A centred moving average over `w` buckets: with a few clients and WAN round trips, a 100 ms bucket holds
+/// zero or one round of completions, and the raw line zigzags too much to read.
+fn smooth(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
+    let half = w / 2;
+    (0..points.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half + 1).min(points.len());
+            let avg = points[lo..hi].iter().map(|p| p.1).sum::<f64>() / (hi - lo) as f64;
+            (points[i].0, avg)
+        })
+        .collect()
+}
+
+/// A timeline as a share of its own mean rate between the warm-up and the first fault, so variants whose
+/// throughputs differ a hundredfold share one readable scale.
+fn relative(points: Vec<(f64, f64)>, from_s: f64, to_s: f64) -> Vec<(f64, f64)> {
+    let before: Vec<f64> = points
+        .iter()
+        .filter(|(t, _)| *t >= from_s && *t < to_s)
+        .map(|p| p.1)
+        .collect();
+    let base = before.iter().sum::<f64>() / before.len().max(1) as f64;
+    if base <= 0.0 {
+        return Vec::new();
+    }
+    points
+        .into_iter()
+        .map(|(t, v)| (t, v / base * 100.0))
+        .collect()
+}
+
+/// Throughput per 100 ms with the faults marked, at the largest client count, first seed.
+fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
+    let Some((marks, warmup)) = faults_and_warmup(data).filter(|(m, _)| !m.is_empty()) else {
+        return Vec::new();
+    };
+    let first_fault = marks.iter().map(|m| m.0).fold(f64::MAX, f64::min);
+    let mut out = Vec::new();
+    for mode in modes(&data.results) {
+        let rows: Vec<&ResultRow> = data.results.iter().filter(|r| r.mode == mode).collect();
+        let Some(clients) = rows.iter().map(|r| r.clients).max() else {
+            continue;
+        };
+        let clients_s = n_clients(clients);
+        let seed = rows.iter().map(|r| r.seed).min().unwrap_or(0);
+        let j = base_jitter(&data.results, &mode);
+        let labels: Vec<&str> = legend.labels().collect();
+        // A quorum sweep has dozens of labels: the timeline shows at most eight, in order.
+        let series: Vec<Series> = labels
+            .iter()
+            .take(8)
+            .filter_map(|l| {
+                let points: Vec<(f64, f64)> = data
+                    .timeseries
+                    .iter()
+                    .filter(|t| {
+                        t.variant == *l
+                            && t.mode == mode
+                            && t.clients == clients
+                            && t.seed == seed
+                            && t.jitter_ms == j
+                    })
+                    .map(|t| (t.t_s, t.ops_per_s))
+                    .collect();
+                let points = relative(smooth(&points, 5), warmup, first_fault);
+                (!points.is_empty()).then(|| Series {
+                    label: l.to_string(),
+                    colour: legend.colour(l),
+                    points,
+                    dashed: false,
+                    markers: false,
+                    in_legend: true,
+                })
+            })
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        out.push(Figure {
+            stem: format!("failover-timeline-{mode}"),
+            title: format!("Failover timeline, {mode}, {clients_s}, seed {seed}"),
+            caption: "Completed operations per 100 ms bucket over the whole run (warm-up included, a moving \
+                      average over five buckets), as a share of each variant's own mean rate between the warm-up and the first fault (the \
+                      absolute rates are in the summary table), with each scheduled fault marked. A drop to \
+                      zero after a mark is the stall the fault caused; the width of the gap is the time to \
+                      recover (an election, or Cheap Paxos's reconfiguration); a lower level after it is the \
+                      slower quorum that is left."
+                .into(),
+            chart: Box::new(XyChart {
+                title: format!("Throughput over time ({mode}, {clients_s}, seed {seed})"),
+                x_desc: "time since start (s)".into(),
+                y_desc: "throughput (% of the pre-fault mean)".into(),
+                log_x: false,
+                log_y: false,
+                series,
+                marks: marks.clone(),
+                style_note: None,
+                legend_lower_right: false,
+            }),
+        });
+    }
+    out
+}
+
+/// Messages and bytes per operation by message type, per variant, at the largest client count.
+fn messages(data: &RunData, legend: &Legend) -> Vec<Figure> {
+    let Some(mode) = modes(&data.results).into_iter().next() else {
+        return Vec::new();
+    };
+    let rows: Vec<&ResultRow> = data.results.iter().filter(|r| r.mode == mode).collect();
+    let Some(clients) = rows.iter().map(|r| r.clients).max() else {
+        return Vec::new();
+    };
+    let clients_s = n_clients(clients);
+    let seed = rows.iter().map(|r| r.seed).min().unwrap_or(0);
+    let j = base_jitter(&data.results, &mode);
+    let here: Vec<_> = data
+        .messages
+        .iter()
+        .filter(|m| m.mode == mode && m.clients == clients && m.seed == seed && m.jitter_ms == j)
+        .collect();
+    let labels: Vec<&str> = legend
+        .labels()
+        .filter(|l| here.iter().any(|m| m.variant == *l))
+        .take(12)
+        .collect();
+    if labels.is_empty() {
+        return Vec::new();
+    }
+    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
+    for m in &here {
+        *totals.entry(m.kind.as_str()).or_default() += m.per_op.unwrap_or(0.0);
+    }
+    let mut kinds: Vec<&str> = totals.keys().copied().collect();
+    kinds.sort_by(|a, b| totals[b].total_cmp(&totals[a]).then(a.cmp(b)));
+    let table = |f: fn(&super::data::MessageRow) -> Option<f64>| -> Vec<Vec<f64>> {
+        labels
+            .iter()
+            .map(|l| {
+                kinds
+                    .iter()
+                    .map(|k| {
+                        here.iter()
+                            .find(|m| m.variant == *l && m.kind == *k)
+                            .and_then(|m| f(m))
+                            .unwrap_or(0.0)
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let kind_colours: Vec<(String, RGBColor)> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.to_string(), palette::kind_colour(i)))
+        .collect();
+    let categories: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+    let what = format!("{mode}, {clients_s}, seed {seed}");
+    vec![
+        Figure {
+            stem: "messages-per-op".into(),
+            title: format!("Messages per operation by type, {what}"),
+            caption: "Every message sent in the measurement window by anyone (clients included), divided by \
+                      the operations completed, stacked by message type. Heartbeats and batching make it \
+                      depend on load."
+                .into(),
+            chart: Box::new(Stacked {
+                title: format!("Messages per operation ({what})"),
+                y_desc: "messages per operation".into(),
+                categories: categories.clone(),
+                kinds: kind_colours.clone(),
+                values: table(|m| m.per_op),
+            }),
+        },
+        Figure {
+            stem: "bytes-per-op".into(),
+            title: format!("Bytes per operation by message type, {what}"),
+            caption: "Wire bytes (4-byte length and the postcard encoding) per operation, stacked by message \
+                      type."
+                .into(),
+            chart: Box::new(Stacked {
+                title: format!("Bytes per operation ({what})"),
+                y_desc: "bytes per operation".into(),
+                categories,
+                kinds: kind_colours,
+                values: table(|m| m.bytes_per_op),
+            }),
+        },
+    ]
+    .into_iter()
+    .filter(|_| legend.labels().next().is_some())
+    .collect()
+}

@@ -1,0 +1,92 @@
+//! The report a run leaves behind: plots (PNG and SVG) and `index.html` / `README.md`, built from the result
+//! files alone (`paxos-bench report DIR` rebuilds them anywhere), plus the baseline comparison of
+//! `paxos-bench compare`.
+//!
+//! - [`data`]: reading a results directory back.
+//! - [`figures`]: which figures a run gets and their data; [`plots`]: drawing them; [`palette`]: colours.
+//! - [`page`]: the HTML and markdown pages; [`environment`]: the machine the figures come from.
+
+pub mod data;
+pub mod environment;
+pub mod figures;
+pub mod page;
+pub mod palette;
+pub mod plots;
+
+use crate::results::write_atomic;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error("{dir} holds no results.csv: it is not a paxos-bench results directory")]
+    NotAResultsDir { dir: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {detail}")]
+    Malformed { path: PathBuf, detail: String },
+    #[error("figure `{stem}`: {detail}")]
+    Plot { stem: String, detail: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What a built report holds.
+pub struct Built {
+    pub index: PathBuf,
+    pub figures: Vec<String>,
+}
+
+/// Builds the plots and both pages of `dir` from its result files.
+pub fn build(dir: &Path) -> Result<Built, ReportError> {
+    let data = data::load(dir)?;
+    let figs = figures::all(&data);
+    let plots_dir = dir.join("plots");
+    for f in &figs {
+        plots::save(f.chart.as_ref(), &plots_dir, &f.stem).map_err(|detail| ReportError::Plot {
+            stem: f.stem.clone(),
+            detail,
+        })?;
+    }
+    let points = figures::points(&data.results);
+    let experiments: Vec<String> = {
+        let mut e: Vec<String> = Vec::new();
+        for r in &data.results {
+            if !e.contains(&r.experiment) {
+                e.push(r.experiment.clone());
+            }
+        }
+        e
+    };
+    let page = page::Page {
+        title: format!("paxos-bench: {}", experiments.join(", ")),
+        points: &points,
+        figures: figs
+            .iter()
+            .map(|f| page::PageFigure {
+                stem: f.stem.clone(),
+                title: f.title.clone(),
+                caption: f.caption.clone(),
+            })
+            .collect(),
+        config_text: data.config_text.as_deref(),
+        notes: &data.notes,
+        environment: data.environment.as_ref(),
+    };
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        write_atomic(&path, text.as_bytes()).map_err(|source| ReportError::Write { path, source })
+    };
+    write("README.md", page.markdown())?;
+    write("index.html", page.html())?;
+    Ok(Built {
+        index: dir.join("index.html"),
+        figures: figs.into_iter().map(|f| f.stem).collect(),
+    })
+}

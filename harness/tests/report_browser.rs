@@ -1,0 +1,170 @@
+//! The report in a real browser: `paxos-bench run` writes index.html and its plots, a loopback HTTP server
+//! serves the directory, and headless Chromium loads the page inside a checker page of the same origin that
+//! counts the images that loaded. A deliberately deleted plot must be reported broken, so the check can fail.
+//!
+//! Needs Debian's `chromium` (`.ci/run` installs it); without it the test fails and says so.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const CHECKER: &str = r#"<!DOCTYPE html>
+<html><body>
+<pre id="result">pending</pre>
+<iframe id="report" src="/index.html" width="1200" height="800"></iframe>
+<script>
+document.getElementById('report').addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(this.contentDocument.images);
+  var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
+                   .map(function (i) { return i.getAttribute('src'); });
+  document.getElementById('result').textContent =
+    'IMAGES ' + imgs.length + ' BROKEN ' + broken.length + ' [' + broken.join(' ') + ']';
+});
+</script>
+</body></html>"#;
+
+/// Serves `dir` (and the checker page) on 127.0.0.1 until dropped.
+struct Server {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(dir: PathBuf) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(conn) = conn else { continue };
+            let dir = dir.clone();
+            std::thread::spawn(move || answer(conn, &dir));
+        }
+    });
+    Server { port, stop }
+}
+
+fn answer(mut conn: TcpStream, dir: &Path) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut first = String::new();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    if reader.read_line(&mut first).is_err() {
+        return;
+    }
+    // Skip the headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let (status, body, kind) = if path == "/__check.html" {
+        ("200 OK", CHECKER.as_bytes().to_vec(), "text/html")
+    } else {
+        let rel = path.trim_start_matches('/');
+        let file = dir.join(rel);
+        match (rel.contains(".."), std::fs::read(&file)) {
+            (false, Ok(b)) => {
+                let kind = match file.extension().and_then(|e| e.to_str()) {
+                    Some("html") => "text/html",
+                    Some("png") => "image/png",
+                    Some("svg") => "image/svg+xml",
+                    _ => "application/octet-stream",
+                };
+                ("200 OK", b, kind)
+            }
+            _ => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+        }
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(head.as_bytes());
+    let _ = conn.write_all(&body);
+}
+
+/// Loads the checker page in headless Chromium and returns (images, broken).
+fn check_in_browser(dir: &Path, profile: &Path) -> (usize, usize, String) {
+    let server = serve(dir.to_path_buf());
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("http://127.0.0.1:{}/__check.html", server.port))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start chromium ({e}); install Debian's chromium package, as .ci/run does"
+            )
+        });
+    let dom = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = dom
+        .lines()
+        .find_map(|l| l.split_once("IMAGES ").map(|(_, r)| r.to_string()))
+        .unwrap_or_else(|| {
+            panic!(
+                "the checker page did not report (chromium exit {:?}):\n{dom}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let mut it = line.split_whitespace();
+    let images: usize = it.next().unwrap().parse().unwrap();
+    assert_eq!(it.next(), Some("BROKEN"));
+    let broken: usize = it.next().unwrap().parse().unwrap();
+    (images, broken, line)
+}
+
+#[test]
+fn every_image_of_the_report_loads_in_headless_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("failover");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-configs/failover.toml");
+    let run = Command::new(env!("CARGO_BIN_EXE_paxos-bench"))
+        .arg("run")
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let expected = html.matches("<img ").count();
+    // failover.toml has faults and five variants: CDF, profile, model, timeline, messages, bytes.
+    assert!(expected >= 6, "only {expected} images in the page");
+
+    let (images, broken, line) = check_in_browser(&out, &dir.path().join("profile-a"));
+    assert_eq!(images, expected, "{line}");
+    assert_eq!(broken, 0, "{line}");
+
+    // The check can fail: without one plot, the browser reports exactly that image.
+    std::fs::remove_file(out.join("plots/failover-timeline-sim.png")).unwrap();
+    let (images, broken, line) = check_in_browser(&out, &dir.path().join("profile-b"));
+    assert_eq!((images, broken), (expected, 1), "{line}");
+    assert!(line.contains("plots/failover-timeline-sim.png"), "{line}");
+}
