@@ -104,6 +104,15 @@ enum Cmd {
         /// A directory written by `paxos-bench run`.
         dir: PathBuf,
     },
+    /// Compare a results directory with a baseline: simulation rows must match exactly, QUIC rows within the
+    /// tolerance and the baseline's spread over seeds. Exits 1 on a regression.
+    Compare {
+        baseline: PathBuf,
+        current: PathBuf,
+        /// How far a QUIC mean may move the wrong way (percent) before it counts as a regression.
+        #[arg(long, default_value = "5%")]
+        tolerance: String,
+    },
     /// Measure the transport floor: round-trip time and pipelined rate of small messages over one of our QUIC
     /// connections on loopback.
     Transport {
@@ -329,6 +338,26 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 built.figures.join(", ")
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Compare {
+            baseline,
+            current,
+            tolerance,
+        }) => {
+            let tol = crate::compare::parse_tolerance(&tolerance).map_err(anyhow::Error::msg)?;
+            let c = crate::compare::compare(&baseline, &current, tol)?;
+            print!("{}", crate::compare::render(&c));
+            if c.failed() {
+                println!(
+                    "regression against {}: if the change is deliberate, update the baseline in the same \
+                     commit (scripts/regress.sh --update) and say why",
+                    baseline.display()
+                );
+                Ok(ExitCode::from(1))
+            } else {
+                println!("no regression against {}", baseline.display());
+                Ok(ExitCode::SUCCESS)
+            }
         }
         Some(Cmd::List) => {
             println!("variants: {}", VARIANT_NAMES.join(", "));

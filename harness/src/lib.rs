@@ -7,12 +7,14 @@
 //! - [`check`]: the safety checker and the random fault scenarios of `paxos-bench check`.
 //! - [`load`], [`metrics`], [`model`]: the workload, what is measured, and the analytic expectation.
 //! - [`experiment`], [`results`]: running a config and writing `results.csv` and friends.
-//! - [`report`]: plots, the HTML and markdown report, and the baseline comparison, all from the result files.
+//! - [`report`]: plots and the HTML and markdown report, from the result files; [`compare`]: the regression
+//!   check against a baseline.
 //! - [`cli`]: the `paxos-bench` commands.
 
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod compare;
 pub mod config;
 pub mod dispatch;
 pub mod experiment;

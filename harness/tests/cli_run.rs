@@ -177,3 +177,124 @@ fn report_rebuilds_the_pages_from_the_files_alone_and_refuses_a_non_results_dir(
     let err = refused(bench().arg("report").arg(&out));
     assert!(err.contains("multi-sim-c1-s1.hdr"), "{err}");
 }
+
+/// Rewrites `results.csv` in `dir`, applying `edit` to every record (header excluded).
+fn edit_results(dir: &Path, edit: impl Fn(&mut Vec<String>, &[String])) {
+    let path = dir.join("results.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let mut rows: Vec<Vec<String>> = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    for row in &mut rows {
+        edit(row, &header);
+    }
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(&header).unwrap();
+    for row in rows {
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn col(header: &[String], name: &str) -> usize {
+    header.iter().position(|h| h == name).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn compare_fails_on_any_simulated_change_and_on_quic_moves_beyond_tolerance_and_spread() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    ok(bench()
+        .arg("run")
+        .arg(configs().join("quick.toml"))
+        .arg("--out")
+        .arg(&base)
+        .output()
+        .unwrap());
+    let compare = |cur: &Path| bench().arg("compare").arg(&base).arg(cur).output().unwrap();
+    // Identical: exit 0.
+    let same = dir.path().join("same");
+    copy_dir(&base, &same);
+    let out = compare(&same);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    // One simulated message count moved: exit 1, and the table names it.
+    let moved = dir.path().join("moved");
+    copy_dir(&base, &moved);
+    edit_results(&moved, |row, h| {
+        if row[col(h, "variant")] == "basic" && row[col(h, "clients")] == "8" {
+            let c = col(h, "msgs_per_op");
+            let v: f64 = row[c].parse().unwrap();
+            row[c] = format!("{:.3}", v + 0.001);
+        }
+    });
+    let out = compare(&moved);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("changed") && text.contains("msgs_per_op"),
+        "{text}"
+    );
+
+    // QUIC rows: the same runs relabelled, then moved 3% (inside 5%) and 50% (a regression).
+    let as_quic = |name: &str, factor: f64| {
+        let d = dir.path().join(name);
+        copy_dir(&base, &d);
+        edit_results(&d, |row, h| {
+            row[col(h, "mode")] = "quic".into();
+            let c = col(h, "p50_us");
+            let v: f64 = row[c].parse().unwrap();
+            row[c] = format!("{:.1}", v * factor);
+        });
+        d
+    };
+    let quic_base = as_quic("quic-base", 1.0);
+    let near = as_quic("quic-near", 1.03);
+    let far = as_quic("quic-far", 1.5);
+    let run = |cur: &Path| {
+        bench()
+            .arg("compare")
+            .arg(&quic_base)
+            .arg(cur)
+            .arg("--tolerance")
+            .arg("5%")
+            .output()
+            .unwrap()
+    };
+    let out = run(&near);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = run(&far);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("regressed") && text.contains("p50_us"),
+        "{text}"
+    );
+
+    // A row that disappeared fails; a directory that is not one is refused.
+    let fewer = dir.path().join("fewer");
+    copy_dir(&base, &fewer);
+    edit_results(&fewer, |row, h| {
+        if row[col(h, "variant")] == "multi" {
+            row[col(h, "variant")] = "renamed".into();
+        }
+    });
+    let out = compare(&fewer);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("missing"), "{text}");
+    let err = refused(bench().arg("compare").arg(&base).arg(dir.path()));
+    assert!(err.contains("no results.csv"), "{err}");
+}

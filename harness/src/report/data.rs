@@ -46,11 +46,14 @@ pub struct ResultRow {
 /// One `messages.csv` row.
 #[derive(Debug, Clone, Deserialize)]
 pub struct MessageRow {
+    pub experiment: String,
     pub variant: String,
     pub mode: String,
     pub clients: usize,
     pub seed: u64,
     pub kind: String,
+    pub count: u64,
+    pub bytes: u64,
     pub per_op: Option<f64>,
     pub bytes_per_op: Option<f64>,
     pub jitter_ms: f64,
@@ -81,7 +84,7 @@ pub struct RunData {
     pub environment: Option<Environment>,
 }
 
-fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReportError> {
+pub fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReportError> {
     let text = std::fs::read(path).map_err(|source| ReportError::Read {
         path: path.to_path_buf(),
         source,

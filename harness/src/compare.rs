@@ -1,0 +1,329 @@
+//! `paxos-bench compare BASELINE CURRENT`: the regression check CI runs against the committed baseline.
+//!
+//! Simulation rows are deterministic: for the same seed, every latency percentile, operation count, message
+//! and byte count and protocol counter must be identical, so any difference is reported and fails the check
+//! (improvements included: a protocol whose behaviour changed needs a deliberate baseline update). QUIC rows are
+//! measured on a noisy machine: they are grouped over their seeds (the repetitions), and a group regresses
+//! only when its mean moves the wrong way by more than both the tolerance and the baseline's own spread.
+
+use crate::report::data::{read_csv, read_results, MessageRow, ResultRow};
+use crate::report::ReportError;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What happened to one figure of one row (or group of rows).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Same,
+    /// A simulation figure differs at all.
+    Changed,
+    /// A QUIC figure moved the wrong way beyond the tolerance and the spread.
+    Regressed,
+    Improved,
+    /// In the baseline, not in the current results.
+    Missing,
+    /// In the current results only.
+    New,
+}
+
+impl Verdict {
+    pub fn fails(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Changed | Verdict::Regressed | Verdict::Missing
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// experiment / variant / mode / clients / jitter / seed (sim) or "N seeds" (QUIC)
+    pub what: String,
+    pub metric: String,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    pub verdict: Verdict,
+}
+
+pub struct Comparison {
+    pub lines: Vec<Line>,
+    pub rows_compared: usize,
+}
+
+impl Comparison {
+    pub fn failed(&self) -> bool {
+        self.lines.iter().any(|l| l.verdict.fails())
+    }
+}
+
+/// Identifies a row across runs: everything but the figures (and, for QUIC, the seed).
+fn key(r: &ResultRow, with_seed: bool) -> String {
+    let seed = if with_seed {
+        format!(" seed {}", r.seed)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} / {} / {} / N={} q1={} q2={} / {} clients / jitter {} ms{seed}",
+        r.experiment, r.variant, r.mode, r.replicas, r.q1, r.q2, r.clients, r.jitter_ms
+    )
+}
+
+/// The figures a deterministic row must reproduce exactly.
+fn sim_figures(r: &ResultRow) -> Vec<(&'static str, Option<f64>)> {
+    vec![
+        ("ops", Some(r.ops as f64)),
+        ("p50_us", r.p50_us),
+        ("p90_us", r.p90_us),
+        ("p99_us", r.p99_us),
+        ("p999_us", r.p999_us),
+        ("max_us", r.max_us),
+        ("msgs_per_op", r.msgs_per_op),
+        ("bytes_per_op", r.bytes_per_op),
+        ("expected_p50_us", r.expected_p50_us),
+        ("commit_p50_us", r.commit_p50_us),
+        ("collisions", Some(r.collisions as f64)),
+        ("recoveries", Some(r.recoveries as f64)),
+        ("reconfigurations", Some(r.reconfigurations as f64)),
+        ("max_stall_ms", Some(r.max_stall_ms)),
+    ]
+}
+
+/// Compares two results directories. `tolerance` is a fraction (0.05 for 5%).
+pub fn compare(baseline: &Path, current: &Path, tolerance: f64) -> Result<Comparison, ReportError> {
+    let base = read_results(baseline)?;
+    let cur = read_results(current)?;
+    let mut lines = Vec::new();
+    let mut rows_compared = 0;
+
+    // Simulation: row by row, seed included.
+    let sim = |rows: &[ResultRow]| -> BTreeMap<String, ResultRow> {
+        rows.iter()
+            .filter(|r| r.mode == "sim")
+            .map(|r| (key(r, true), r.clone()))
+            .collect()
+    };
+    let (bs, cs) = (sim(&base), sim(&cur));
+    for (k, b) in &bs {
+        let Some(c) = cs.get(k) else {
+            lines.push(missing_or_new(k, Verdict::Missing));
+            continue;
+        };
+        rows_compared += 1;
+        for ((metric, bv), (_, cv)) in sim_figures(b).into_iter().zip(sim_figures(c)) {
+            let verdict = if bv == cv {
+                Verdict::Same
+            } else {
+                Verdict::Changed
+            };
+            lines.push(Line {
+                what: k.clone(),
+                metric: metric.into(),
+                baseline: bv,
+                current: cv,
+                verdict,
+            });
+        }
+    }
+    for k in cs.keys().filter(|k| !bs.contains_key(*k)) {
+        lines.push(missing_or_new(k, Verdict::New));
+    }
+    lines.extend(compare_message_kinds(baseline, current)?);
+
+    // QUIC: groups over seeds, with the tolerance and the baseline's spread.
+    let quic = |rows: &[ResultRow]| -> BTreeMap<String, Vec<ResultRow>> {
+        let mut m: BTreeMap<String, Vec<ResultRow>> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.mode != "sim") {
+            m.entry(key(r, false)).or_default().push(r.clone());
+        }
+        m
+    };
+    let (bq, cq) = (quic(&base), quic(&cur));
+    for (k, b) in &bq {
+        let Some(c) = cq.get(k) else {
+            lines.push(missing_or_new(k, Verdict::Missing));
+            continue;
+        };
+        rows_compared += c.len();
+        let what = format!("{k} ({} vs {} runs)", b.len(), c.len());
+        type Get = fn(&ResultRow) -> Option<f64>;
+        let figures: [(&str, Get, bool); 3] = [
+            ("p50_us", |r| r.p50_us, true),
+            ("p99_us", |r| r.p99_us, true),
+            ("throughput_ops_s", |r| Some(r.throughput_ops_s), false),
+        ];
+        for (metric, get, lower_is_better) in figures {
+            let (bm, bspread) = stats(b.iter().filter_map(get));
+            let (cm, _) = stats(c.iter().filter_map(get));
+            let verdict = match (bm, cm) {
+                (Some(bm), Some(cm)) => {
+                    let allowed = (bm.abs() * tolerance).max(bspread);
+                    let worse = if lower_is_better { cm - bm } else { bm - cm };
+                    if worse > allowed {
+                        Verdict::Regressed
+                    } else if -worse > allowed {
+                        Verdict::Improved
+                    } else {
+                        Verdict::Same
+                    }
+                }
+                (None, None) => Verdict::Same,
+                // A figure that could not be computed (no operation completed) where there was one.
+                (Some(_), None) => Verdict::Regressed,
+                (None, Some(_)) => Verdict::Improved,
+            };
+            lines.push(Line {
+                what: what.clone(),
+                metric: metric.into(),
+                baseline: bm,
+                current: cm,
+                verdict,
+            });
+        }
+    }
+    for k in cq.keys().filter(|k| !bq.contains_key(*k)) {
+        lines.push(missing_or_new(k, Verdict::New));
+    }
+    Ok(Comparison {
+        lines,
+        rows_compared,
+    })
+}
+
+/// Simulation message counts by type, so a change says which message moved (`messages.csv`; a directory
+/// without the file is compared on results.csv alone).
+fn compare_message_kinds(baseline: &Path, current: &Path) -> Result<Vec<Line>, ReportError> {
+    let load = |dir: &Path| -> Result<Option<BTreeMap<String, u64>>, ReportError> {
+        let path = dir.join("messages.csv");
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let rows: Vec<MessageRow> = read_csv(&path)?;
+        Ok(Some(
+            rows.into_iter()
+                .filter(|m| m.mode == "sim")
+                .map(|m| {
+                    let k = format!(
+                        "{} / {} / sim / {} clients / jitter {} ms seed {} / {}",
+                        m.experiment, m.variant, m.clients, m.jitter_ms, m.seed, m.kind
+                    );
+                    (k, m.count)
+                })
+                .collect(),
+        ))
+    };
+    let (Some(b), Some(c)) = (load(baseline)?, load(current)?) else {
+        return Ok(Vec::new());
+    };
+    let mut lines = Vec::new();
+    for k in b.keys().chain(c.keys().filter(|k| !b.contains_key(*k))) {
+        let (bv, cv) = (b.get(k).copied(), c.get(k).copied());
+        if bv != cv {
+            let (what, kind) = k.rsplit_once(" / ").unwrap_or((k.as_str(), ""));
+            lines.push(Line {
+                what: what.to_string(),
+                metric: format!("{kind} msgs"),
+                baseline: bv.map(|x| x as f64),
+                current: cv.map(|x| x as f64),
+                verdict: Verdict::Changed,
+            });
+        }
+    }
+    Ok(lines)
+}
+
+fn missing_or_new(k: &str, v: Verdict) -> Line {
+    Line {
+        what: k.to_string(),
+        metric: "row".into(),
+        baseline: None,
+        current: None,
+        verdict: v,
+    }
+}
+
+/// (mean, max - min) of the values, or (None, 0) when there are none.
+fn stats(values: impl Iterator<Item = f64>) -> (Option<f64>, f64) {
+    let v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return (None, 0.0);
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let lo = v.iter().copied().fold(f64::MAX, f64::min);
+    let hi = v.iter().copied().fold(f64::MIN, f64::max);
+    (Some(mean), hi - lo)
+}
+
+/// "5%", "5", "0.5%" as a fraction.
+pub fn parse_tolerance(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    // With or without the sign, the number is in percent.
+    let num = t.strip_suffix('%').map_or(t, str::trim);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("tolerance `{s}` is not a number of percent (for example 5%)"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("tolerance `{s}` must be zero or more percent"));
+    }
+    Ok(v / 100.0)
+}
+
+/// The table `compare` prints: every line that is not `Same`, then a count.
+pub fn render(c: &Comparison) -> String {
+    let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.1}"));
+    let mut out = String::new();
+    let shown: Vec<&Line> = c
+        .lines
+        .iter()
+        .filter(|l| l.verdict != Verdict::Same)
+        .collect();
+    if !shown.is_empty() {
+        out.push_str(&format!(
+            "{:<10} {:<18} {:>14} {:>14} {:>9}  {}\n",
+            "verdict", "figure", "baseline", "current", "change", "row"
+        ));
+    }
+    for l in &shown {
+        let change = match (l.baseline, l.current) {
+            (Some(b), Some(c)) if b != 0.0 => format!("{:+.1}%", (c - b) / b * 100.0),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<10} {:<18} {:>14} {:>14} {:>9}  {}\n",
+            format!("{:?}", l.verdict).to_lowercase(),
+            l.metric,
+            fmt(l.baseline),
+            fmt(l.current),
+            change,
+            l.what
+        ));
+    }
+    let failing = c.lines.iter().filter(|l| l.verdict.fails()).count();
+    out.push_str(&format!(
+        "{} rows compared, {} figures checked, {} differences, {} failing\n",
+        c.rows_compared,
+        c.lines.len(),
+        shown.len(),
+        failing
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tolerances_parse_as_percent() {
+        assert_eq!(parse_tolerance("5%"), Ok(0.05));
+        assert_eq!(parse_tolerance("2.5"), Ok(0.025));
+        assert!(parse_tolerance("-1%").is_err());
+        assert!(parse_tolerance("lots").is_err());
+    }
+
+    #[test]
+    fn spread_is_max_minus_min() {
+        assert_eq!(stats([1.0, 3.0, 2.0].into_iter()), (Some(2.0), 2.0));
+        assert_eq!(stats(std::iter::empty()), (None, 0.0));
+    }
+}

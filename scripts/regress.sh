@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The regression check: reruns bench-configs/quick.toml in simulation and compares it with the committed
+# baseline in reports/baseline/. Simulation is deterministic, so every latency and message count must match
+# exactly; any difference fails (exit 1).
+#
+#   scripts/regress.sh            compare (what CI runs)
+#   scripts/regress.sh --update   rewrite reports/baseline/ from the current code: do this only in a commit
+#                                 that changes a protocol's behaviour on purpose, and say why in its message
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bench() { cargo run --release -q -p paxos-harness -- "$@"; }
+
+if [ "${1:-}" = "--update" ]; then
+  rm -rf reports/baseline
+  bench run bench-configs/quick.toml --mode sim --out reports/baseline
+  echo "reports/baseline/ rewritten; commit it together with the change that moved it"
+  exit 0
+fi
+
+current="$(mktemp -d)"
+trap 'rm -rf "$current"' EXIT
+bench run bench-configs/quick.toml --mode sim --out "$current/quick" > "$current/run.log" || {
+  cat "$current/run.log"
+  exit 2
+}
+bench compare reports/baseline "$current/quick"
