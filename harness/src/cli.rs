@@ -104,6 +104,20 @@ enum Cmd {
         /// A directory written by `paxos-bench run`.
         dir: PathBuf,
     },
+    /// Measure each variant's handler cost per message type (decode, handle, encode, replayed from a recorded
+    /// run) and write it as the simulator's cost profile; then show Multi-Paxos's simulated throughput
+    /// ceiling with it, and with --quic the throughput measured over QUIC on loopback beside it.
+    Calibrate {
+        /// Where the profile goes (point `[sim] cpu_profile` at it).
+        #[arg(long, default_value = "reports/calibration/cpu-profile.toml")]
+        out: PathBuf,
+        /// Replays of each recorded trace; the median is kept.
+        #[arg(long, default_value_t = 5)]
+        replays: usize,
+        /// Also run the ceiling workload over QUIC (5 s) and print the ratio.
+        #[arg(long)]
+        quic: bool,
+    },
     /// Compare a results directory with a baseline: simulation rows must match exactly, QUIC rows within the
     /// tolerance and the baseline's spread over seeds. Exits 1 on a regression.
     Compare {
@@ -339,6 +353,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Cmd::Calibrate { out, replays, quic }) => {
+            calibrate(&out, replays, quic)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Cmd::Compare {
             baseline,
             current,
@@ -406,6 +424,120 @@ fn default_job(out: &Path) -> Result<()> {
     print_summary(&done);
     finish_report(out)?;
     println!("done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The ceiling workload of `calibrate`: Multi-Paxos, three replicas with no network delay, 64 closed-loop
+/// clients, so throughput is bounded by the replicas' work alone.
+const CEILING_CONFIG: &str = r#"
+name = "ceiling"
+mode = "sim"
+duration_s = 5
+warmup_s = 1
+seeds = [1]
+
+[cluster]
+replicas = ["local", "local", "local"]
+clients = ["local"]
+leader = 0
+
+[network]
+local_ms = 0.0
+
+[load]
+mode = "closed"
+clients = [64]
+payload_bytes = 64
+write_fraction = 1.0
+keys = 1000
+
+[[variant]]
+name = "multi"
+"#;
+
+fn calibrate(out: &Path, replays: usize, quic: bool) -> Result<()> {
+    let pb = progress(1, "calibrate");
+    pb.set_message("recording and replaying each variant's traces");
+    let costs = crate::calibrate::measure(replays);
+    pb.finish_and_clear();
+    println!(
+        "{:<9} {:<15} {:>9} {:>10}",
+        "variant", "message", "measured", "us/msg"
+    );
+    for v in &costs {
+        for k in &v.kinds {
+            println!(
+                "{:<9} {:<15} {:>9} {:>10.3}",
+                v.variant,
+                k.kind,
+                k.messages,
+                k.mean_ns / 1000.0
+            );
+        }
+        for (role, ns) in &v.per_command_ns {
+            println!(
+                "{:<9} {:<15} {:>9} {:>10.3}",
+                v.variant,
+                format!("{} per cmd", role.as_str()),
+                "",
+                ns / 1000.0
+            );
+        }
+    }
+    let env = crate::report::environment::Environment::capture(vec!["calibrate".into()]);
+    let header = format!(
+        "Written by paxos-bench calibrate ({replays} replays, median kept): per variant, each message type's{nl}\
+         measured handler cost in microseconds (decode + handler + encode of what it sends), and the{nl}\
+         transport's cost per message, which the simulator adds to each.{nl}\
+         CPU: {} ({} cores); commit {}; {}.{nl}\
+         Use it from a config with [sim] cpu_profile = \"<path to this file>\".",
+        env.cpu,
+        env.cores,
+        env.commit,
+        env.written_utc(),
+        nl = '\n'
+    );
+    // The transport's own cost per message: our QUIC connection's pipelined rate on loopback (encode, encrypt,
+    // send, receive, decrypt, frame), charged to the replica that receives the message.
+    let floor = crate::net::floor::measure(1_000, 300_000, 64, std::time::Duration::ZERO)?;
+    let transport_us = 1e6 / floor.pipelined_msgs_per_s.max(1.0);
+    println!(
+        "transport: {:.0} msg/s pipelined over one QUIC connection: {transport_us:.3} us per message",
+        floor.pipelined_msgs_per_s
+    );
+    let text = crate::calibrate::render_profile(&costs, transport_us, &header);
+    crate::results::write_atomic(out, text.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    println!("profile: {}", out.display());
+
+    let profile = config::parse_cpu_profile(&text, out)?;
+    let mut exp = config::parse(CEILING_CONFIG, Path::new("<ceiling>"))?;
+    let flat = execute(&exp)?;
+    let mut handlers_only = profile.clone();
+    handlers_only.remove(config::TRANSPORT_TABLE);
+    exp.cpu_profile = handlers_only;
+    let handlers = execute(&exp)?;
+    exp.cpu_profile = profile;
+    let calibrated = execute(&exp)?;
+    let thr = |r: &[RunResult]| r.first().map_or(0.0, |r| r.throughput_ops_s);
+    println!(
+        "Multi-Paxos ceiling (3 replicas, no delay, 64 clients), simulated: {:.0} ops/s with the calibrated \
+         profile (handlers and transport), {:.0} ops/s with the handlers alone, {:.0} ops/s with the flat {} us \
+         per message",
+        thr(&calibrated),
+        thr(&handlers),
+        thr(&flat),
+        exp.cpu_per_msg.as_secs_f64() * 1e6
+    );
+    if quic {
+        exp.override_mode(config::Mode::Quic, Path::new("<ceiling>"))?;
+        let measured = execute(&exp)?;
+        println!(
+            "measured over QUIC on loopback: {:.0} ops/s; simulated / measured = {:.2}",
+            thr(&measured),
+            thr(&calibrated) / thr(&measured).max(1e-9)
+        );
+    }
     Ok(())
 }
 

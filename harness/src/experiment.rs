@@ -106,6 +106,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
         tuning: v.tuning.clone(),
         client_retry: v.client_retry,
         cpu_per_msg: exp.cpu_per_msg,
+        cpu_by_kind: crate::config::costs_for(&exp.cpu_profile, &v.name),
         mutation: Mutation::None,
         seed,
         clients,
@@ -265,7 +266,7 @@ fn figures(
         topology: &topology,
         links: &links,
         quorums: &v.quorums,
-        cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
+        cpu_ns: model_cpu_ns(exp, v),
         client: 0,
     };
     let h = &m.latency_ns;
@@ -333,5 +334,17 @@ fn figures(
         commit_p50_us: commit_us(0.5),
         commit_p99_us: commit_us(0.99),
         expected_commit_p50_us: expected_commit_p50_us(&v.name, &model),
+    }
+}
+
+/// The per-message cost the analytic model assumes: the flat `cpu_us_per_msg`, or with a measured profile the
+/// mean of the variant's measured costs (the model has one cost for every message, so it is then approximate).
+fn model_cpu_ns(exp: &Experiment, v: &VariantSpec) -> u64 {
+    match Some(crate::config::costs_for(&exp.cpu_profile, &v.name)).filter(|m| !m.is_empty()) {
+        Some(costs) => {
+            let total: u128 = costs.values().map(|d| d.as_nanos()).sum();
+            (total / costs.len() as u128) as u64
+        }
+        None => exp.cpu_per_msg.as_nanos() as u64,
     }
 }

@@ -9,8 +9,10 @@
 //! - [`experiment`], [`results`]: running a config and writing `results.csv` and friends.
 //! - [`report`]: plots and the HTML and markdown report, from the result files; [`compare`]: the regression
 //!   check against a baseline.
+//! - [`calibrate`]: measured handler costs per message type, as the simulator's cost profile.
 //! - [`cli`]: the `paxos-bench` commands.
 
+pub mod calibrate;
 pub mod check;
 pub mod cli;
 pub mod cluster;

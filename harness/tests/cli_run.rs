@@ -298,3 +298,49 @@ fn compare_fails_on_any_simulated_change_and_on_quic_moves_beyond_tolerance_and_
     let err = refused(bench().arg("compare").arg(&base).arg(dir.path()));
     assert!(err.contains("no results.csv"), "{err}");
 }
+
+#[test]
+fn a_measured_cost_profile_changes_the_simulated_ceiling_and_a_missing_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(configs().join("quick.toml")).unwrap();
+    // Every Multi-Paxos message costs 50 us, ten times the flat 5 us: throughput at 8 clients must fall.
+    std::fs::write(
+        dir.path().join("profile.toml"),
+        "[transport]\nper_message = 10.0\n\n[multi]\nrequest = 40.0\naccept = 40.0\naccepted = 40.0\nheartbeat = 40.0\n",
+    )
+    .unwrap();
+    let with = format!("{base}\n[sim]\ncpu_profile = \"profile.toml\"\n");
+    let cfg = dir.path().join("costly.toml");
+    std::fs::write(&cfg, &with).unwrap();
+    let thr = |out: &Path| -> f64 {
+        let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+        csv.lines()
+            .filter(|l| l.contains(",multi,sim,") && l.contains(",8,1,"))
+            .map(|l| l.split(',').nth(9).unwrap().parse::<f64>().unwrap())
+            .next()
+            .unwrap()
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok(bench()
+        .arg("run")
+        .arg(configs().join("quick.toml"))
+        .arg("--out")
+        .arg(&a)
+        .output()
+        .unwrap());
+    ok(bench()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&b)
+        .output()
+        .unwrap());
+    assert!(thr(&b) < thr(&a) * 0.9, "{} vs {}", thr(&b), thr(&a));
+
+    std::fs::remove_file(dir.path().join("profile.toml")).unwrap();
+    let err = refused(bench().arg("run").arg(&cfg));
+    assert!(
+        err.contains("sim.cpu_profile") && err.contains("profile.toml"),
+        "{err}"
+    );
+}

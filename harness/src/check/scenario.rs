@@ -278,6 +278,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         tuning,
         client_retry: Duration::from_millis(400),
         cpu_per_msg: Duration::from_micros(rng.below(20)),
+        cpu_by_kind: Default::default(),
         mutation,
         seed,
         clients,

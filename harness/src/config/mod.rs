@@ -177,6 +177,9 @@ pub struct SimFile {
     /// from the handler micro-benchmarks.
     #[serde(default = "default_cpu_us")]
     pub cpu_us_per_msg: f64,
+    /// A cost profile written by `paxos-bench calibrate` (path relative to this file): per variant and message
+    /// type, the measured cost in microseconds, used instead of `cpu_us_per_msg` for the types it lists.
+    pub cpu_profile: Option<String>,
 }
 
 fn default_cpu_us() -> f64 {
@@ -187,6 +190,7 @@ impl Default for SimFile {
     fn default() -> Self {
         SimFile {
             cpu_us_per_msg: default_cpu_us(),
+            cpu_profile: None,
         }
     }
 }
@@ -242,10 +246,61 @@ pub struct Experiment {
     pub load: LoadSpec,
     pub client_counts: Vec<usize>,
     pub cpu_per_msg: Duration,
+    /// From `[sim] cpu_profile`: variant name -> message type -> measured cost.
+    pub cpu_profile: CpuProfile,
     pub variants: Vec<VariantSpec>,
     pub faults: Vec<Fault>,
     /// Jitters to sweep (empty: the network's own jitter only).
     pub jitter_sweep: Vec<Duration>,
+}
+
+/// Measured per-message costs: variant name -> message type -> cost, and [`TRANSPORT_TABLE`] -> `per_message`
+/// -> the transport's cost, added to every message a replica receives.
+pub type CpuProfile = BTreeMap<String, BTreeMap<String, Duration>>;
+
+pub const TRANSPORT_TABLE: &str = "transport";
+
+/// The costs the simulator charges a variant's replicas per message type (handler plus transport).
+pub fn costs_for(profile: &CpuProfile, variant: &str) -> BTreeMap<String, Duration> {
+    let transport = profile
+        .get(TRANSPORT_TABLE)
+        .and_then(|t| t.get("per_message"))
+        .copied()
+        .unwrap_or_default();
+    profile
+        .get(variant)
+        .map(|m| m.iter().map(|(k, d)| (k.clone(), *d + transport)).collect())
+        .unwrap_or_default()
+}
+
+/// Reads a cost profile (`paxos-bench calibrate`'s format: a table per variant, `kind = microseconds`).
+pub fn parse_cpu_profile(text: &str, file: &Path) -> Result<CpuProfile, ConfigError> {
+    let v = Validator { file };
+    let raw: BTreeMap<String, BTreeMap<String, f64>> =
+        toml::from_str(text).map_err(|e| v.err("", e.message().to_string()))?;
+    let mut out = CpuProfile::new();
+    for (variant, kinds) in raw {
+        if variant == TRANSPORT_TABLE {
+            if let Some(k) = kinds.keys().find(|k| *k != "per_message") {
+                return Err(v.err(format!("{variant}.{k}"), "unknown key (known: per_message)"));
+            }
+        } else if !paxos_variants::VARIANT_NAMES.contains(&variant.as_str()) {
+            return Err(v.err(
+                variant.clone(),
+                format!(
+                    "unknown variant (known: {}, or {TRANSPORT_TABLE})",
+                    paxos_variants::VARIANT_NAMES.join(", ")
+                ),
+            ));
+        }
+        let mut costs = BTreeMap::new();
+        for (kind, us) in kinds {
+            let us = v.non_negative(&format!("{variant}.{kind}"), us)?;
+            costs.insert(kind, Duration::from_secs_f64(us / 1e6));
+        }
+        out.insert(variant, costs);
+    }
+    Ok(out)
 }
 
 /// Where replicas and clients sit.
@@ -428,6 +483,19 @@ impl Validator<'_> {
         let network = self.network(&raw.network, &topology)?;
         let (load, client_counts) = self.load(&raw.load)?;
         let cpu_us = self.non_negative("sim.cpu_us_per_msg", raw.sim.cpu_us_per_msg)?;
+        let cpu_profile = match &raw.sim.cpu_profile {
+            None => CpuProfile::new(),
+            Some(rel) => {
+                let path = self.file.parent().unwrap_or(Path::new(".")).join(rel);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    self.err(
+                        "sim.cpu_profile",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                parse_cpu_profile(&text, &path)?
+            }
+        };
         if raw.variants.is_empty() {
             return Err(self.err("variant", "needs at least one [[variant]]"));
         }
@@ -494,6 +562,7 @@ impl Validator<'_> {
             load,
             client_counts,
             cpu_per_msg: Duration::from_secs_f64(cpu_us / 1e6),
+            cpu_profile,
             variants,
             faults,
             jitter_sweep,

@@ -40,6 +40,8 @@ pub struct SimSpec {
     pub tuning: Tuning,
     pub client_retry: Duration,
     pub cpu_per_msg: Duration,
+    /// Measured costs by message type (`paxos-bench calibrate`), in place of `cpu_per_msg` for those types.
+    pub cpu_by_kind: std::collections::BTreeMap<String, Duration>,
     pub mutation: Mutation,
     pub seed: u64,
     pub clients: usize,
@@ -99,10 +101,15 @@ enum Ev<M, RT, CT> {
     Fault(usize),
 }
 
-enum Input<M, RT> {
+/// One input a replica handled, as the simulator delivered it.
+#[derive(Debug, Clone)]
+pub enum Input<M, RT> {
     Msg(Peer, M),
     Timer(RT),
 }
+
+/// A replica's inputs in order, with the virtual time each was handled at (see [`Sim::record_inputs`]).
+pub type InputTrace<V> = Vec<(Time, Input<<V as Variant>::Msg, RTimer<V>>)>;
 
 struct Node<R: Replica> {
     replica: Option<R>,
@@ -142,6 +149,9 @@ pub struct Sim<V: Variant> {
     pub history: History,
     pub metrics: Metrics,
     pub stats: SimStats,
+    /// The replica whose inputs are recorded, and what it handled (calibration replays it).
+    record: Option<usize>,
+    pub recorded: InputTrace<V>,
 }
 
 fn ns(d: Duration) -> u64 {
@@ -197,12 +207,20 @@ impl<V: Variant> Sim<V> {
             history: History::new(spec.clients),
             metrics,
             stats: SimStats::default(),
+            record: None,
+            recorded: Vec::new(),
             links,
             spec,
         }
     }
 
-    fn replica_setup(&self, node: usize) -> ReplicaSetup {
+    /// Records every input replica `node` handles from now on (into [`Sim::recorded`]); with no faults the
+    /// trace replays into a fresh replica built from [`Sim::replica_setup`] exactly as it ran here.
+    pub fn record_inputs(&mut self, node: usize) {
+        self.record = Some(node);
+    }
+
+    pub fn replica_setup(&self, node: usize) -> ReplicaSetup {
         let incarnation = self.nodes[node].incarnation as u64;
         ReplicaSetup {
             id: NodeId(node as u32),
@@ -380,11 +398,19 @@ impl<V: Variant> Sim<V> {
 
     /// Handles one input on an idle CPU: the handler sees the time its work is done.
     fn process(&mut self, n: usize, input: Input<V::Msg, RTimer<V>>) {
-        let cost = match input {
-            Input::Msg(..) => ns(self.spec.cpu_per_msg),
+        let cost = match &input {
+            Input::Msg(..) if self.spec.cpu_by_kind.is_empty() => ns(self.spec.cpu_per_msg),
+            Input::Msg(_, m) => self
+                .spec
+                .cpu_by_kind
+                .get(m.kind())
+                .map_or(ns(self.spec.cpu_per_msg), |d| ns(*d)),
             Input::Timer(_) => 0,
         };
         let done = self.now.max(self.nodes[n].busy_until) + cost;
+        if self.record == Some(n) && self.nodes[n].replica.is_some() {
+            self.recorded.push((Time(done), input.clone()));
+        }
         let node = &mut self.nodes[n];
         node.busy_until = done;
         node.busy_total += cost;
