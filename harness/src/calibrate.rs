@@ -131,9 +131,27 @@ pub fn record<V: Variant>(exp: &Experiment, role: Role) -> Recording<V> {
     }
 }
 
+/// The instruction-count gate's workload: the calibration workload, shortened so that a replay under
+/// callgrind takes seconds.
+pub fn gate_experiment() -> Experiment {
+    let mut exp = calibration_experiment();
+    exp.duration = std::time::Duration::from_millis(300);
+    exp.warmup = std::time::Duration::from_millis(100);
+    exp
+}
+
+/// [`replay`] without reading the clock (for instruction counts, which a clock read would blur).
+pub fn replay_untimed<V: Variant>(rec: &Recording<V>) -> u64 {
+    replay_with::<V, false>(rec, |_, _| {})
+}
+
 /// Replays a recording into a fresh replica: decode, handle, encode what it sent. Returns the number of frames
 /// encoded (so the work cannot be optimized away). `time` is called around each input with its kind.
-pub fn replay<V: Variant>(
+pub fn replay<V: Variant>(rec: &Recording<V>, time: impl FnMut(Option<&'static str>, u64)) -> u64 {
+    replay_with::<V, true>(rec, time)
+}
+
+fn replay_with<V: Variant, const TIMED: bool>(
     rec: &Recording<V>,
     mut time: impl FnMut(Option<&'static str>, u64),
 ) -> u64 {
@@ -142,7 +160,7 @@ pub fn replay<V: Variant>(
     out.clear();
     let mut encoded = 0u64;
     for ((at, input), payload) in rec.trace.iter().zip(&rec.payloads) {
-        let start = Instant::now();
+        let start = TIMED.then(Instant::now);
         let kind = match (input, payload) {
             (Input::Msg(from, m), Some(bytes)) => {
                 let msg: V::Msg = frame::decode(bytes).unwrap_or_else(|_| m.clone());
@@ -165,7 +183,9 @@ pub fn replay<V: Variant>(
             }
         }
         out.clear();
-        time(kind, start.elapsed().as_nanos() as u64);
+        if let Some(start) = start {
+            time(kind, start.elapsed().as_nanos() as u64);
+        }
     }
     encoded
 }

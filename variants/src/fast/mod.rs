@@ -53,6 +53,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// Most requests an acceptor keeps while no fast round is open (the rest wait for the client's retry).
+const MAX_WAITING: usize = 1024;
+
 /// Most decided values sent in one catch-up reply.
 const CATCH_UP_CHUNK: usize = 1024;
 
@@ -250,6 +253,9 @@ pub struct FastReplica {
     next_free: Slot,
     /// Commands this acceptor voted for, and where (checked against `d.votes` before it is trusted).
     voted: HashMap<CommandId, Slot>,
+    /// Requests that arrived while no fast round was open here (before the first `Open`, or during an
+    /// election): voted for as soon as one opens, instead of waiting for the client's retry.
+    waiting: Vec<Command>,
     counters: Counters,
 }
 
@@ -286,6 +292,7 @@ impl FastReplica {
             open: None,
             next_free: Slot(0),
             voted: HashMap::new(),
+            waiting: Vec::new(),
             counters: Counters::default(),
             setup,
         };
@@ -381,12 +388,17 @@ impl FastReplica {
     /// anew multiplies collisions.
     fn fast_vote(&mut self, now: Time, cmd: Command, out: &mut Effects<FastMsg, FastTimer>) {
         let b = self.d.promised;
-        let Some((ob, open_from)) = self.open else {
-            return;
-        };
         let id = cmd.id();
-        if ob != b
-            || self.has_live_vote(id)
+        let open_from = match self.open {
+            Some((ob, from)) if ob == b => from,
+            _ => {
+                if self.waiting.len() < MAX_WAITING && !self.waiting.iter().any(|c| c.id() == id) {
+                    self.waiting.push(cmd);
+                }
+                return;
+            }
+        };
+        if self.has_live_vote(id)
             || self.learner.kv().is_acknowledged(id)
             || self.learner.kv().cached_reply(id).is_some()
         {
@@ -429,6 +441,13 @@ impl FastReplica {
             value,
         };
         self.send_or_self(now, b.node, vote, out);
+    }
+
+    /// Votes for the requests that waited for a fast round to open (in arrival order).
+    fn vote_waiting(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        for cmd in std::mem::take(&mut self.waiting) {
+            self.fast_vote(now, cmd, out);
+        }
     }
 
     fn on_propose(
@@ -828,6 +847,7 @@ impl FastReplica {
         }
         self.open = Some((c.ballot, end));
         self.next_free = self.next_free.max(end);
+        self.vote_waiting(now, out);
         out.broadcast(FastMsg::Open {
             ballot: c.ballot,
             from: end,
@@ -976,6 +996,7 @@ impl FastReplica {
                 self.heard_from_leader(now, ballot);
                 if self.open.is_none_or(|(b, _)| b != ballot) {
                     self.open = Some((ballot, start));
+                    self.vote_waiting(now, out);
                 }
                 self.commit_seen = self.commit_seen.max(commit);
                 if !self.is_leader() {

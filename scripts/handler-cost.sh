@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The CI gate on handler cost: instruction counts (callgrind, through gungraun) of each variant's leader and
+# follower replaying a recorded run, against harness/benches/handler_ir_baseline.toml. A replay that executes
+# more than 5% more instructions than its baseline fails the run (gungraun exits 3).
+#
+#   scripts/handler-cost.sh            check (what CI runs)
+#   scripts/handler-cost.sh --update   rewrite the baseline from the current code: only in a commit that changes
+#                                      handler cost on purpose, saying why
+#
+# Needs valgrind and gungraun-runner of the same version as the gungraun crate (installed here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+version="$(sed -nE 's/^gungraun = "=([0-9.]+)".*/\1/p' Cargo.toml)"
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "valgrind is needed (apt-get install valgrind)" >&2
+  exit 2
+fi
+if [ "$(gungraun-runner --version 2>/dev/null | awk '{print $2}')" != "$version" ]; then
+  echo "== cargo install gungraun-runner $version"
+  cargo install gungraun-runner --version "$version" --locked --quiet
+fi
+
+if [ "${1:-}" = "--update" ]; then
+  log="$(mktemp)"
+  trap 'rm -f "$log"' EXIT
+  PAXOS_IR_UPDATE=1 cargo bench -q -p paxos-harness --bench handler_ir 2>&1 | tee "$log"
+  {
+    echo "# Instructions (callgrind Ir) per replay of each recorded trace; written by scripts/handler-cost.sh --update."
+    echo "# The gate allows 5% above these."
+    awk '/^handler_ir::/ { split($2, a, ":"); id = a[1] }
+         /^  Instructions:/ { split($2, b, "|"); if (id != "") { printf "\"%s\" = %s\n", id, b[1]; id = "" } }' "$log"
+  } > harness/benches/handler_ir_baseline.toml
+  echo "harness/benches/handler_ir_baseline.toml rewritten; commit it with the change that moved it"
+  exit 0
+fi
+
+cargo bench -q -p paxos-harness --bench handler_ir
