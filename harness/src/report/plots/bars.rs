@@ -2,7 +2,7 @@
 //! (messages per operation by message type).
 
 use super::xy::no_data;
-use super::{describe_axis, frame, padded, tick, use_log};
+use super::{builder, describe_axis, frame, house_mesh, padded, tick, use_log};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -94,22 +94,14 @@ impl Bars {
     {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         let (plot, legend) = root.split_horizontally(SIZE_LEFT);
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(14)
-            .x_label_area_size(48)
-            .y_label_area_size(70)
+        let mut chart = builder(&plot, &self.title)
             .build_cartesian_2d(xr, yr)
             .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
+        house_mesh(&mut chart.configure_mesh())
             .disable_x_mesh()
             .x_label_formatter(&|_| String::new())
             .y_label_formatter(&|v| tick(*v))
             .y_desc(y_desc)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(|e| err(&e))?;
         let base = chart.y_range().start;
@@ -214,22 +206,14 @@ impl Stacked {
         let err = |e: &dyn std::fmt::Display| e.to_string();
         // Room on the right for the legend of message types.
         let (plot, legend) = root.split_horizontally(SIZE_LEFT);
-        let mut chart = ChartBuilder::on(&plot)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(14)
-            .x_label_area_size(48)
-            .y_label_area_size(70)
+        let mut chart = builder(&plot, &self.title)
             .build_cartesian_2d(0.0..self.categories.len() as f64, 0.0..hi * 1.08)
             .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
+        house_mesh(&mut chart.configure_mesh())
             .disable_x_mesh()
             .x_label_formatter(&|_| String::new())
             .y_label_formatter(&|v| tick(*v))
             .y_desc(&self.y_desc)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(|e| err(&e))?;
         for (i, row) in self.values.iter().enumerate() {

@@ -93,6 +93,33 @@ fn frame<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> Result<(), String
     root.fill(&WHITE).map_err(|e| e.to_string())
 }
 
+/// Every chart's frame: its title, margins and room for the tick labels.
+fn builder<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(title, ("sans-serif", 22))
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(70);
+    b
+}
+
+/// Every chart's grid and label fonts.
+fn house_mesh<'m, 'a, 'b, X, Y, DB>(
+    m: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+    DB: DrawingBackend,
+{
+    m.label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(RGBColor(235, 235, 235))
+}
+
 /// A range that shows `lo..hi` with some room, positive for log scales.
 fn padded(lo: f64, hi: f64, log: bool) -> (f64, f64) {
     if log {

@@ -1,6 +1,6 @@
 //! Lines over an x axis: latency CDFs, throughput against latency, the quorum sweep, the failover timeline.
 
-use super::{describe_axis, frame, padded, tick, use_log};
+use super::{builder, describe_axis, frame, house_mesh, padded, tick, use_log};
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -88,22 +88,14 @@ impl XyChart {
         YR::CoordDescType: ValueFormatter<f64>,
     {
         let err = |e: &dyn std::fmt::Display| e.to_string();
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(14)
-            .x_label_area_size(48)
-            .y_label_area_size(70)
+        let mut chart = builder(root, &self.title)
             .build_cartesian_2d(xr, yr)
             .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
+        house_mesh(&mut chart.configure_mesh())
             .x_desc(x_desc)
             .y_desc(y_desc)
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| tick(*v))
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(|e| err(&e))?;
         let (y_lo, y_hi) = {
