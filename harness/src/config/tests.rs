@@ -291,3 +291,58 @@ fn a_variant_may_run_on_a_prefix_of_the_cluster() {
         "{e}"
     );
 }
+
+mod hostile {
+    //! The parser against arbitrary and corrupted input: it must answer every text with a config or an error,
+    //! never a panic, and an error must name the file.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn never_panics(text: &str) {
+        match parse(text, Path::new("fuzz.toml")) {
+            Ok(_) => {}
+            Err(e) => assert!(e.to_string().contains("fuzz.toml"), "{e}"),
+        }
+        let _ = parse_cpu_profile(text, Path::new("fuzz.toml"));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,400}") {
+            never_panics(&text);
+        }
+
+        /// A valid config with bytes replaced, inserted or removed, so most inputs get deep into validation.
+        #[test]
+        fn corrupted_valid_config(edits in proptest::collection::vec((0usize..400, any::<u8>(), 0u8..3), 1..6)) {
+            let mut bytes = GOOD.as_bytes().to_vec();
+            for (at, b, op) in edits {
+                let at = at % (bytes.len() + 1);
+                match op {
+                    0 if at < bytes.len() => bytes[at] = b,
+                    1 => bytes.insert(at, b),
+                    _ if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            never_panics(&String::from_utf8_lossy(&bytes));
+        }
+
+        /// Numbers of every size and sign in every numeric field.
+        #[test]
+        fn extreme_numbers(v in prop_oneof![
+            Just(f64::NAN), Just(f64::INFINITY), Just(-1.0), Just(0.0), Just(1e300), Just(-1e-300), any::<f64>()
+        ], field in 0usize..6) {
+            let keys = ["duration_s = 2", "warmup_s = 0.5", "local_ms = 0.1", "ms = 10.0", "clients = [1, 4]", "seeds = [1, 2]"];
+            let key = keys[field];
+            let name = key.split(" = ").next().unwrap_or_default();
+            let value = if name == "clients" || name == "seeds" { format!("[{v}]") } else { format!("{v}") };
+            let text = GOOD.replacen(key, &format!("{name} = {value}"), 1);
+            never_panics(&text);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Every kind of mistake in an experiment file or a cluster file gives exactly one clear error, naming the
+//! file and the key, exits 2, and writes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_paxos-bench"))
+}
+
+fn quick() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-configs/quick.toml"),
+    )
+    .unwrap()
+}
+
+/// Writes `quick.toml` with `from` replaced by `to`, runs it, and returns stderr (after checking exit 2, one
+/// error line, and no output directory).
+fn refused(dir: &Path, name: &str, from: &str, to: &str) -> String {
+    let text = quick();
+    assert!(text.contains(from), "{from}");
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(&cfg, text.replacen(from, to, 1)).unwrap();
+    let out_dir = dir.join(format!("out-{name}"));
+    let out = bench()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "{name}: one error line, got: {err}"
+    );
+    assert!(err.contains(&format!("{name}.toml")), "{name}: {err}");
+    assert!(!out_dir.exists(), "{name}: a refused config wrote output");
+    err
+}
+
+#[test]
+fn every_kind_of_config_mistake_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "unsafe_quorum",
+            "name = \"multi\"",
+            "name = \"flexible\"\nq1 = 1\nq2 = 1",
+            &["variant[0].q1", "q1 + q2 = 2", "n = 3"],
+        ),
+        (
+            "unknown_region",
+            "between = [\"us-east\", \"us-west\"]",
+            "between = [\"us-east\", \"mars\"]",
+            &["network.link[0].between", "mars"],
+        ),
+        (
+            "negative_delay",
+            "ms = 31.0",
+            "ms = -3.0",
+            &["network.link[0].ms", "-3"],
+        ),
+        (
+            "negative_jitter",
+            "jitter_ms = 0.2",
+            "jitter_ms = -1",
+            &["network.jitter_ms"],
+        ),
+        (
+            "zero_duration",
+            "duration_s = 5",
+            "duration_s = 0",
+            &["duration_s", "greater than 0"],
+        ),
+        (
+            "duplicate_seed",
+            "seeds = [1, 2]",
+            "seeds = [1, 1]",
+            &["seeds", "twice"],
+        ),
+        (
+            "duplicate_label",
+            "name = \"basic\"",
+            "name = \"multi\"",
+            &["variant[1].label", "twice"],
+        ),
+        (
+            "bad_leader",
+            "leader = 0",
+            "leader = 7",
+            &["cluster.leader", "7"],
+        ),
+        (
+            "bad_loss",
+            "loss = 0.0",
+            "loss = 1.5",
+            &["network.loss", "1.5"],
+        ),
+        (
+            "zero_clients",
+            "clients = [1, 8]",
+            "clients = [0]",
+            &["load.clients"],
+        ),
+        (
+            "unknown_key",
+            "mode = \"sim\"",
+            "mode = \"sim\"\ntypo_key = 3",
+            &["typo_key"],
+        ),
+        (
+            "unknown_variant",
+            "name = \"basic\"",
+            "name = \"paxos9\"",
+            &["paxos9"],
+        ),
+        (
+            "bad_mode",
+            "mode = \"sim\"",
+            "mode = \"carrier-pigeon\"",
+            &["mode"],
+        ),
+    ];
+    for (name, from, to, wants) in cases {
+        let err = refused(d, name, from, to);
+        for w in *wants {
+            assert!(err.contains(w), "{name}: `{w}` missing from: {err}");
+        }
+    }
+}
+
+fn cluster_file(dir: &Path, second_id: u32, second_port: u16) -> PathBuf {
+    let text = format!(
+        r#"experiment = "experiment.toml"
+variant = "multi"
+ca = "keys/ca.crt"
+client_keys = "keys"
+[[replica]]
+id = 0
+addr = "127.0.0.1:7100"
+cert = "keys/replica-0.crt"
+key = "keys/replica-0.key"
+[[replica]]
+id = {second_id}
+addr = "127.0.0.1:{second_port}"
+cert = "keys/replica-1.crt"
+key = "keys/replica-1.key"
+[[replica]]
+id = 2
+addr = "127.0.0.1:7102"
+cert = "keys/replica-2.crt"
+key = "keys/replica-2.key"
+"#
+    );
+    let path = dir.join("cluster.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn every_kind_of_cluster_file_mistake_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let keys = bench()
+        .args(["keys", "--replicas", "3", "--clients", "2", "--out"])
+        .arg(d.join("keys"))
+        .output()
+        .unwrap();
+    assert!(keys.status.success(), "{keys:?}");
+    std::fs::write(d.join("experiment.toml"), quick()).unwrap();
+    for (id, port, wants) in [
+        (0u32, 7101u16, ["replica[1].id", "listed twice"]),
+        (1, 7100, ["replica", "used by two replicas"]),
+        (5, 7101, ["replica[1].id", "5"]),
+    ] {
+        let cluster = cluster_file(d, id, port);
+        let out = bench()
+            .arg("status")
+            .arg("--cluster")
+            .arg(&cluster)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("cluster.toml"), "{err}");
+        for w in wants {
+            assert!(err.contains(w), "`{w}` missing from: {err}");
+        }
+    }
+}
