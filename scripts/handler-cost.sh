@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CI gate on handler cost: instruction counts (callgrind, through gungraun) of each variant's leader and
 # follower replaying a recorded run, against harness/benches/handler_ir_baseline.toml. A replay that executes
-# more than 5% more instructions than its baseline fails the run (gungraun exits 3).
+# more than 5% more instructions than its baseline fails the run (gungraun exits 3, cargo bench then 101), and
+# so does a recorded run that completed too few commands (a variant that stopped working).
 #
 #   scripts/handler-cost.sh            check (what CI runs)
 #   scripts/handler-cost.sh --update   rewrite the baseline from the current code: only in a commit that changes
@@ -23,14 +24,20 @@ fi
 
 if [ "${1:-}" = "--update" ]; then
   log="$(mktemp)"
-  trap 'rm -f "$log"' EXIT
+  trap 'rm -f "$log" "$log.toml"' EXIT
   PAXOS_IR_UPDATE=1 cargo bench -q -p paxos-harness --bench handler_ir 2>&1 | tee "$log"
   {
     echo "# Instructions (callgrind Ir) per replay of each recorded trace; written by scripts/handler-cost.sh --update."
     echo "# The gate allows 5% above these."
     awk '/^handler_ir::/ { split($2, a, ":"); id = a[1] }
          /^  Instructions:/ { split($2, b, "|"); if (id != "") { printf "\"%s\" = %s\n", id, b[1]; id = "" } }' "$log"
-  } > harness/benches/handler_ir_baseline.toml
+  } > "$log.toml"
+  entries="$(grep -c '^"' "$log.toml" || true)"
+  if [ "$entries" -ne 10 ]; then
+    echo "expected 10 instruction counts in the benchmark output, found $entries: baseline not changed" >&2
+    exit 2
+  fi
+  mv "$log.toml" harness/benches/handler_ir_baseline.toml
   echo "harness/benches/handler_ir_baseline.toml rewritten; commit it with the change that moved it"
   exit 0
 fi

@@ -12,8 +12,11 @@ cd "$(dirname "$0")/.."
 bench() { cargo run --release -q -p paxos-harness -- "$@"; }
 
 if [ "${1:-}" = "--update" ]; then
+  # Written beside the old baseline and swapped in only once the run succeeded.
+  rm -rf reports/baseline.new
+  bench run bench-configs/quick.toml --mode sim --out reports/baseline.new
   rm -rf reports/baseline
-  bench run bench-configs/quick.toml --mode sim --out reports/baseline
+  mv reports/baseline.new reports/baseline
   echo "reports/baseline/ rewritten; commit it together with the change that moved it"
   exit 0
 fi

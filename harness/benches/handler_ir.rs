@@ -30,18 +30,32 @@ fn limit(id: &str) -> LibraryBenchmarkConfig {
         let (k, v) = l.split_once('=')?;
         (k.trim().trim_matches('"') == id).then(|| v.trim().parse::<u64>().ok())?
     });
-    match baseline {
-        Some(ir) if std::env::var_os("PAXOS_IR_UPDATE").is_none() => {
-            let max = (ir as f64 * ALLOWED) as u64;
-            config.tool(Callgrind::default().hard_limits([(EventKind::Ir, max)]));
-        }
-        _ => {}
+    if std::env::var_os("PAXOS_IR_UPDATE").is_some() {
+        return config;
     }
+    // A benchmark without a baseline would pass unchecked: refuse it until the baseline is updated.
+    let Some(ir) = baseline else {
+        panic!("no baseline for `{id}` in handler_ir_baseline.toml: run scripts/handler-cost.sh --update");
+    };
+    let max = (ir as f64 * ALLOWED) as u64;
+    config.tool(Callgrind::default().hard_limits([(EventKind::Ir, max)]));
     config
 }
 
+/// Fewest commands a recorded trace must hold: a replay that shrank (a variant that stopped working) would
+/// otherwise pass the upper limit with room to spare.
+const MIN_COMMANDS: u64 = 2_000;
+
 fn rec<V: Variant>(role: Role) -> Recording<V> {
-    record::<V>(&gate_experiment(), role)
+    let r = record::<V>(&gate_experiment(), role);
+    assert!(
+        r.commands >= MIN_COMMANDS,
+        "{} {}: only {} commands completed in the recorded run (at least {MIN_COMMANDS} expected)",
+        V::NAME,
+        role.as_str(),
+        r.commands
+    );
+    r
 }
 
 #[library_benchmark]

@@ -127,7 +127,8 @@ pub fn record<V: Variant>(exp: &Experiment, role: Role) -> Recording<V> {
         setup,
         trace,
         payloads,
-        commands: sim.metrics.ops.max(1),
+        // Every command completed in the run (the trace covers the whole run, warm-up included).
+        commands: (sim.history.completed() as u64).max(1),
     }
 }
 
@@ -210,7 +211,8 @@ pub struct VariantCosts {
 /// Per message type: (messages, total ns) in one replay.
 type KindTotals = BTreeMap<&'static str, (u64, f64)>;
 
-/// The cost of one `Instant::now()` pair, subtracted from every timed input.
+/// What timing one input adds to it: one clock read (the loop below makes two per turn, so half of its cost),
+/// subtracted from every timed input.
 fn clock_overhead_ns() -> f64 {
     let n = 100_000;
     let start = Instant::now();
@@ -220,7 +222,7 @@ fn clock_overhead_ns() -> f64 {
         sink = sink.wrapping_add(t.elapsed().as_nanos());
     }
     std::hint::black_box(sink);
-    start.elapsed().as_nanos() as f64 / n as f64
+    start.elapsed().as_nanos() as f64 / n as f64 / 2.0
 }
 
 fn measure_variant<V: Variant>(exp: &Experiment, replays: usize, overhead: f64) -> VariantCosts {

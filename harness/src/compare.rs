@@ -82,6 +82,8 @@ fn sim_figures(r: &ResultRow) -> Vec<(&'static str, Option<f64>)> {
         ("bytes_per_op", r.bytes_per_op),
         ("expected_p50_us", r.expected_p50_us),
         ("commit_p50_us", r.commit_p50_us),
+        ("commit_p99_us", r.commit_p99_us),
+        ("expected_commit_p50_us", r.expected_commit_p50_us),
         ("collisions", Some(r.collisions as f64)),
         ("recoveries", Some(r.recoveries as f64)),
         ("reconfigurations", Some(r.reconfigurations as f64)),
@@ -93,6 +95,23 @@ fn sim_figures(r: &ResultRow) -> Vec<(&'static str, Option<f64>)> {
 pub fn compare(baseline: &Path, current: &Path, tolerance: f64) -> Result<Comparison, ReportError> {
     let base = read_results(baseline)?;
     let cur = read_results(current)?;
+    if base.is_empty() {
+        return Err(ReportError::Malformed {
+            path: baseline.join("results.csv"),
+            detail: "the baseline has no rows: nothing to compare against".into(),
+        });
+    }
+    for (dir, rows) in [(baseline, &base), (current, &cur)] {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in rows {
+            if !seen.insert(key(r, true)) {
+                return Err(ReportError::Malformed {
+                    path: dir.join("results.csv"),
+                    detail: format!("row `{}` appears twice", key(r, true)),
+                });
+            }
+        }
+    }
     let mut lines = Vec::new();
     let mut rows_compared = 0;
 
@@ -190,10 +209,13 @@ pub fn compare(baseline: &Path, current: &Path, tolerance: f64) -> Result<Compar
     })
 }
 
+/// Per message type and row: (messages, bytes).
+type KindCounts = BTreeMap<String, (u64, u64)>;
+
 /// Simulation message counts by type, so a change says which message moved (`messages.csv`; a directory
 /// without the file is compared on results.csv alone).
 fn compare_message_kinds(baseline: &Path, current: &Path) -> Result<Vec<Line>, ReportError> {
-    let load = |dir: &Path| -> Result<Option<BTreeMap<String, u64>>, ReportError> {
+    let load = |dir: &Path| -> Result<Option<KindCounts>, ReportError> {
         let path = dir.join("messages.csv");
         if !path.is_file() {
             return Ok(None);
@@ -207,26 +229,39 @@ fn compare_message_kinds(baseline: &Path, current: &Path) -> Result<Vec<Line>, R
                         "{} / {} / sim / {} clients / jitter {} ms seed {} / {}",
                         m.experiment, m.variant, m.clients, m.jitter_ms, m.seed, m.kind
                     );
-                    (k, m.count)
+                    (k, (m.count, m.bytes))
                 })
                 .collect(),
         ))
     };
-    let (Some(b), Some(c)) = (load(baseline)?, load(current)?) else {
-        return Ok(Vec::new());
+    let (b, c) = match (load(baseline)?, load(current)?) {
+        (Some(b), Some(c)) => (b, c),
+        (None, _) => return Ok(Vec::new()),
+        (Some(_), None) => {
+            return Ok(vec![Line {
+                what: format!("{}", current.join("messages.csv").display()),
+                metric: "messages.csv".into(),
+                baseline: None,
+                current: None,
+                verdict: Verdict::Missing,
+            }])
+        }
     };
     let mut lines = Vec::new();
     for k in b.keys().chain(c.keys().filter(|k| !b.contains_key(*k))) {
         let (bv, cv) = (b.get(k).copied(), c.get(k).copied());
-        if bv != cv {
-            let (what, kind) = k.rsplit_once(" / ").unwrap_or((k.as_str(), ""));
-            lines.push(Line {
-                what: what.to_string(),
-                metric: format!("{kind} msgs"),
-                baseline: bv.map(|x| x as f64),
-                current: cv.map(|x| x as f64),
-                verdict: Verdict::Changed,
-            });
+        let (what, kind) = k.rsplit_once(" / ").unwrap_or((k.as_str(), ""));
+        for (unit, pick) in [("msgs", 0), ("bytes", 1)] {
+            let get = |v: Option<(u64, u64)>| v.map(|(n, b)| if pick == 0 { n } else { b } as f64);
+            if get(bv) != get(cv) {
+                lines.push(Line {
+                    what: what.to_string(),
+                    metric: format!("{kind} {unit}"),
+                    baseline: get(bv),
+                    current: get(cv),
+                    verdict: Verdict::Changed,
+                });
+            }
         }
     }
     Ok(lines)
@@ -270,7 +305,7 @@ pub fn parse_tolerance(s: &str) -> Result<f64, String> {
 
 /// The table `compare` prints: every line that is not `Same`, then a count.
 pub fn render(c: &Comparison) -> String {
-    let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.1}"));
+    let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
     let mut out = String::new();
     let shown: Vec<&Line> = c
         .lines
@@ -285,7 +320,7 @@ pub fn render(c: &Comparison) -> String {
     }
     for l in &shown {
         let change = match (l.baseline, l.current) {
-            (Some(b), Some(c)) if b != 0.0 => format!("{:+.1}%", (c - b) / b * 100.0),
+            (Some(b), Some(c)) if b != 0.0 => format!("{:+.2}%", (c - b) / b * 100.0),
             _ => "-".into(),
         };
         out.push_str(&format!(

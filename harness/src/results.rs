@@ -250,17 +250,7 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
 }
 
 pub fn histogram_file_name(r: &RunResult) -> String {
-    let safe: String = r
-        .variant
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::config::file_safe(&r.variant);
     let mode = &r.mode;
     if r.jitter_swept {
         format!(

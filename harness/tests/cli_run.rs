@@ -172,8 +172,17 @@ fn report_rebuilds_the_pages_from_the_files_alone_and_refuses_a_non_results_dir(
 
     let err = refused(bench().arg("report").arg(dir.path()));
     assert!(err.contains("no results.csv"), "{err}");
-    // A damaged histogram is named.
-    std::fs::write(out.join("histograms/multi-sim-c1-s1.hdr"), b"garbage").unwrap();
+    // A damaged histogram is named, and one whose length field claims 4 GiB is refused before any allocation.
+    let hdr = out.join("histograms/multi-sim-c1-s1.hdr");
+    let mut bytes = std::fs::read(&hdr).unwrap();
+    bytes[4..8].copy_from_slice(&[0xff; 4]);
+    std::fs::write(&hdr, &bytes).unwrap();
+    let err = refused(bench().arg("report").arg(&out));
+    assert!(
+        err.contains("multi-sim-c1-s1.hdr") && err.contains("length"),
+        "{err}"
+    );
+    std::fs::write(&hdr, b"garbage").unwrap();
     let err = refused(bench().arg("report").arg(&out));
     assert!(err.contains("multi-sim-c1-s1.hdr"), "{err}");
 }

@@ -254,6 +254,20 @@ pub struct Experiment {
     pub jitter_sweep: Vec<Duration>,
 }
 
+/// A label as it appears in file names: characters other than A-Z, a-z, 0-9, `-` and `_` become `_`.
+pub fn file_safe(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Measured per-message costs: variant name -> message type -> cost, and [`TRANSPORT_TABLE`] -> `per_message`
 /// -> the transport's cost, added to every message a replica receives.
 pub type CpuProfile = BTreeMap<String, BTreeMap<String, Duration>>;
@@ -275,7 +289,10 @@ pub fn costs_for(profile: &CpuProfile, variant: &str) -> BTreeMap<String, Durati
 
 /// Reads a cost profile (`paxos-bench calibrate`'s format: a table per variant, `kind = microseconds`).
 pub fn parse_cpu_profile(text: &str, file: &Path) -> Result<CpuProfile, ConfigError> {
-    let v = Validator { file };
+    let v = Validator {
+        file,
+        resolve_files: false,
+    };
     let raw: BTreeMap<String, BTreeMap<String, f64>> =
         toml::from_str(text).map_err(|e| v.err("", e.message().to_string()))?;
     let mut out = CpuProfile::new();
@@ -389,7 +406,11 @@ impl Experiment {
     /// checks; `file` is only used in error messages.
     pub fn override_mode(&mut self, mode: Mode, file: &Path) -> Result<(), ConfigError> {
         if mode == Mode::Quic {
-            Validator { file }.quic_limits(&self.client_counts)?;
+            Validator {
+                file,
+                resolve_files: false,
+            }
+            .quic_limits(&self.client_counts)?;
         }
         self.mode = mode;
         Ok(())
@@ -407,6 +428,15 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 
 /// Parses and validates config text; `file` is only used in error messages.
 pub fn parse(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
+    let raw = parse_raw(text, file)?;
+    Validator {
+        file,
+        resolve_files: true,
+    }
+    .experiment(raw)
+}
+
+fn parse_raw(text: &str, file: &Path) -> Result<ExperimentFile, ConfigError> {
     let parse_err = |key: String, message: String| ConfigError::Parse {
         file: file.to_path_buf(),
         key,
@@ -414,7 +444,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
     };
     let de = toml::Deserializer::parse(text)
         .map_err(|e| parse_err("(document)".into(), e.to_string()))?;
-    let raw: ExperimentFile = serde_path_to_error::deserialize(de).map_err(|e| {
+    serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." {
             "(top level)".into()
@@ -422,13 +452,44 @@ pub fn parse(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
             key
         };
         parse_err(key, e.into_inner().message().trim().to_string())
-    })?;
-    Validator { file }.experiment(raw)
+    })
+}
+
+/// Parses a config without reading the files it names (its cost profile is left out): for reading back the
+/// copy in a results directory, where such paths no longer resolve.
+pub fn parse_unresolved(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
+    let raw: ExperimentFile = parse_raw(text, file)?;
+    Validator {
+        file,
+        resolve_files: false,
+    }
+    .experiment(raw)
 }
 
 struct Validator<'a> {
     file: &'a Path,
+    /// Whether files the config names (a cost profile) are read; off when a results directory's copy of a
+    /// config is read back only for its schedule.
+    resolve_files: bool,
 }
+
+/// Largest cost profile read (a profile is a few kilobytes; this stops `/dev/zero` and the like).
+const MAX_PROFILE_BYTES: u64 = 1 << 20;
+
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    let n = std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if n as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(text)
+}
+
+/// The largest time, delay or cost a config may give (in its own unit: seconds, milliseconds or microseconds).
+const MAX_QUANTITY: f64 = 1e9;
 
 fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(v / 1000.0)
@@ -443,9 +504,14 @@ impl Validator<'_> {
         }
     }
 
+    /// Times, delays and costs: finite, not negative, and below [`MAX_QUANTITY`] (a larger one is a typo, and
+    /// would overflow a `Duration`).
     fn non_negative(&self, key: &str, v: f64) -> Result<f64, ConfigError> {
-        if !v.is_finite() || v < 0.0 {
-            return Err(self.err(key, format!("must be a finite number >= 0, got {v}")));
+        if !v.is_finite() || !(0.0..=MAX_QUANTITY).contains(&v) {
+            return Err(self.err(
+                key,
+                format!("must be a number from 0 to {MAX_QUANTITY:e}, got {v}"),
+            ));
         }
         Ok(v)
     }
@@ -485,9 +551,10 @@ impl Validator<'_> {
         let cpu_us = self.non_negative("sim.cpu_us_per_msg", raw.sim.cpu_us_per_msg)?;
         let cpu_profile = match &raw.sim.cpu_profile {
             None => CpuProfile::new(),
+            Some(_) if !self.resolve_files => CpuProfile::new(),
             Some(rel) => {
                 let path = self.file.parent().unwrap_or(Path::new(".")).join(rel);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
+                let text = read_bounded(&path, MAX_PROFILE_BYTES).map_err(|e| {
                     self.err(
                         "sim.cpu_profile",
                         format!("cannot read {}: {e}", path.display()),
@@ -522,6 +589,20 @@ impl Validator<'_> {
                 ));
             }
             let spec = self.variant(i, v, n_v)?;
+            let safe = file_safe(&spec.label);
+            if let Some(other) = variants
+                .iter()
+                .find(|o: &&VariantSpec| o.label != spec.label && file_safe(&o.label) == safe)
+            {
+                return Err(self.err(
+                    format!("variant[{i}].label"),
+                    format!(
+                        "`{}` and `{}` would share result file names (`{safe}`); labels may differ in more than \
+                         characters outside A-Z, a-z, 0-9, - and _",
+                        spec.label, other.label
+                    ),
+                ));
+            }
             if !labels.insert(spec.label.clone()) {
                 return Err(self.err(
                     format!("variant[{i}].label"),
@@ -890,8 +971,11 @@ impl Validator<'_> {
         let dur = |k: &str, v: Option<f64>, default: Duration| -> Result<Duration, ConfigError> {
             match v {
                 None => Ok(default),
-                Some(x) if x.is_finite() && x > 0.0 => Ok(ms(x)),
-                Some(x) => Err(self.err(key(k), format!("must be greater than 0, got {x}"))),
+                Some(x) if x.is_finite() && x > 0.0 && x <= MAX_QUANTITY => Ok(ms(x)),
+                Some(x) => Err(self.err(
+                    key(k),
+                    format!("must be greater than 0 and at most {MAX_QUANTITY:e}, got {x}"),
+                )),
             }
         };
         let count = |k: &str, v: Option<usize>, default: usize| -> Result<usize, ConfigError> {

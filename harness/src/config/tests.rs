@@ -346,3 +346,24 @@ mod hostile {
         }
     }
 }
+
+#[test]
+fn labels_that_share_a_file_name_and_absurd_quantities_are_refused() {
+    let text = GOOD.replace(
+        "[[variant]]\nname = \"multi\"",
+        "[[variant]]\nname = \"multi\"\nlabel = \"x.1\"\n\n[[variant]]\nname = \"basic\"\nlabel = \"x_1\"",
+    );
+    let e = err(&text);
+    assert!(
+        e.contains("variant[1].label") && e.contains("x.1") && e.contains("x_1"),
+        "{e}"
+    );
+    let e = err(&GOOD.replace("duration_s = 2", "duration_s = 1e30"));
+    assert!(e.contains("duration_s"), "{e}");
+    let e = err(&format!("{GOOD}\n[sim]\ncpu_us_per_msg = 1e30\n"));
+    assert!(e.contains("sim.cpu_us_per_msg"), "{e}");
+    let e = parse_cpu_profile("[multi]\naccept = 1e30\n", Path::new("p.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("multi.accept"), "{e}");
+}

@@ -85,9 +85,9 @@ pub struct RunData {
 }
 
 pub fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ReportError> {
-    let text = std::fs::read(path).map_err(|source| ReportError::Read {
+    let text = std::fs::read(path).map_err(|err| ReportError::Read {
         path: path.to_path_buf(),
-        source,
+        err,
     })?;
     let mut r = csv::Reader::from_reader(text.as_slice());
     let mut rows = Vec::new();
@@ -111,6 +111,10 @@ pub fn read_results(dir: &Path) -> Result<Vec<ResultRow>, ReportError> {
     read_csv(&path)
 }
 
+/// The uncompressed V2 encoding's cookie and header length.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_HEADER: usize = 40;
+
 fn read_histogram(dir: &Path, rel: &str) -> Result<Histogram<u64>, ReportError> {
     // The path comes from a file: it must stay inside the directory.
     if rel.contains("..") || Path::new(rel).is_absolute() {
@@ -120,10 +124,28 @@ fn read_histogram(dir: &Path, rel: &str) -> Result<Histogram<u64>, ReportError> 
         });
     }
     let path = dir.join(rel);
-    let bytes = std::fs::read(&path).map_err(|source| ReportError::Read {
+    let bytes = std::fs::read(&path).map_err(|err| ReportError::Read {
         path: path.clone(),
-        source,
+        err,
     })?;
+    // The V2 header declares its payload length, which the decoder allocates before reading: a corrupted
+    // length must not cost gigabytes. The harness writes uncompressed V2 only.
+    let declared = bytes
+        .get(4..8)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let cookie = bytes
+        .get(..4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    match (cookie, declared) {
+        (Some(V2_COOKIE), Some(len)) if len.saturating_add(V2_HEADER) <= bytes.len() => {}
+        _ => {
+            return Err(ReportError::Malformed {
+                path,
+                detail: "not an uncompressed HdrHistogram V2 file, or its length field is wrong"
+                    .into(),
+            })
+        }
+    }
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| ReportError::Malformed {

@@ -5,7 +5,7 @@
 
 use super::data::{ResultRow, RunData};
 use super::palette;
-use super::plots::{BarValue, Bars, Chart, Series, Stacked, XyChart};
+use super::plots::{BarValue, Bars, Chart, Panels, Series, Stacked, XyChart};
 use crate::config::FaultAction;
 use plotters::style::RGBColor;
 use std::collections::{BTreeMap, BTreeSet};
@@ -193,6 +193,20 @@ fn jitter_note(rows: &[ResultRow], mode: &str) -> String {
     }
 }
 
+/// Most variants one figure shows (beyond that, colours repeat and the legend leaves the picture); the
+/// summary table has them all.
+const MAX_SERIES: usize = 10;
+
+/// The caption's note when a figure shows only the first [`MAX_SERIES`] variants.
+fn cut_note(legend: &Legend) -> String {
+    let n = legend.labels().count();
+    if n > MAX_SERIES {
+        format!(" It shows the first {MAX_SERIES} of the run's {n} variants; the summary table has all.")
+    } else {
+        String::new()
+    }
+}
+
 pub fn all(data: &RunData) -> Vec<Figure> {
     let rows = &data.results;
     let legend = Legend::new(rows);
@@ -231,7 +245,7 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
     for clients in picks {
         let clients_s = n_clients(clients);
         let mut series = Vec::new();
-        for label in legend.labels() {
+        for label in legend.labels().take(MAX_SERIES) {
             let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
             for r in rows
                 .iter()
@@ -268,7 +282,8 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
             caption: format!(
                 "The share of operations (y) that completed within a latency (x, log scale), per variant, \
                  {clients_s} (closed loop) in {mode} mode, all seeds together. Further left is faster; a \
-                 long flat tail is a slow minority."
+                 long flat tail is a slow minority.{}",
+                cut_note(legend)
             ),
             chart: Box::new(XyChart {
                 title: format!("Latency CDF ({mode}, {clients_s}{note})"),
@@ -329,7 +344,7 @@ fn throughput_latency(
         return None;
     }
     let mut series = Vec::new();
-    for label in legend.labels() {
+    for label in legend.labels().take(MAX_SERIES) {
         let mut mine: Vec<&&Point> = here.iter().filter(|p| p.label == label).collect();
         mine.sort_by_key(|p| p.clients);
         let line = |f: fn(&Point) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -359,6 +374,9 @@ fn throughput_latency(
             markers: false,
             in_legend: false,
         });
+    }
+    if series.is_empty() {
+        return None;
     }
     let xs: Vec<f64> = series
         .iter()
@@ -407,7 +425,7 @@ fn latency_by_profile(pts: &[Point], legend: &Legend) -> Option<Figure> {
             .cmp(&(b.0 != "sim", &b.0))
             .then(a.1.total_cmp(&b.1))
     });
-    let labels: Vec<&str> = legend.labels().collect();
+    let labels: Vec<&str> = legend.labels().take(MAX_SERIES).collect();
     // One bar per label and profile: a sweep's labels share a profile, so each keeps its first point.
     let values: Vec<Vec<Option<BarValue>>> = profiles
         .iter()
@@ -447,8 +465,9 @@ fn latency_by_profile(pts: &[Point], legend: &Legend) -> Option<Figure> {
         stem: "latency-by-profile".into(),
         title: format!("p50 and p99 by variant and network profile, {clients_s}"),
         caption: "Bars are p50, whiskers reach p99, for each variant under each network profile the run has \
-                  (simulation and QUIC, and each swept jitter). Log scale: one step is ten times slower."
-            .into(),
+                  (simulation and QUIC, and each swept jitter)."
+            .to_string()
+            + &cut_note(legend),
         chart: Box::new(Bars {
             title: format!("p50 (bar) and p99 (whisker), {clients_s}"),
             y_desc: "latency (ms)".into(),
@@ -478,6 +497,7 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
         let labels: Vec<&str> = legend
             .labels()
             .filter(|l| here.iter().any(|p| p.label == *l))
+            .take(MAX_SERIES)
             .collect();
         let values = counts
             .iter()
@@ -530,10 +550,20 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
     }
     let clients = flex.iter().map(|p| p.clients).min().unwrap_or(1);
     let clients_s = n_clients(clients);
-    let mode = modes(&data.results).into_iter().next().unwrap_or_default();
+    // The Flexible rows' own first mode (simulation first) and the network's own jitter.
+    let mode = if flex.iter().any(|p| p.mode == "sim") {
+        "sim".to_string()
+    } else {
+        flex.first().map(|p| p.mode.clone()).unwrap_or_default()
+    };
+    let jitter = flex
+        .iter()
+        .filter(|p| p.mode == mode)
+        .map(|p| p.jitter_ms)
+        .fold(f64::INFINITY, f64::min);
     let flex: Vec<&&Point> = flex
         .iter()
-        .filter(|p| p.clients == clients && p.mode == mode)
+        .filter(|p| p.clients == clients && p.mode == mode && p.jitter_ms == jitter)
         .collect();
     let ns = distinct(flex.iter().map(|p| p.replicas));
     // by N: x -> values
@@ -592,8 +622,9 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
             stem: "quorum-election-q1".into(),
             title: format!("Flexible Paxos: time without commits after the fault, against q1 ({mode})"),
             caption: "After the leader crashes a new leader needs q1 promises; the longest time without a \
-                      commit (100 ms resolution), best over the q2 paired with each q1, grows with q1. At \
-                      q1 = N no leader can be elected: the stall lasts to the end of the run."
+                      commit (100 ms resolution), best over the q2 paired with each q1, grows with q1, and at \
+                      q1 = N no leader can be elected: the stall lasts to the end of the run. The smallest q1 \
+                      stalls too, because it forces q2 = N, and a crashed replica leaves no phase-2 quorum."
                 .into(),
             chart: Box::new(XyChart {
                 title: format!("Longest stall against q1 ({mode}, {clients_s})"),
@@ -620,9 +651,14 @@ fn fault_marks(data: &RunData) -> Option<Vec<(f64, String)>> {
     Some(faults_and_warmup(data)?.0)
 }
 
-fn faults_and_warmup(data: &RunData) -> Option<(Vec<(f64, String)>, f64)> {
+/// Faults as (time s, what), then warm-up and duration in seconds.
+type Schedule = (Vec<(f64, String)>, f64, f64);
+
+/// The config's faults, warm-up and duration (s). The copy in the results directory is read without the files
+/// it names (a cost profile's relative path does not resolve there).
+fn faults_and_warmup(data: &RunData) -> Option<Schedule> {
     let text = data.config_text.as_ref()?;
-    let exp = crate::config::parse(text, &data.dir.join("config.toml")).ok()?;
+    let exp = crate::config::parse_unresolved(text, &data.dir.join("config.toml")).ok()?;
     let marks = exp
         .faults
         .iter()
@@ -636,47 +672,27 @@ fn faults_and_warmup(data: &RunData) -> Option<(Vec<(f64, String)>, f64)> {
             (f.at.as_secs_f64(), what)
         })
         .collect();
-    Some((marks, exp.warmup.as_secs_f64()))
+    Some((marks, exp.warmup.as_secs_f64(), exp.duration.as_secs_f64()))
 }
 
-/// A centred moving average over `w` buckets: with a few clients and WAN round trips, a 100 ms bucket holds
-/// zero or one round of completions, and the raw line zigzags too much to read.
-fn smooth(points: &[(f64, f64)], w: usize) -> Vec<(f64, f64)> {
-    let half = w / 2;
-    (0..points.len())
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half + 1).min(points.len());
-            let avg = points[lo..hi].iter().map(|p| p.1).sum::<f64>() / (hi - lo) as f64;
-            (points[i].0, avg)
-        })
-        .collect()
-}
-
-/// A timeline as a share of its own mean rate between the warm-up and the first fault, so variants whose
-/// throughputs differ a hundredfold share one readable scale.
-fn relative(points: Vec<(f64, f64)>, from_s: f64, to_s: f64) -> Vec<(f64, f64)> {
-    let before: Vec<f64> = points
-        .iter()
-        .filter(|(t, _)| *t >= from_s && *t < to_s)
-        .map(|p| p.1)
-        .collect();
-    let base = before.iter().sum::<f64>() / before.len().max(1) as f64;
-    if base <= 0.0 {
-        return Vec::new();
+/// The time series stops at a run's last completion: a variant that never recovers must still show its zeros
+/// to the end of the run.
+fn pad_to(mut points: Vec<(f64, f64)>, duration_s: f64) -> Vec<(f64, f64)> {
+    let step = crate::metrics::TIMELINE_BUCKET_NS as f64 / 1e9;
+    let mut t = points.last().map_or(0.0, |p| p.0 + step);
+    while t < duration_s - step / 2.0 && points.len() < 1_000_000 {
+        points.push((t, 0.0));
+        t += step;
     }
     points
-        .into_iter()
-        .map(|(t, v)| (t, v / base * 100.0))
-        .collect()
 }
 
 /// Throughput per 100 ms with the faults marked, at the largest client count, first seed.
 fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
-    let Some((marks, warmup)) = faults_and_warmup(data).filter(|(m, _)| !m.is_empty()) else {
+    let Some((marks, _, duration)) = faults_and_warmup(data).filter(|(m, _, _)| !m.is_empty())
+    else {
         return Vec::new();
     };
-    let first_fault = marks.iter().map(|m| m.0).fold(f64::MAX, f64::min);
     let mut out = Vec::new();
     for mode in modes(&data.results) {
         let rows: Vec<&ResultRow> = data.results.iter().filter(|r| r.mode == mode).collect();
@@ -704,7 +720,7 @@ fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
                     })
                     .map(|t| (t.t_s, t.ops_per_s))
                     .collect();
-                let points = relative(smooth(&points, 5), warmup, first_fault);
+                let points = pad_to(points, duration);
                 (!points.is_empty()).then(|| Series {
                     label: l.to_string(),
                     colour: legend.colour(l),
@@ -718,27 +734,35 @@ fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
         if series.is_empty() {
             continue;
         }
-        out.push(Figure {
-            stem: format!("failover-timeline-{mode}"),
-            title: format!("Failover timeline, {mode}, {clients_s}, seed {seed}"),
-            caption: "Completed operations per 100 ms bucket over the whole run (warm-up included, a moving \
-                      average over five buckets), as a share of each variant's own mean rate between the warm-up and the first fault (the \
-                      absolute rates are in the summary table), with each scheduled fault marked. A drop to \
-                      zero after a mark is the stall the fault caused; the width of the gap is the time to \
-                      recover (an election, or Cheap Paxos's reconfiguration); a lower level after it is the \
-                      slower quorum that is left."
-                .into(),
-            chart: Box::new(XyChart {
-                title: format!("Throughput over time ({mode}, {clients_s}, seed {seed})"),
+        // One panel per variant, each on its own scale: their rates differ a hundredfold.
+        let panels = series
+            .into_iter()
+            .map(|one| XyChart {
+                title: one.label.clone(),
                 x_desc: "time since start (s)".into(),
-                y_desc: "throughput (% of the pre-fault mean)".into(),
+                y_desc: "ops/s".into(),
                 log_x: false,
                 log_y: false,
-                series,
+                series: vec![Series {
+                    in_legend: false,
+                    ..one
+                }],
                 marks: marks.clone(),
                 style_note: None,
                 legend_lower_right: false,
-            }),
+            })
+            .collect();
+        out.push(Figure {
+            stem: format!("failover-timeline-{mode}"),
+            title: format!("Failover timeline, {mode}, {clients_s}, seed {seed}"),
+            caption: "Completed operations per second in each 100 ms bucket over the whole run (warm-up \
+                      included), one panel per variant on its own scale, with each scheduled fault marked. A \
+                      drop to zero after a mark is the stall the fault caused, and its width is the time to \
+                      recover (an election, or Cheap Paxos's reconfiguration); a lower level after it is the \
+                      slower quorum that is left. With WAN round trips near 100 ms a bucket holds zero, one or \
+                      two rounds of completions, hence the comb."
+                .into(),
+            chart: Box::new(Panels { panels }),
         });
     }
     out

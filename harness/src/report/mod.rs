@@ -21,20 +21,15 @@ use thiserror::Error;
 pub enum ReportError {
     #[error("{dir} holds no results.csv: it is not a paxos-bench results directory")]
     NotAResultsDir { dir: PathBuf },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    // The I/O error is in the message and deliberately not a `source`, so it is not printed twice.
+    #[error("cannot read {path}: {err}")]
+    Read { path: PathBuf, err: std::io::Error },
     #[error("{path}: {detail}")]
     Malformed { path: PathBuf, detail: String },
     #[error("figure `{stem}`: {detail}")]
     Plot { stem: String, detail: String },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot write {path}: {err}")]
+    Write { path: PathBuf, err: std::io::Error },
 }
 
 /// What a built report holds.
@@ -81,7 +76,7 @@ pub fn build(dir: &Path) -> Result<Built, ReportError> {
     };
     let write = |name: &str, text: String| {
         let path = dir.join(name);
-        write_atomic(&path, text.as_bytes()).map_err(|source| ReportError::Write { path, source })
+        write_atomic(&path, text.as_bytes()).map_err(|err| ReportError::Write { path, err })
     };
     write("README.md", page.markdown())?;
     write("index.html", page.html())?;

@@ -156,7 +156,7 @@ impl Page<'_> {
         for f in &self.figures {
             h.push_str(&format!(
                 "<figure id=\"{stem}\">\n<h3>{title}</h3>\n<a href=\"plots/{stem}.svg\"><img src=\"plots/{stem}.png\" \
-                 alt=\"{title}\" width=\"960\" height=\"540\"></a>\n<figcaption>{caption} \
+                 alt=\"{title}\" width=\"960\"></a>\n<figcaption>{caption} \
                  (<a href=\"plots/{stem}.svg\">SVG</a>)</figcaption>\n</figure>\n",
                 stem = esc(&f.stem),
                 title = esc(&f.title),
@@ -184,7 +184,7 @@ impl Page<'_> {
 
     pub fn markdown(&self) -> String {
         let (head, rows) = table(self.points);
-        let cell = |s: &str| s.replace('|', "\\|");
+        let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
         let mut m = format!("# {}\n\n## Summary\n\n", self.title);
         m.push_str(&format!(
             "| {} |\n",
@@ -201,7 +201,7 @@ impl Page<'_> {
         if !self.notes.is_empty() {
             m.push_str("## Notes\n\n");
             for n in self.notes {
-                m.push_str(&format!("- {n}\n"));
+                m.push_str(&format!("- {}\n", n.replace(['\n', '\r'], " ")));
             }
             m.push('\n');
         }

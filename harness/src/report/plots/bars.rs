@@ -53,6 +53,10 @@ fn category_labels<DB: DrawingBackend>(
 }
 
 impl Bars {
+    fn pixels(&self) -> (u32, u32) {
+        super::SIZE
+    }
+
     pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         frame(root)?;
         let all: Vec<f64> = self
@@ -62,7 +66,7 @@ impl Bars {
             .flatten()
             .flat_map(|b| [Some(b.value), b.upper, b.marker])
             .flatten()
-            .filter(|v| v.is_finite() && (!self.log_y || *v > 0.0))
+            .filter(|v| v.is_finite() && v.abs() < 1e15 && (!self.log_y || *v > 0.0))
             .collect();
         if all.is_empty() || self.categories.is_empty() {
             return no_data(root, &self.title);
@@ -193,6 +197,10 @@ pub struct Stacked {
 super::chart_for_both_backends!(Stacked);
 
 impl Stacked {
+    fn pixels(&self) -> (u32, u32) {
+        super::SIZE
+    }
+
     pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         frame(root)?;
         let hi = self
@@ -200,7 +208,7 @@ impl Stacked {
             .iter()
             .map(|row| row.iter().filter(|v| v.is_finite()).sum::<f64>())
             .fold(0.0, f64::max);
-        if hi <= 0.0 || self.categories.is_empty() {
+        if !(hi > 0.0 && hi < 1e15) || self.categories.is_empty() {
             return no_data(root, &self.title);
         }
         let err = |e: &dyn std::fmt::Display| e.to_string();

@@ -8,7 +8,7 @@ mod bars;
 mod xy;
 
 pub use bars::{BarValue, Bars, Stacked};
-pub use xy::{Series, XyChart};
+pub use xy::{Panels, Series, XyChart};
 
 use crate::results::write_atomic;
 use plotters::coord::Shift;
@@ -35,6 +35,10 @@ pub const SIZE: (u32, u32) = (960, 540);
 
 /// A chart that can draw itself on any plotters backend.
 pub trait Chart {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
     fn draw_png(&self, root: &DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>;
     fn draw_svg(&self, root: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>;
 }
@@ -43,6 +47,9 @@ pub trait Chart {
 macro_rules! chart_for_both_backends {
     ($t:ty) => {
         impl $crate::report::plots::Chart for $t {
+            fn size(&self) -> (u32, u32) {
+                self.pixels()
+            }
             fn draw_png(
                 &self,
                 root: &plotters::drawing::DrawingArea<
@@ -73,14 +80,14 @@ pub fn save(chart: &dyn Chart, dir: &Path, stem: &str) -> Result<(), String> {
     let png = dir.join(format!("{stem}.png"));
     let tmp = dir.join(format!(".{stem}.tmp.png"));
     {
-        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&tmp, chart.size()).into_drawing_area();
         chart.draw_png(&root)?;
         root.present().map_err(|e| e.to_string())?;
     }
     std::fs::rename(&tmp, &png).map_err(|e| format!("cannot write {}: {e}", png.display()))?;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
         chart.draw_svg(&root)?;
         root.present().map_err(|e| e.to_string())?;
     }

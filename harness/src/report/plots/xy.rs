@@ -34,11 +34,44 @@ pub struct XyChart {
 }
 
 super::chart_for_both_backends!(XyChart);
+super::chart_for_both_backends!(Panels);
+
+/// Charts stacked one above the other, each with its own y scale (small multiples: a timeline per variant).
+#[derive(Debug, Clone)]
+pub struct Panels {
+    pub panels: Vec<XyChart>,
+}
+
+/// Height of one panel in pixels.
+const PANEL_HEIGHT: u32 = 190;
+
+impl Panels {
+    fn pixels(&self) -> (u32, u32) {
+        (
+            super::SIZE.0,
+            PANEL_HEIGHT * self.panels.len().max(1) as u32,
+        )
+    }
+
+    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        frame(root)?;
+        let areas = root.split_evenly((self.panels.len().max(1), 1));
+        for (panel, area) in self.panels.iter().zip(&areas) {
+            panel.draw(area)?;
+        }
+        Ok(())
+    }
+}
 
 impl XyChart {
+    fn pixels(&self) -> (u32, u32) {
+        super::SIZE
+    }
+
     fn bounds(&self) -> Option<((f64, f64), (f64, f64))> {
         let pts = || self.series.iter().flat_map(|s| s.points.iter());
-        let ok = |v: f64, log: bool| v.is_finite() && (!log || v > 0.0);
+        // Values beyond 1e15 (a corrupted file) would overflow the padded axis range: left out.
+        let ok = |v: f64, log: bool| v.is_finite() && v.abs() < 1e15 && (!log || v > 0.0);
         let xs: Vec<f64> = pts()
             .map(|p| p.0)
             .chain(self.marks.iter().map(|m| m.0))
@@ -152,6 +185,9 @@ impl XyChart {
                 .map_err(|e| err(&e))?
                 .label(note)
                 .legend(|(x, y)| EmptyElement::at((x, y)));
+        }
+        if !self.series.iter().any(|s| s.in_legend) && self.style_note.is_none() {
+            return Ok(());
         }
         chart
             .configure_series_labels()
