@@ -32,15 +32,19 @@ impl Legend {
                 order.push((r.variant.clone(), r.protocol.clone()));
             }
         }
+        // A protocol's own colour when it has one label here; otherwise the next of the extra palette.
         let mut extra = 0;
         let labels = order
             .iter()
             .map(|(label, protocol)| {
                 let unique = order.iter().filter(|(_, p)| p == protocol).count() == 1;
-                let c = palette::series_colour(protocol, unique, extra);
-                if !(unique && palette::protocol_colour(protocol).is_some()) {
-                    extra += 1;
-                }
+                let c = match palette::protocol_colour(protocol) {
+                    Some(c) if unique => c,
+                    _ => {
+                        extra += 1;
+                        palette::extra_colour(extra - 1)
+                    }
+                };
                 (label.clone(), c)
             })
             .collect();
@@ -230,10 +234,11 @@ pub fn all(data: &RunData) -> Vec<Figure> {
 
 /// Latency CDFs per variant at the smallest and the largest client count, seeds merged.
 fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
+    let j = base_jitter(&data.results, mode);
     let rows: Vec<&ResultRow> = data
         .results
         .iter()
-        .filter(|r| r.mode == mode && r.jitter_ms == base_jitter(&data.results, mode))
+        .filter(|r| r.mode == mode && r.jitter_ms == j)
         .collect();
     let counts = distinct(rows.iter().map(|r| r.clients));
     let picks: BTreeSet<usize> = counts
@@ -853,7 +858,4 @@ fn messages(data: &RunData, legend: &Legend) -> Vec<Figure> {
             }),
         },
     ]
-    .into_iter()
-    .filter(|_| legend.labels().next().is_some())
-    .collect()
 }

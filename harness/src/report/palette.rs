@@ -29,13 +29,9 @@ const EXTRA: [RGBColor; 10] = [
     RGBColor(153, 153, 51),
 ];
 
-/// The colour of a series: its protocol's when the label is the protocol's only label in the report, else the
-/// `index`-th of the extra palette.
-pub fn series_colour(protocol: &str, label_is_unique: bool, index: usize) -> RGBColor {
-    match protocol_colour(protocol) {
-        Some(c) if label_is_unique => c,
-        _ => EXTRA[index % EXTRA.len()],
-    }
+/// The `index`-th colour for labels without a protocol colour of their own (several labels of one protocol).
+pub fn extra_colour(index: usize) -> RGBColor {
+    EXTRA[index % EXTRA.len()]
 }
 
 /// Colours for message types (a separate palette: these are not variants).
