@@ -159,6 +159,7 @@ fn replay_with<V: Variant, const TIMED: bool>(
     let mut out = Effects::new();
     let mut replica = V::Replica::new(rec.setup.clone(), Time(0), &mut out);
     out.clear();
+    let mut records = Vec::new();
     let mut encoded = 0u64;
     for ((at, input), payload) in rec.trace.iter().zip(&rec.payloads) {
         let start = TIMED.then(Instant::now);
@@ -178,6 +179,9 @@ fn replay_with<V: Variant, const TIMED: bool>(
                 None
             }
         };
+        // As a driver does after every input: take the durable records (a memory-storage driver drops them).
+        replica.take_records(&mut records);
+        records.clear();
         for (_, m) in &out.sends {
             if frame::encode(m).is_ok() {
                 encoded += 1;

@@ -150,6 +150,7 @@ enum MutantArg {
     NonIntersectingQuorums,
     FastRecoveryIgnoresQuorumRule,
     CheapIgnoresReconfigurations,
+    AnswerWithoutPersisting,
 }
 
 impl From<MutantArg> for Mutation {
@@ -160,6 +161,7 @@ impl From<MutantArg> for Mutation {
             MutantArg::NonIntersectingQuorums => Mutation::NonIntersectingQuorums,
             MutantArg::FastRecoveryIgnoresQuorumRule => Mutation::FastRecoveryIgnoresQuorumRule,
             MutantArg::CheapIgnoresReconfigurations => Mutation::CheapIgnoresReconfigurations,
+            MutantArg::AnswerWithoutPersisting => Mutation::AnswerWithoutPersisting,
         }
     }
 }
@@ -237,8 +239,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             cluster: Some(cluster),
         }) => {
             let spec = config::cluster::load_cluster(&cluster)?;
-            let mut exp = config::load(&config)?;
-            exp.override_mode(config::Mode::Quic, &config)?;
+            let exp = config::load_as(&config, Some(config::Mode::Quic))?;
             let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
             let theirs = &spec.experiment;
@@ -268,10 +269,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             mode,
             cluster: None,
         }) => {
-            let mut exp = config::load(&config)?;
-            if let Some(mode) = mode {
-                exp.override_mode(mode, &config)?;
-            }
+            let exp = config::load_as(&config, mode)?;
             let text = std::fs::read_to_string(&config)
                 .with_context(|| format!("cannot read {}", config.display()))?;
             let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
@@ -401,8 +399,10 @@ fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()> {
-    let done = execute(exp)?;
-    write_all(out, &done, config_text)?;
+    let mut exp = exp.clone();
+    let floor = prepare_storage(&mut exp, out)?;
+    let done = execute(&exp)?;
+    write_all(out, &done, config_text, floor)?;
     print_summary(&done);
     finish_report(out)
 }
@@ -418,14 +418,40 @@ fn default_job(out: &Path) -> Result<()> {
     quic.warmup = std::time::Duration::from_secs(1);
     quic.client_counts = DEFAULT_QUIC_CLIENTS.to_vec();
     quic.seeds.truncate(1);
+    // The price of durability: every QUIC run once in memory and once with a synced write-ahead log.
+    quic.storage = vec![config::Storage::Memory, config::Storage::Wal];
+    let floor = prepare_storage(&mut quic, out)?;
     let mut done = execute(&sim)?;
     done.extend(execute(&quic)?);
-    write_all(out, &done, DEFAULT_CONFIG)?;
+    write_all(out, &done, DEFAULT_CONFIG, floor)?;
     print_summary(&done);
     finish_report(out)?;
     println!("done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
+
+/// Picks where a run's write-ahead logs go (`wal/` in the output directory unless the config names one) and
+/// measures that disk's `fdatasync` time, the floor under every durable commit. Nothing to do in memory.
+fn prepare_storage(exp: &mut Experiment, out: &Path) -> Result<Option<crate::storage::SyncFloor>> {
+    if !exp.storage.contains(&config::Storage::Wal) {
+        return Ok(None);
+    }
+    let dir = exp.wal_dir.get_or_insert_with(|| out.join("wal")).clone();
+    let floor = crate::storage::sync_floor(&dir, SYNC_FLOOR_SAMPLES)
+        .with_context(|| format!("cannot measure fdatasync in {}", dir.display()))?;
+    let _ = std::fs::remove_dir(&dir);
+    println!(
+        "fdatasync floor in {}: p50 {:.0} us, p99 {:.0} us ({} samples)",
+        dir.display(),
+        floor.p50_us,
+        floor.p99_us,
+        floor.samples
+    );
+    Ok(Some(floor))
+}
+
+/// Appends and syncs timed to find the disk's floor.
+const SYNC_FLOOR_SAMPLES: usize = 200;
 
 /// The ceiling workload of `calibrate`: Multi-Paxos, three replicas with no network delay, 64 closed-loop
 /// clients, so throughput is bounded by the replicas' work alone.
@@ -623,7 +649,7 @@ fn run_on_cluster(
         pb.inc(1);
     }
     pb.finish_and_clear();
-    write_all(out, &done, config_text)?;
+    write_all(out, &done, config_text, None)?;
     print_summary(&done);
     finish_report(out)
 }
@@ -637,7 +663,7 @@ fn ms(v: Option<f64>) -> String {
 /// whose client counts the acceptors' votes.
 fn print_summary(runs: &[RunResult]) {
     println!(
-        "{:<5} {:<12} {:>7} {:>5} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>8}",
+        "{:<8} {:<12} {:>7} {:>5} {:>8} {:>10} {:>9} {:>9} {:>10} {:>10} {:>8}",
         "mode",
         "variant",
         "clients",
@@ -652,8 +678,11 @@ fn print_summary(runs: &[RunResult]) {
     );
     for r in runs {
         println!(
-            "{:<5} {:<12} {:>7} {:>5} {:>8} {:>10.1} {:>9} {:>9} {:>10} {:>10} {:>8}",
-            r.mode,
+            "{:<8} {:<12} {:>7} {:>5} {:>8} {:>10.1} {:>9} {:>9} {:>10} {:>10} {:>8}",
+            match r.storage.as_str() {
+                "memory" => r.mode.clone(),
+                s => format!("{}+{s}", r.mode),
+            },
             r.variant,
             r.clients,
             r.seed,
@@ -739,6 +768,7 @@ fn run_check(
                 Mutation::CheapIgnoresReconfigurations => {
                     " --mutant cheap-ignores-reconfigurations".into()
                 }
+                Mutation::AnswerWithoutPersisting => " --mutant answer-without-persisting".into(),
             };
             println!(
                 "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",

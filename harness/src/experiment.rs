@@ -3,7 +3,7 @@
 //! error instead of figures: no number is shown for a protocol that was not correct in that run.
 
 use crate::check::verify::verify;
-use crate::config::{Experiment, FaultAction, Mode, VariantSpec};
+use crate::config::{Experiment, FaultAction, Mode, Storage, VariantSpec};
 use crate::metrics::Metrics;
 use crate::metrics::MsgCount;
 use crate::model::{expected_commit_p50_us, expected_p50_us, ModelInput};
@@ -54,6 +54,7 @@ pub struct RunPlan {
     pub seed: u64,
     /// A swept jitter replacing the network's (`[sweep] jitter_ms`).
     pub jitter: Option<Duration>,
+    pub storage: Storage,
 }
 
 pub fn plan(exp: &Experiment) -> Vec<RunPlan> {
@@ -64,15 +65,18 @@ pub fn plan(exp: &Experiment) -> Vec<RunPlan> {
     };
     let mut runs = Vec::new();
     for variant in 0..exp.variants.len() {
-        for &jitter in &jitters {
-            for &clients in &exp.client_counts {
-                for &seed in &exp.seeds {
-                    runs.push(RunPlan {
-                        variant,
-                        clients,
-                        seed,
-                        jitter,
-                    });
+        for &storage in &exp.storage {
+            for &jitter in &jitters {
+                for &clients in &exp.client_counts {
+                    for &seed in &exp.seeds {
+                        runs.push(RunPlan {
+                            variant,
+                            clients,
+                            seed,
+                            jitter,
+                            storage,
+                        });
+                    }
                 }
             }
         }
@@ -166,17 +170,49 @@ fn run_quic<V: Variant>(
     plan: &RunPlan,
 ) -> Result<RunResult, RunError> {
     let spec = sim_spec(exp, v, plan);
-    let mut out =
-        crate::cluster::run_quic::<V>(&spec, QUIC_DRAIN).map_err(|e| RunError::Cluster {
-            variant: v.label.clone(),
-            clients: plan.clients,
-            seed: plan.seed,
-            message: e.to_string(),
-        })?;
+    let cluster_err = |message: String| RunError::Cluster {
+        variant: v.label.clone(),
+        clients: plan.clients,
+        seed: plan.seed,
+        message,
+    };
+    // Each run's logs start empty and are removed after it: they hold acceptor state, not results.
+    let wal_dir = match plan.storage {
+        Storage::Memory => None,
+        Storage::Wal => {
+            let base = exp.wal_dir.clone().unwrap_or_else(|| "wal".into());
+            let dir = base.join(format!(
+                "{}-c{}-s{}",
+                crate::config::file_safe(&v.label),
+                plan.clients,
+                plan.seed
+            ));
+            let fresh = (|| {
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir)?;
+                }
+                std::fs::create_dir_all(&dir)
+            })();
+            fresh.map_err(|e| cluster_err(format!("cannot make {}: {e}", dir.display())))?;
+            Some(dir)
+        }
+    };
+    let out = crate::cluster::run_quic::<V>(&spec, QUIC_DRAIN, wal_dir.as_deref());
+    if let Some(dir) = &wal_dir {
+        let _ = std::fs::remove_dir_all(dir);
+        if let Some(base) = dir.parent() {
+            // Only when empty: the directory may be the user's.
+            let _ = std::fs::remove_dir(base);
+        }
+    }
+    let mut out = out.map_err(|e| cluster_err(e.to_string()))?;
     checked(v, plan, &mut out.history, &out.statuses)?;
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.notes = out.notes;
+    if let Some(w) = out.wal {
+        r.wal_syncs = Some(w.syncs);
+    }
     Ok(r)
 }
 
@@ -334,6 +370,8 @@ fn figures(
         commit_p50_us: commit_us(0.5),
         commit_p99_us: commit_us(0.99),
         expected_commit_p50_us: expected_commit_p50_us(&v.name, &model),
+        storage: plan.storage.as_str().to_string(),
+        wal_syncs: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`experiment`], [`results`]: running a config and writing `results.csv` and friends.
 //! - [`report`]: plots and the HTML and markdown report, from the result files; [`compare`]: the regression
 //!   check against a baseline.
+//! - [`storage`]: where acceptor state lives in QUIC runs (memory, or a synced write-ahead log).
 //! - [`calibrate`]: measured handler costs per message type, as the simulator's cost profile.
 //! - [`cli`]: the `paxos-bench` commands.
 
@@ -27,5 +28,6 @@ pub mod net;
 pub mod report;
 pub mod results;
 pub mod sim;
+pub mod storage;
 pub mod wan;
 pub mod wire;

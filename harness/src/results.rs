@@ -57,6 +57,10 @@ pub struct RunResult {
     pub commit_p99_us: Option<f64>,
     /// The model's time until a client can know its command is chosen.
     pub expected_commit_p50_us: Option<f64>,
+    /// Where acceptor state lived: `memory`, or `wal` (a write-ahead log synced before every answer).
+    pub storage: String,
+    /// With a write-ahead log: `fdatasync` calls summed over the replicas, over the whole run.
+    pub wal_syncs: Option<u64>,
 }
 
 /// The `results.csv` row, in the column order the documentation promises.
@@ -89,10 +93,12 @@ struct Row<'a> {
     commit_p50_us: String,
     commit_p99_us: String,
     expected_commit_p50_us: String,
+    storage: &'a str,
+    syncs_per_op: String,
     histogram: String,
 }
 
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,histogram";
+pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram";
 
 /// Fixed precision, so a file is byte-identical for identical figures.
 fn fmt(v: Option<f64>, decimals: usize) -> String {
@@ -130,6 +136,11 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             commit_p50_us: fmt(r.commit_p50_us, 1),
             commit_p99_us: fmt(r.commit_p99_us, 1),
             expected_commit_p50_us: fmt(r.expected_commit_p50_us, 1),
+            storage: &r.storage,
+            syncs_per_op: match (r.wal_syncs, r.ops) {
+                (Some(s), ops) if ops > 0 => format!("{:.3}", s as f64 / ops as f64),
+                _ => String::new(),
+            },
             histogram: format!("histograms/{}", histogram_file_name(r)),
         })?;
     }
@@ -153,6 +164,7 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
         "per_op",
         "bytes_per_op",
         "jitter_ms",
+        "storage",
     ])?;
     for r in runs {
         for (kind, c) in &r.by_kind {
@@ -175,6 +187,7 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
                 per(c.count),
                 per(c.bytes),
                 format!("{:.3}", r.jitter_ms),
+                r.storage.clone(),
             ])?;
         }
     }
@@ -194,6 +207,7 @@ pub fn render_timeseries_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> 
         "t_s",
         "ops_per_s",
         "jitter_ms",
+        "storage",
     ])?;
     for r in runs {
         for (i, count) in r.timeline.iter().enumerate() {
@@ -206,6 +220,7 @@ pub fn render_timeseries_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> 
                 format!("{:.1}", i as f64 * bucket_s),
                 format!("{:.0}", *count as f64 / bucket_s),
                 format!("{:.3}", r.jitter_ms),
+                r.storage.clone(),
             ])?;
         }
     }
@@ -225,6 +240,7 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
         "cpu_ms",
         "cpu_us_per_op",
         "jitter_ms",
+        "storage",
     ])?;
     for r in runs {
         for (i, ms) in r.cpu_ms.iter().enumerate() {
@@ -243,6 +259,7 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
                 format!("{ms:.3}"),
                 per_op,
                 format!("{:.3}", r.jitter_ms),
+                r.storage.clone(),
             ])?;
         }
     }
@@ -251,7 +268,10 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
 
 pub fn histogram_file_name(r: &RunResult) -> String {
     let safe = crate::config::file_safe(&r.variant);
-    let mode = &r.mode;
+    let mode = match r.storage.as_str() {
+        "memory" => r.mode.clone(),
+        other => format!("{}-{other}", r.mode),
+    };
     if r.jitter_swept {
         format!(
             "{safe}-{mode}-j{}us-c{}-s{}.hdr",
@@ -287,7 +307,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Writes every result file of an experiment into `dir`.
-pub fn write_all(dir: &Path, runs: &[RunResult], config_text: &str) -> anyhow::Result<()> {
+/// `sync_floor`: the disk's measured `fdatasync` time, when runs used a write-ahead log.
+pub fn write_all(
+    dir: &Path,
+    runs: &[RunResult],
+    config_text: &str,
+    sync_floor: Option<crate::storage::SyncFloor>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for r in runs {
@@ -320,7 +346,8 @@ pub fn write_all(dir: &Path, runs: &[RunResult], config_text: &str) -> anyhow::R
             modes.push(r.mode.clone());
         }
     }
-    let env = crate::report::environment::Environment::capture(modes);
+    let mut env = crate::report::environment::Environment::capture(modes);
+    env.sync_floor = sync_floor;
     let path = dir.join(crate::report::environment::FILE);
     write_atomic(&path, &env.to_json())
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -376,6 +403,8 @@ mod tests {
             commit_p50_us: Some(800.0),
             commit_p99_us: Some(1900.0),
             expected_commit_p50_us: Some(790.0),
+            storage: "memory".into(),
+            wal_syncs: None,
         }
     }
 
@@ -387,7 +416,17 @@ mod tests {
         assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,histograms/multi-sim-c1-s7.hdr"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr"
+        );
+        // A run with a write-ahead log: its storage, its syncs per operation, and a histogram of its own.
+        let mut w = result();
+        w.mode = "quic".into();
+        w.storage = "wal".into();
+        w.wal_syncs = Some(25);
+        let text = String::from_utf8(render_results_csv(&[w]).unwrap()).unwrap();
+        assert!(
+            text.ends_with(",790.0,wal,2.500,histograms/multi-quic-wal-c1-s7.hdr\n"),
+            "{text}"
         );
     }
 
@@ -400,17 +439,20 @@ mod tests {
     #[test]
     fn timeseries_and_replica_files_give_rates_and_per_op_costs() {
         let t = String::from_utf8(render_timeseries_csv(&[result()]).unwrap()).unwrap();
-        assert!(t.contains("e,multi,sim,1,7,0.1,40,0.500\n"), "{t}");
-        assert!(t.contains("e,multi,sim,1,7,0.2,60,0.500\n"), "{t}");
+        assert!(t.contains("e,multi,sim,1,7,0.1,40,0.500,memory\n"), "{t}");
+        assert!(t.contains("e,multi,sim,1,7,0.2,60,0.500,memory\n"), "{t}");
         let r = String::from_utf8(render_replicas_csv(&[result()]).unwrap()).unwrap();
-        assert!(r.contains("e,multi,sim,1,7,0,1.500,150.000,0.500\n"), "{r}");
+        assert!(
+            r.contains("e,multi,sim,1,7,0,1.500,150.000,0.500,memory\n"),
+            "{r}"
+        );
     }
 
     #[test]
     fn messages_csv_gives_per_op_figures() {
         let text = String::from_utf8(render_messages_csv(&[result()]).unwrap()).unwrap();
         assert!(
-            text.contains("e,multi,sim,1,7,accept,40,4000,4.000,400.000,0.500"),
+            text.contains("e,multi,sim,1,7,accept,40,4000,4.000,400.000,0.500,memory"),
             "{text}"
         );
     }

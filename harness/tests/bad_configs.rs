@@ -125,6 +125,30 @@ fn every_kind_of_config_mistake_is_one_clear_error() {
             "mode = \"carrier-pigeon\"",
             &["mode"],
         ),
+        (
+            "unknown_storage",
+            "mode = \"sim\"",
+            "mode = \"quic\"\nstorage = \"tape\"",
+            &["storage", "tape", "memory", "wal"],
+        ),
+        (
+            "wal_in_the_simulator",
+            "mode = \"sim\"",
+            "mode = \"sim\"\nstorage = [\"memory\", \"wal\"]",
+            &["storage", "needs mode = \"quic\""],
+        ),
+        (
+            "storage_twice",
+            "mode = \"sim\"",
+            "mode = \"quic\"\nstorage = [\"wal\", \"wal\"]",
+            &["storage", "twice"],
+        ),
+        (
+            "no_storage",
+            "mode = \"sim\"",
+            "mode = \"quic\"\nstorage = []",
+            &["storage", "at least one"],
+        ),
     ];
     for (name, from, to, wants) in cases {
         let err = refused(d, name, from, to);

@@ -94,6 +94,16 @@ fn flexible_paxos_with_non_intersecting_quorums_is_caught() {
 }
 
 #[test]
+fn an_acceptor_that_answers_without_persisting_its_promise_is_caught() {
+    let failing = caught::<Multi>(Mutation::AnswerWithoutPersisting);
+    assert!(!failing.is_empty());
+    // The same seeds pass without the mutant, so it is the unpersisted promise that the checker sees.
+    let seeds: Vec<u64> = failing.iter().copied().take(20).collect();
+    let clean = check_seeds::<Multi>(&seeds, FaultKinds::all(), Mutation::None, 2, true, &|| {});
+    assert!(clean.failing.is_empty());
+}
+
+#[test]
 fn a_proposer_that_ignores_promised_values_is_caught() {
     assert!(!caught::<Basic>(Mutation::IgnorePromisedValues).is_empty());
     assert!(!caught::<Multi>(Mutation::IgnorePromisedValues).is_empty());

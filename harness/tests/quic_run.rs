@@ -116,7 +116,9 @@ fn quick_runs_over_quic_with_rows_for_both_variants_and_a_time_series() {
     let variants: Vec<&str> = rows.iter().map(|r| r["variant"].as_str()).collect();
     assert!(variants.contains(&"multi") && variants.contains(&"basic"));
     let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
-    assert!(ts.starts_with("experiment,variant,mode,clients,seed,t_s,ops_per_s,jitter_ms\n"));
+    assert!(
+        ts.starts_with("experiment,variant,mode,clients,seed,t_s,ops_per_s,jitter_ms,storage\n")
+    );
     assert!(ts.lines().count() > 4 * 15, "{ts}");
     let cpu = std::fs::read_to_string(out.join("replicas.csv")).unwrap();
     // 4 runs x 3 replicas, plus the header.
@@ -146,4 +148,36 @@ fn a_fault_schedule_runs_over_quic_and_the_history_still_checks() {
         multi["max_stall_ms"].parse::<f64>().unwrap() >= 100.0,
         "{multi:?}"
     );
+}
+
+/// With `storage = "wal"` the leader is killed and started again mid-run: it comes back from its log (a note
+/// says how many records it read), the run's history still checks, the results say `wal` with the syncs per
+/// operation, and the logs are gone afterwards (they are acceptor state, not results).
+#[test]
+fn a_leader_restarted_from_its_write_ahead_log_rejoins_and_the_history_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = shortened("quick.toml", 4, "[4]", dir.path());
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replacen("seeds =", "storage = \"wal\"\nseeds =", 1);
+    text.push_str("\n[[fault]]\nat_s = 1.5\ncrash = 0\n\n[[fault]]\nat_s = 2.2\nrestart = 0\n");
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.path().join("out");
+    let stdout = run(&cfg, "quic", &out);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for r in &rows {
+        assert_eq!(r["storage"], "wal", "{r:?}");
+        assert!(r["ops"].parse::<u64>().unwrap() > 0, "{r:?}");
+        assert!(r["syncs_per_op"].parse::<f64>().unwrap() > 0.0, "{r:?}");
+        assert!(r["histogram"].contains("-quic-wal-"), "{r:?}");
+    }
+    let notes = std::fs::read_to_string(out.join("notes.txt")).unwrap();
+    let recovered: Vec<&str> = notes
+        .lines()
+        .filter(|l| l.contains("replica 0 started again from its write-ahead log"))
+        .collect();
+    assert_eq!(recovered.len(), 2, "{notes}");
+    assert!(!out.join("wal").exists());
+    let env = std::fs::read_to_string(out.join("environment.json")).unwrap();
+    assert!(env.contains("\"sync_floor\""), "{env}");
 }

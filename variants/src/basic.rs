@@ -21,10 +21,13 @@
 use crate::client::{ClientWire, NearestClient};
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
+use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
 use crate::learner::Learner;
 use crate::quorum::NodeSet;
-use crate::replica::{Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant};
+use crate::replica::{
+    DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
+};
 use crate::rng::DetRng;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -111,17 +114,55 @@ impl ClientWire for BasicMsg {
 }
 
 /// One slot's acceptor state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SlotAcceptor {
     pub promised: Ballot,
     pub accepted: Option<(Ballot, Value)>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct BasicDurable {
     pub slots: BTreeMap<Slot, SlotAcceptor>,
     /// Highest round this replica has used, so it never reuses a ballot after a restart.
     pub max_round: u64,
+}
+
+/// One change to [`BasicDurable`], as the write-ahead log holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum BasicRecord {
+    MaxRound(u64),
+    Promised {
+        slot: Slot,
+        ballot: Ballot,
+    },
+    /// An acceptance, which also raises the slot's promise to its ballot.
+    Accepted {
+        slot: Slot,
+        ballot: Ballot,
+        value: Value,
+    },
+}
+
+impl DurableState for BasicDurable {
+    type Record = BasicRecord;
+    fn apply(&mut self, r: BasicRecord) {
+        match r {
+            BasicRecord::MaxRound(m) => self.max_round = self.max_round.max(m),
+            BasicRecord::Promised { slot, ballot } => {
+                let st = self.slots.entry(slot).or_default();
+                st.promised = st.promised.max(ballot);
+            }
+            BasicRecord::Accepted {
+                slot,
+                ballot,
+                value,
+            } => {
+                let st = self.slots.entry(slot).or_default();
+                st.promised = st.promised.max(ballot);
+                st.accepted = Some((ballot, value));
+            }
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -158,7 +199,7 @@ struct Proposal {
 pub struct BasicReplica {
     setup: ReplicaSetup,
     rng: DetRng,
-    d: BasicDurable,
+    d: Journaled<BasicDurable>,
     learner: Learner,
     proposals: BTreeMap<Slot, Proposal>,
     queue: VecDeque<Command>,
@@ -178,7 +219,7 @@ impl BasicReplica {
         BasicReplica {
             rng: DetRng::new(setup.seed),
             setup,
-            d,
+            d: Journaled::new(d),
             learner: Learner::new(),
             proposals: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -193,8 +234,16 @@ impl BasicReplica {
     }
 
     fn fresh_ballot(&mut self) -> Ballot {
-        self.d.max_round += 1;
-        Ballot::new(self.d.max_round, self.me())
+        let round = self.d.max_round + 1;
+        self.d.record(BasicRecord::MaxRound(round));
+        Ballot::new(round, self.me())
+    }
+
+    /// Notes a round seen in a peer's message (no record when it is not new).
+    fn see_round(&mut self, round: u64) {
+        if round > self.d.max_round {
+            self.d.record(BasicRecord::MaxRound(round));
+        }
     }
 
     fn see_slot(&mut self, slot: Slot) {
@@ -262,39 +311,45 @@ impl BasicReplica {
             };
         }
         self.see_slot(slot);
-        self.d.max_round = self.d.max_round.max(ballot.round);
-        let st = self.d.slots.entry(slot).or_default();
+        self.see_round(ballot.round);
+        let (promised, accepted, known) = match self.d.slots.get(&slot) {
+            Some(st) => (st.promised, st.accepted.clone(), true),
+            None => (Ballot::default(), None, false),
+        };
         // `>=`: a proposer resending its Prepare after a lost Promise gets the promise again. Ballots are unique
         // to one proposer and one attempt, so promising the same ballot twice promises nothing new.
-        if ballot >= st.promised {
-            st.promised = ballot;
+        if ballot >= promised {
+            if ballot > promised || !known {
+                self.d.record(BasicRecord::Promised { slot, ballot });
+            }
             BasicMsg::Promise {
                 slot,
                 ballot,
-                accepted: st.accepted.clone(),
+                accepted,
             }
         } else {
-            BasicMsg::Nack {
-                slot,
-                promised: st.promised,
-            }
+            BasicMsg::Nack { slot, promised }
         }
     }
 
     fn acceptor_accept(&mut self, slot: Slot, ballot: Ballot, value: Value) -> BasicMsg {
         self.see_slot(slot);
-        self.d.max_round = self.d.max_round.max(ballot.round);
+        self.see_round(ballot.round);
         let mutant = self.setup.mutation == Mutation::AcceptorIgnoresPromise;
-        let st = self.d.slots.entry(slot).or_default();
-        if ballot >= st.promised || mutant {
-            st.promised = st.promised.max(ballot);
-            st.accepted = Some((ballot, value));
+        let promised = self
+            .d
+            .slots
+            .get(&slot)
+            .map_or(Ballot::default(), |st| st.promised);
+        if ballot >= promised || mutant {
+            self.d.record(BasicRecord::Accepted {
+                slot,
+                ballot,
+                value,
+            });
             BasicMsg::Accepted { slot, ballot }
         } else {
-            BasicMsg::Nack {
-                slot,
-                promised: st.promised,
-            }
+            BasicMsg::Nack { slot, promised }
         }
     }
 
@@ -372,7 +427,7 @@ impl BasicReplica {
                 }
             }
             BasicMsg::Nack { slot, promised } => {
-                self.d.max_round = self.d.max_round.max(promised.round);
+                self.see_round(promised.round);
                 let Some(p) = self.proposals.get_mut(&slot) else {
                     return;
                 };
@@ -620,6 +675,10 @@ impl Replica for BasicReplica {
 
     fn durable(&self) -> &BasicDurable {
         &self.d
+    }
+
+    fn take_records(&mut self, into: &mut Vec<DurableRecord<Self>>) {
+        self.d.take(into)
     }
 
     fn status(&self) -> ReplicaStatus {

@@ -9,6 +9,7 @@
 //! - [`quorum`]: validated quorum systems (majority, flexible, grid).
 //! - [`basic`], [`multi`], [`flexible`]: the protocols, one file each (Flexible Paxos is Multi-Paxos's code with
 //!   another quorum system), [`fast`] (Fast Paxos: the protocol, its client and its recovery rule).
+//! - [`journal`]: durable acceptor state that changes only through records the drivers persist.
 //! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
 
@@ -19,6 +20,7 @@ pub mod command;
 pub mod effects;
 pub mod fast;
 pub mod flexible;
+pub mod journal;
 pub mod kv;
 pub mod learner;
 pub mod multi;
@@ -29,9 +31,11 @@ pub mod types;
 
 pub use command::{Command, CommandId, Op, Reply, Value};
 pub use effects::{Dest, Effects};
+pub use journal::{DurableState, Journaled};
 pub use quorum::{NodeSet, QuorumError, QuorumSystem};
 pub use replica::{
-    Client, ClientSetup, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, Tuning, Variant,
+    Client, ClientSetup, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus,
+    Tuning, Variant,
 };
 pub use rng::DetRng;
 pub use types::{Ballot, ClientId, NodeId, Peer, Slot, Time};

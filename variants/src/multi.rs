@@ -26,10 +26,13 @@ use crate::cheap::Configs;
 use crate::client::{ClientWire, LeaderClient};
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
+use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
 use crate::learner::Learner;
 use crate::quorum::{NodeSet, QuorumSystem};
-use crate::replica::{Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant};
+use crate::replica::{
+    DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
+};
 use crate::rng::DetRng;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -120,12 +123,43 @@ impl ClientWire for MultiMsg {
 }
 
 /// What an acceptor keeps across a crash.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MultiDurable {
     pub promised: Ballot,
     pub accepted: BTreeMap<Slot, (Ballot, Value)>,
     /// Highest round this replica has used for its own ballots, so it never reuses one after a restart.
     pub max_round: u64,
+}
+
+/// One change to [`MultiDurable`], as the write-ahead log holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MultiRecord {
+    /// A promise, or this replica's own new ballot.
+    Promised(Ballot),
+    /// The highest round seen, so a restarted replica never reuses one of its ballots.
+    MaxRound(u64),
+    Accepted {
+        slot: Slot,
+        ballot: Ballot,
+        value: Value,
+    },
+}
+
+impl DurableState for MultiDurable {
+    type Record = MultiRecord;
+    fn apply(&mut self, r: MultiRecord) {
+        match r {
+            MultiRecord::Promised(b) => self.promised = b,
+            MultiRecord::MaxRound(m) => self.max_round = self.max_round.max(m),
+            MultiRecord::Accepted {
+                slot,
+                ballot,
+                value,
+            } => {
+                self.accepted.insert(slot, (ballot, value));
+            }
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -174,7 +208,7 @@ enum Role {
 pub struct MultiReplica {
     setup: ReplicaSetup,
     rng: DetRng,
-    d: MultiDurable,
+    d: Journaled<MultiDurable>,
     learner: Learner,
     role: Role,
     leader_hint: Option<NodeId>,
@@ -198,7 +232,7 @@ impl MultiReplica {
         let rng = DetRng::new(setup.seed);
         let mut r = MultiReplica {
             rng,
-            d,
+            d: Journaled::new(d),
             learner: Learner::new(),
             role: Role::Follower,
             leader_hint: None,
@@ -293,9 +327,21 @@ impl MultiReplica {
         }
     }
 
+    /// Raises the promise to `b` (a no-op, and no record, when it is already there).
+    fn promise(&mut self, b: Ballot) {
+        if b <= self.d.promised {
+        } else if self.setup.mutation == Mutation::AnswerWithoutPersisting {
+            self.d.record_volatile(MultiRecord::Promised(b));
+        } else {
+            self.d.record(MultiRecord::Promised(b));
+        }
+    }
+
     /// Any sign of a ballot above ours ends our candidacy or leadership.
     fn observe_ballot(&mut self, now: Time, b: Ballot, out: &mut Effects<MultiMsg, MultiTimer>) {
-        self.d.max_round = self.d.max_round.max(b.round);
+        if b.round > self.d.max_round {
+            self.d.record(MultiRecord::MaxRound(b.round));
+        }
         if self.own_ballot().is_some_and(|mine| mine < b) {
             self.step_down(now, b.node, out);
         }
@@ -337,8 +383,8 @@ impl MultiReplica {
     fn start_election(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
         let round = self.d.promised.round.max(self.d.max_round) + 1;
         let ballot = Ballot::new(round, self.me());
-        self.d.max_round = round;
-        self.d.promised = ballot;
+        self.d.record(MultiRecord::MaxRound(round));
+        self.promise(ballot);
         let from = self.learner.first_undecided();
         let waiting = match std::mem::replace(&mut self.role, Role::Follower) {
             Role::Candidate(c) => c.waiting,
@@ -469,7 +515,11 @@ impl MultiReplica {
             return;
         };
         let ballot = l.ballot;
-        self.d.accepted.insert(slot, (ballot, value.clone()));
+        self.d.record(MultiRecord::Accepted {
+            slot,
+            ballot,
+            value: value.clone(),
+        });
         let mut acks = NodeSet::EMPTY;
         acks.insert(me);
         let accept = MultiMsg::Accept {
@@ -650,10 +700,14 @@ impl MultiReplica {
             );
             return;
         }
-        self.d.accepted.insert(slot, (ballot, value));
+        self.d.record(MultiRecord::Accepted {
+            slot,
+            ballot,
+            value,
+        });
         out.send(Peer::Replica(from), MultiMsg::Accepted { ballot, slot });
         if current {
-            self.d.promised = ballot;
+            self.promise(ballot);
             self.observe_ballot(now, ballot, out);
             self.heard_from_leader(now, ballot);
             self.learn_commit(ballot, commit, out);
@@ -813,7 +867,7 @@ impl Replica for MultiReplica {
                 from: start,
             } => {
                 if ballot > self.d.promised {
-                    self.d.promised = ballot;
+                    self.promise(ballot);
                     self.observe_ballot(now, ballot, out);
                     // Give the candidate time to win before we try ourselves.
                     self.last_contact = now;
@@ -862,7 +916,7 @@ impl Replica for MultiReplica {
             }
             MultiMsg::Heartbeat { ballot, commit } => {
                 if ballot >= self.d.promised {
-                    self.d.promised = ballot;
+                    self.promise(ballot);
                     self.observe_ballot(now, ballot, out);
                     self.heard_from_leader(now, ballot);
                     self.learn_commit(ballot, commit, out);
@@ -914,6 +968,10 @@ impl Replica for MultiReplica {
 
     fn durable(&self) -> &MultiDurable {
         &self.d
+    }
+
+    fn take_records(&mut self, into: &mut Vec<DurableRecord<Self>>) {
+        self.d.take(into)
     }
 
     fn status(&self) -> ReplicaStatus {

@@ -7,6 +7,7 @@
 
 use crate::command::{Command, Reply};
 use crate::effects::Effects;
+use crate::journal::DurableState;
 use crate::quorum::QuorumSystem;
 use crate::types::{NodeId, Peer, Slot, Time};
 use serde::de::DeserializeOwned;
@@ -38,6 +39,9 @@ pub enum Mutation {
     /// A Cheap Paxos candidate wins Phase 1 with a quorum of its first slot's configuration alone, ignoring the
     /// reconfigurations decided or reported after it.
     CheapIgnoresReconfigurations,
+    /// A Multi-Paxos-family acceptor answers a Prepare without making its promise durable: after a crash it
+    /// has forgotten the promise and may accept a lower ballot's value.
+    AnswerWithoutPersisting,
 }
 
 /// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.
@@ -121,8 +125,8 @@ pub trait Replica: Sized + Send + 'static {
     type Msg: Message;
     type Timer: Copy + Debug + Send + 'static;
     /// The state that survives a crash: what an acceptor has promised and accepted, and the highest round its
-    /// proposer has used.
-    type Durable: Clone + Debug + Send + 'static;
+    /// proposer has used. It changes only through records ([`crate::journal`]).
+    type Durable: DurableState;
 
     fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<Self::Msg, Self::Timer>) -> Self;
     /// Restart after a crash: volatile state is gone, `durable` is what was on disk.
@@ -146,8 +150,14 @@ pub trait Replica: Sized + Send + 'static {
         out: &mut Effects<Self::Msg, Self::Timer>,
     );
     fn durable(&self) -> &Self::Durable;
+    /// Moves the durable changes made since the last call into `into`, oldest first. A driver calls it after
+    /// every input and makes them durable before it carries out any send of that input.
+    fn take_records(&mut self, into: &mut Vec<DurableRecord<Self>>);
     fn status(&self) -> ReplicaStatus;
 }
+
+/// The record type of a replica's durable state.
+pub type DurableRecord<R> = <<R as Replica>::Durable as DurableState>::Record;
 
 /// Fixed facts a client library needs.
 #[derive(Clone, Debug)]

@@ -58,6 +58,11 @@ pub enum Violation {
         slot: Slot,
         decided: String,
     },
+    /// A replica crashed holding acceptor state it had answered from but never persisted.
+    Unpersisted {
+        node: NodeId,
+        at_ms: u64,
+    },
     Liveness {
         pending: usize,
         after_ms: u64,
@@ -113,6 +118,12 @@ impl fmt::Display for Violation {
                 f,
                 "agreement: client {} learned its command {seq} chosen in slot {}, but the slot was decided as {decided}",
                 client.0, slot.0
+            ),
+            Violation::Unpersisted { node, at_ms } => write!(
+                f,
+                "durability: replica {} crashed at {at_ms} ms holding acceptor state it had not persisted, yet had \
+                 answered from it",
+                node.0
             ),
             Violation::Liveness { pending, after_ms } => write!(
                 f,

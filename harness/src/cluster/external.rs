@@ -268,6 +268,8 @@ impl Session {
             net,
             pending: fleet_end.pending,
             notes,
+            // Replica processes keep their own logs; their counters are not collected yet.
+            wal: None,
         })
     }
 }

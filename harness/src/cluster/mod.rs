@@ -48,6 +48,8 @@ pub enum ClusterError {
     Task(String),
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    Wal(#[from] crate::storage::wal::WalError),
 }
 
 /// What one replica did in a run.
@@ -84,16 +86,24 @@ pub struct QuicOutcome {
     pub pending: usize,
     /// What a reader of the results must know: replicas lost mid-run, the leader at the end.
     pub notes: Vec<String>,
+    /// The write-ahead logs' counters summed over the replicas (`None`: memory storage).
+    pub wal: Option<crate::storage::wal::WalStats>,
 }
 
 /// Runs one experiment run over QUIC on loopback, in a runtime of its own (two worker threads).
-pub fn run_quic<V: Variant>(spec: &SimSpec, drain: Duration) -> Result<QuicOutcome, ClusterError> {
+/// With `wal_dir`, each replica keeps a write-ahead log there (`replica-N.wal`), synced before it answers, and
+/// a restarted replica recovers from it; without, the harness keeps a crashed replica's state in memory.
+pub fn run_quic<V: Variant>(
+    spec: &SimSpec,
+    drain: Duration,
+    wal_dir: Option<&std::path::Path>,
+) -> Result<QuicOutcome, ClusterError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(ClusterError::Runtime)?;
-    rt.block_on(run_async::<V>(spec, drain))
+    rt.block_on(run_async::<V>(spec, drain, wal_dir))
 }
 
 fn ns(d: Duration) -> u64 {
@@ -126,11 +136,15 @@ pub(crate) fn add(total: &mut NetTotals, s: &NetStats) {
 
 /// One replica of the in-process cluster: its transport, and its running task (absent while crashed).
 struct Node<V: Variant> {
+    id: usize,
     net: Option<Transport<V::Msg>>,
     job: Option<(watch::Sender<bool>, tokio::task::JoinHandle<ReplicaEnd<V>>)>,
     incarnation: u64,
-    /// What a crashed incarnation left on "disk".
+    /// Memory storage: what a crashed incarnation left, kept by the harness.
     saved: Option<<V::Replica as paxos_variants::Replica>::Durable>,
+    /// Write-ahead log storage: the replica's log file, read back at every start.
+    wal: Option<std::path::PathBuf>,
+    wal_stats: crate::storage::wal::WalStats,
     decisions: Vec<(paxos_variants::Slot, paxos_variants::Value)>,
     handler_ns: u64,
     handled: u64,
@@ -148,6 +162,9 @@ struct Shared<'a> {
     epoch: Instant,
     metrics: Metrics,
     wan: (u64, u64),
+    notes: Vec<String>,
+    /// Restarts from a log, for the notes (`start` only reads `self`).
+    recoveries: std::sync::Mutex<Vec<String>>,
 }
 
 impl Shared<'_> {
@@ -174,9 +191,9 @@ impl Shared<'_> {
         r: usize,
         node: &mut Node<V>,
         inbox: mpsc::Receiver<(Peer, V::Msg)>,
-    ) {
+    ) -> Result<(), ClusterError> {
         let Some(net) = &node.net else {
-            return;
+            return Ok(());
         };
         let mut sender = WanSender::new(
             Peer::Replica(NodeId(r as u32)),
@@ -193,9 +210,23 @@ impl Shared<'_> {
         );
         sender.partitions = Some(self.partitions.clone());
         let setup = replica_setup(self.spec, r, node.incarnation);
-        let start = match node.saved.take() {
-            Some(d) => Start::Recover(setup, d),
-            None => Start::New(setup),
+        let (start, wal) = match &node.wal {
+            None => match node.saved.take() {
+                Some(d) => (Start::Recover(setup, d), None),
+                None => (Start::New(setup), None),
+            },
+            Some(path) => match crate::storage::open_replica_log::<V::Replica>(path, V::NAME)? {
+                (log, Some(prior)) => {
+                    if let Ok(mut notes) = self.recoveries.lock() {
+                        notes.push(format!(
+                            "replica {r} started again from its write-ahead log ({} records)",
+                            prior.records
+                        ));
+                    }
+                    (Start::Recover(setup, prior.durable), Some(log))
+                }
+                (log, None) => (Start::New(setup), Some(log)),
+            },
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = ReplicaTask::<V> {
@@ -206,8 +237,10 @@ impl Shared<'_> {
             sender,
             links: net.link_finder(),
             stop: stop_rx,
+            wal,
         };
         node.job = Some((stop_tx, tokio::spawn(task.run())));
+        Ok(())
     }
 
     /// Stops a replica's task and takes what it leaves: its durable state, decisions and counters.
@@ -221,7 +254,21 @@ impl Shared<'_> {
         node.decisions.extend(end.decisions);
         node.handler_ns += end.handler_ns;
         node.handled += end.messages_handled;
-        node.saved = Some(end.durable);
+        if let Some(w) = end.wal {
+            node.wal_stats.syncs += w.syncs;
+            node.wal_stats.records += w.records;
+            node.wal_stats.bytes += w.bytes;
+            node.wal_stats.sync_ns += w.sync_ns;
+        }
+        if let Some(why) = end.failed {
+            self.notes.push(format!(
+                "replica {} stopped: its log failed: {why}",
+                node.id
+            ));
+        }
+        if node.wal.is_none() {
+            node.saved = Some(end.durable);
+        }
         Some(end.status)
     }
 
@@ -266,7 +313,11 @@ impl Shared<'_> {
                     t.dial(Identity::Replica(j as u32), *addr);
                 }
                 node.net = Some(t);
-                self.start(*r, node, rx);
+                if let Err(e) = self.start(*r, node, rx) {
+                    tracing::warn!("replica {r} could not restart: {e}");
+                    self.notes
+                        .push(format!("replica {r} could not restart: {e}"));
+                }
             }
             SimFault::Partition(groups) => {
                 if let Ok(mut p) = self.partitions.write() {
@@ -292,6 +343,7 @@ impl Shared<'_> {
 async fn run_async<V: Variant>(
     spec: &SimSpec,
     drain: Duration,
+    wal_dir: Option<&std::path::Path>,
 ) -> Result<QuicOutcome, ClusterError> {
     let n = spec.topology.n();
     let clients = spec.clients;
@@ -309,6 +361,8 @@ async fn run_async<V: Variant>(
         epoch: Instant::now(),
         metrics: Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),
         wan: (0, 0),
+        notes: Vec::new(),
+        recoveries: Default::default(),
     };
 
     // Replicas: endpoints, accept loops, then the mesh (lower id dials higher).
@@ -321,10 +375,13 @@ async fn run_async<V: Variant>(
             .addrs
             .push(t.local_addr().map_err(ClusterError::Runtime)?);
         nodes.push(Node {
+            id: r as usize,
             net: Some(t),
             job: None,
             incarnation: 0,
             saved: None,
+            wal: wal_dir.map(|d| crate::storage::wal_path(d, r)),
+            wal_stats: Default::default(),
             decisions: Vec::new(),
             handler_ns: 0,
             handled: 0,
@@ -366,7 +423,7 @@ async fn run_async<V: Variant>(
     shared.epoch = Instant::now();
     let epoch = shared.epoch;
     for (r, inbox) in inboxes.into_iter().enumerate() {
-        shared.start(r, &mut nodes[r], inbox);
+        shared.start(r, &mut nodes[r], inbox)?;
     }
     let schedule = Schedule {
         stop_issuing_ns: ns(spec.stop_issuing),
@@ -415,6 +472,7 @@ async fn run_async<V: Variant>(
         ..NetTotals::default()
     };
     fleet.shutdown(&mut net).await;
+    let wal_totals: Vec<_> = nodes.iter().map(|n| n.wal_stats).collect();
     for node in nodes {
         if let Some(t) = node.net {
             add(&mut net, &t.stats);
@@ -422,6 +480,16 @@ async fn run_async<V: Variant>(
         }
     }
     drop(delayer);
+    let wal = wal_dir.map(|_| {
+        let mut w = crate::storage::wal::WalStats::default();
+        for s in &wal_totals {
+            w.syncs += s.syncs;
+            w.records += s.records;
+            w.bytes += s.bytes;
+            w.sync_ns += s.sync_ns;
+        }
+        w
+    });
     Ok(QuicOutcome {
         metrics,
         history,
@@ -429,7 +497,12 @@ async fn run_async<V: Variant>(
         replicas,
         net,
         pending: fleet_end.pending,
-        notes: Vec::new(),
+        notes: {
+            let mut notes = shared.notes;
+            notes.extend(shared.recoveries.into_inner().unwrap_or_default());
+            notes
+        },
+        wal,
     })
 }
 

@@ -3,8 +3,10 @@
 //! experiment's WAN conditions on what it sends, answers the load generator's snapshot requests, and runs until
 //! it is told to stop (SIGINT or SIGTERM).
 //!
-//! Acceptor state lives in memory, so a killed node must stay down: a Paxos acceptor that comes back having
-//! forgotten its promises could break agreement. Durable storage (a write-ahead log) is what makes restarts safe.
+//! With `storage = "wal"` in the experiment, the node keeps its acceptor state in a write-ahead log (synced
+//! before it answers, see [`super::replica_task`]); started again after a crash, it reads the log back and
+//! rejoins with every promise and acceptance it made. With memory storage a killed node must stay down: a Paxos
+//! acceptor that comes back having forgotten its promises could break agreement.
 
 use super::replica_task::{ReplicaTask, Start};
 use super::{replica_setup, ClusterError};
@@ -15,6 +17,7 @@ use crate::net::inject::{DelayerThread, Regions, WanSender};
 use crate::net::replica_endpoint;
 use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
 use crate::net::transport::{AcceptPolicy, Transport, INBOX};
+use crate::storage::{open_replica_log, Storage};
 use crate::wan::LinkModel;
 use crate::with_variant;
 use paxos_variants::{DetRng, NodeId, Peer, Variant};
@@ -46,6 +49,12 @@ pub fn run_node(
         .build()
         .map_err(ClusterError::Runtime)?;
     let v = &cluster.experiment.variants[cluster.variant];
+    if cluster.experiment.storage.len() != 1 {
+        return Err(ClusterError::Config(format!(
+            "{}: a replica process has one storage; give the experiment storage = \"memory\" or \"wal\", not a list",
+            cluster.file.display()
+        )));
+    }
     with_variant!(v.name.as_str(), V => rt.block_on(node::<V>(cluster, id, ready)))
         .ok_or_else(|| ClusterError::Config(format!("unknown variant `{}`", v.name)))?
 }
@@ -101,6 +110,7 @@ async fn node<V: Variant>(
         clients: 0,
         seed: exp.seeds[0],
         jitter: None,
+        storage: crate::storage::Storage::Memory,
     };
     let spec = sim_spec_for(exp, &plan);
     let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
@@ -115,11 +125,34 @@ async fn node<V: Variant>(
         Metrics::new(0, u64::MAX),
         Instant::now(),
     );
+    let (start, wal) = if exp.storage == [Storage::Wal] {
+        if let Some(dir) = me.wal.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ClusterError::Config(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        match open_replica_log::<V::Replica>(&me.wal, V::NAME)? {
+            (log, Some(prior)) => {
+                tracing::info!(
+                    "replica {id}: recovered {} records from {} (start number {})",
+                    prior.records,
+                    me.wal.display(),
+                    prior.boots + 1
+                );
+                let setup = replica_setup(&spec, id as usize, prior.boots);
+                (Start::Recover(setup, prior.durable), Some(log))
+            }
+            (log, None) => (Start::New(replica_setup(&spec, id as usize, 0)), Some(log)),
+        }
+    } else {
+        (Start::New(replica_setup(&spec, id as usize, 0)), None)
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = ReplicaTask::<V> {
         id,
         control: Some(ctl_rx),
-        start: Start::New(replica_setup(&spec, id as usize, 0)),
+        start,
+        wal,
         inbox,
         sender,
         links: net.link_finder(),

@@ -1,12 +1,17 @@
 //! One replica as a tokio task: the driver loop of the simulator (take one input, call the handler with `now`,
-//! carry out its effects in order) with wall-clock time and the QUIC transport.
+//! persist its records, carry out its effects in order) with wall-clock time and the QUIC transport.
+//!
+//! With a write-ahead log the loop commits in groups: it handles every input already waiting (up to
+//! [`GROUP_MAX`]), appends all their records, syncs once, and only then sends what they produced. Inputs that
+//! arrive during a sync form the next group, so under load one `fdatasync` covers many commands.
 
 use super::timers::Timers;
 use crate::net::control::{process_cpu_ms, ControlCall, ControlRequest, Snapshot};
 use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
+use crate::storage::wal::{Wal, WalError, WalStats};
 use paxos_variants::{
-    Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time, Value, Variant,
+    DurableRecord, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time, Value, Variant,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -14,6 +19,9 @@ use tokio::sync::{mpsc, watch};
 type Msg<V> = <V as Variant>::Msg;
 type RTimer<V> = <<V as Variant>::Replica as Replica>::Timer;
 type Durable<V> = <<V as Variant>::Replica as Replica>::Durable;
+
+/// Most inputs one group commit covers.
+pub const GROUP_MAX: usize = 256;
 
 /// How the replica starts: fresh, or from the durable state a crashed incarnation left.
 pub enum Start<V: Variant> {
@@ -30,6 +38,11 @@ pub struct ReplicaEnd<V: Variant> {
     /// Wall time spent inside the protocol's handlers (not in QUIC or TLS), in nanoseconds.
     pub handler_ns: u64,
     pub messages_handled: u64,
+    /// The log's counters, when the replica had one.
+    pub wal: Option<WalStats>,
+    /// Why the replica stopped on its own (its log could not be written): it must not answer from state it
+    /// could not persist, so it stops instead.
+    pub failed: Option<String>,
 }
 
 pub struct ReplicaTask<V: Variant> {
@@ -41,10 +54,14 @@ pub struct ReplicaTask<V: Variant> {
     pub sender: WanSender,
     pub links: LinkFinder,
     pub stop: watch::Receiver<bool>,
+    /// The replica's write-ahead log; `None`: memory storage.
+    pub wal: Option<Wal>,
 }
 
 struct Driver<V: Variant> {
     out: Effects<Msg<V>, RTimer<V>>,
+    records: Vec<DurableRecord<V::Replica>>,
+    wal: Option<Wal>,
     timers: Timers<RTimer<V>>,
     decisions: Vec<(Slot, Value)>,
     sender: WanSender,
@@ -52,6 +69,28 @@ struct Driver<V: Variant> {
 }
 
 impl<V: Variant> Driver<V> {
+    /// Makes the records of the inputs handled since the last call durable (memory storage: drops them; the
+    /// harness keeps the state itself).
+    fn persist(&mut self, replica: &mut V::Replica) -> Result<(), WalError> {
+        replica.take_records(&mut self.records);
+        let Some(wal) = self.wal.as_mut() else {
+            self.records.clear();
+            return Ok(());
+        };
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        wal.append(&self.records)?;
+        self.records.clear();
+        // The sync blocks this thread; let the runtime move other tasks off it meanwhile.
+        match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| wal.sync())
+            }
+            _ => wal.sync(),
+        }
+    }
+
     fn flush(&mut self, now_ns: u64) {
         self.decisions.append(&mut self.out.decisions);
         let links = &mut self.links;
@@ -75,11 +114,15 @@ impl<V: Variant> ReplicaTask<V> {
             sender,
             links,
             mut stop,
+            wal,
         } = self;
         let epoch = sender.epoch;
         let now_ns = || epoch.elapsed().as_nanos() as u64;
+        let grouped = wal.is_some();
         let mut d = Driver::<V> {
             out: Effects::new(),
+            records: Vec::new(),
+            wal,
             timers: Timers::default(),
             decisions: Vec::new(),
             sender,
@@ -92,10 +135,11 @@ impl<V: Variant> ReplicaTask<V> {
                 V::Replica::recover(setup, durable, Time(now), &mut d.out)
             }
         };
+        let mut failed = d.persist(&mut replica).err().map(|e| e.to_string());
         d.flush(now);
         let mut handler_ns = 0u64;
         let mut handled = 0u64;
-        loop {
+        while failed.is_none() {
             let wake = d
                 .timers
                 .next_at()
@@ -129,16 +173,29 @@ impl<V: Variant> ReplicaTask<V> {
                     let _ = call.reply.send(postcard::to_allocvec(&snap).unwrap_or_default());
                 }
                 m = inbox.recv() => {
-                    let Some((from, msg)) = m else { break };
-                    let t0 = Instant::now();
-                    let now = t0.saturating_duration_since(epoch).as_nanos() as u64;
-                    replica.on_message(Time(now), from, msg, &mut d.out);
-                    handler_ns += t0.elapsed().as_nanos() as u64;
-                    handled += 1;
-                    d.flush(now);
+                    let Some(mut next) = m else { break };
+                    let mut now = 0;
+                    for _ in 0..GROUP_MAX {
+                        let (from, msg) = next;
+                        let t0 = Instant::now();
+                        now = t0.saturating_duration_since(epoch).as_nanos() as u64;
+                        replica.on_message(Time(now), from, msg, &mut d.out);
+                        handler_ns += t0.elapsed().as_nanos() as u64;
+                        handled += 1;
+                        if !grouped {
+                            break;
+                        }
+                        match inbox.try_recv() {
+                            Ok(m) => next = m,
+                            Err(_) => break,
+                        }
+                    }
                     // A busy inbox must not starve the timers (heartbeats, retransmission, elections).
                     while let Some(t) = d.timers.pop_due(now) {
                         replica.on_timer(Time(now), t, &mut d.out);
+                    }
+                    failed = d.persist(&mut replica).err().map(|e| e.to_string());
+                    if failed.is_none() {
                         d.flush(now);
                     }
                 }
@@ -146,6 +203,9 @@ impl<V: Variant> ReplicaTask<V> {
                     let now = now_ns();
                     while let Some(t) = d.timers.pop_due(now) {
                         replica.on_timer(Time(now), t, &mut d.out);
+                    }
+                    failed = d.persist(&mut replica).err().map(|e| e.to_string());
+                    if failed.is_none() {
                         d.flush(now);
                     }
                 }
@@ -158,6 +218,8 @@ impl<V: Variant> ReplicaTask<V> {
             sender: d.sender,
             handler_ns,
             messages_handled: handled,
+            wal: d.wal.map(|w| w.stats),
+            failed,
         }
     }
 }

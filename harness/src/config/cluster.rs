@@ -12,6 +12,8 @@
 //! addr = "127.0.0.1:7100"
 //! cert = "keys/replica-0.crt"
 //! key = "keys/replica-0.key"
+//! wal = "data/replica-0.wal"       # the write-ahead log, when the experiment says storage = "wal"
+//!                                  # (default: wal/replica-<id>.wal beside this file)
 //! ```
 
 use super::{load, ConfigError, Experiment};
@@ -36,6 +38,7 @@ struct ReplicaToml {
     addr: String,
     cert: PathBuf,
     key: PathBuf,
+    wal: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,8 @@ pub struct ReplicaEntry {
     pub addr: SocketAddr,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The replica's write-ahead log (used when the experiment's storage is `wal`).
+    pub wal: PathBuf,
 }
 
 /// A validated cluster file, with its experiment loaded.
@@ -157,6 +162,10 @@ pub fn load_cluster(path: &Path) -> Result<ClusterSpec, ConfigError> {
             addr,
             cert: base.join(&r.cert),
             key: base.join(&r.key),
+            wal: match &r.wal {
+                Some(w) => base.join(w),
+                None => crate::storage::wal_path(&base.join("wal"), r.id),
+            },
         });
     }
     let mut seen = std::collections::BTreeSet::new();

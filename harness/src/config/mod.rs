@@ -4,6 +4,7 @@
 
 pub mod cluster;
 
+pub use crate::storage::Storage;
 use paxos_variants::{QuorumError, QuorumSystem, Tuning, VARIANT_NAMES};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,6 +76,42 @@ pub struct ExperimentFile {
     pub faults: Vec<FaultFile>,
     #[serde(default)]
     pub sweep: SweepFile,
+    /// Where acceptor state lives in QUIC runs: "memory", "wal", or a list of both (one set of runs each).
+    pub storage: Option<StorageField>,
+    /// Directory for the write-ahead logs (default: `wal/` in the output directory).
+    pub wal_dir: Option<PathBuf>,
+}
+
+/// `storage = "wal"` or `storage = ["memory", "wal"]`.
+#[derive(Debug, Clone)]
+pub struct StorageField(pub Vec<Storage>);
+
+impl<'de> Deserialize<'de> for StorageField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let one = |s: &str| match s {
+            "memory" => Ok(Storage::Memory),
+            "wal" => Ok(Storage::Wal),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown storage `{other}` (known: \"memory\", \"wal\")"
+            ))),
+        };
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(StorageField(vec![one(&s)?])),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => one(s),
+                    _ => Err(serde::de::Error::custom(
+                        "expected \"memory\" or \"wal\", or a list of them",
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(StorageField),
+            _ => Err(serde::de::Error::custom(
+                "expected \"memory\" or \"wal\", or a list of them",
+            )),
+        }
+    }
 }
 
 /// Extra dimensions of the run matrix.
@@ -252,6 +289,10 @@ pub struct Experiment {
     pub faults: Vec<Fault>,
     /// Jitters to sweep (empty: the network's own jitter only).
     pub jitter_sweep: Vec<Duration>,
+    /// One set of runs per storage (memory only, unless the config asks for the write-ahead log).
+    pub storage: Vec<Storage>,
+    /// Where the write-ahead logs go; `None`: the runner picks `wal/` in the output directory.
+    pub wal_dir: Option<PathBuf>,
 }
 
 /// A label as it appears in file names: characters other than A-Z, a-z, 0-9, `-` and `_` become `_`.
@@ -405,13 +446,14 @@ impl Experiment {
     /// Runs the experiment in another mode than its file names (`paxos-bench run --mode`), with that mode's
     /// checks; `file` is only used in error messages.
     pub fn override_mode(&mut self, mode: Mode, file: &Path) -> Result<(), ConfigError> {
+        let v = Validator {
+            file,
+            resolve_files: false,
+        };
         if mode == Mode::Quic {
-            Validator {
-                file,
-                resolve_files: false,
-            }
-            .quic_limits(&self.client_counts)?;
+            v.quic_limits(&self.client_counts)?;
         }
+        v.storage_for(mode, &self.storage)?;
         self.mode = mode;
         Ok(())
     }
@@ -419,16 +461,30 @@ impl Experiment {
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    load_as(path, None)
+}
+
+/// Reads a config file to run in `mode` instead of its own (see [`parse_as`]).
+pub fn load_as(path: &Path, mode: Option<Mode>) -> Result<Experiment, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path)
+    parse_as(&text, path, mode)
 }
 
 /// Parses and validates config text; `file` is only used in error messages.
 pub fn parse(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
-    let raw = parse_raw(text, file)?;
+    parse_as(text, file, None)
+}
+
+/// Like [`parse`], run in `mode` instead of the file's (`paxos-bench run --mode`): the checks are those of the
+/// mode it will run in.
+pub fn parse_as(text: &str, file: &Path, mode: Option<Mode>) -> Result<Experiment, ConfigError> {
+    let mut raw = parse_raw(text, file)?;
+    if let Some(m) = mode {
+        raw.mode = m;
+    }
     Validator {
         file,
         resolve_files: true,
@@ -458,7 +514,15 @@ fn parse_raw(text: &str, file: &Path) -> Result<ExperimentFile, ConfigError> {
 /// Parses a config without reading the files it names (its cost profile is left out): for reading back the
 /// copy in a results directory, where such paths no longer resolve.
 pub fn parse_unresolved(text: &str, file: &Path) -> Result<Experiment, ConfigError> {
-    let raw: ExperimentFile = parse_raw(text, file)?;
+    let mut raw: ExperimentFile = parse_raw(text, file)?;
+    // The copy's runs are done; a sim config that ran with `--mode quic` and a log must still read back.
+    if raw
+        .storage
+        .as_ref()
+        .is_some_and(|s| s.0.contains(&Storage::Wal))
+    {
+        raw.mode = Mode::Quic;
+    }
     Validator {
         file,
         resolve_files: false,
@@ -632,6 +696,18 @@ impl Validator<'_> {
             }
             jitter_sweep.push(d);
         }
+        let storage = match &raw.storage {
+            None => vec![Storage::Memory],
+            Some(StorageField(list)) => list.clone(),
+        };
+        self.storage_for(raw.mode, &storage)?;
+        let wal_dir = raw.wal_dir.as_ref().map(|d| {
+            if self.resolve_files {
+                self.file.parent().unwrap_or(Path::new(".")).join(d)
+            } else {
+                d.clone()
+            }
+        });
         Ok(Experiment {
             name: raw.name,
             mode: raw.mode,
@@ -647,7 +723,27 @@ impl Validator<'_> {
             variants,
             faults,
             jitter_sweep,
+            storage,
+            wal_dir,
         })
+    }
+
+    fn storage_for(&self, mode: Mode, storage: &[Storage]) -> Result<(), ConfigError> {
+        if storage.is_empty() {
+            return Err(self.err("storage", "needs at least one of \"memory\", \"wal\""));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(s) = storage.iter().find(|s| !seen.insert(**s)) {
+            return Err(self.err("storage", format!("\"{}\" is listed twice", s.as_str())));
+        }
+        if mode == Mode::Sim && storage.contains(&Storage::Wal) {
+            return Err(self.err(
+                "storage",
+                "\"wal\" needs mode = \"quic\": the simulator has no disk (its crashes keep exactly what was \
+                 persisted, at no cost)",
+            ));
+        }
+        Ok(())
     }
 
     fn quic_limits(&self, client_counts: &[usize]) -> Result<(), ConfigError> {

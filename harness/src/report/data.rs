@@ -40,8 +40,44 @@ pub struct ResultRow {
     pub commit_p50_us: Option<f64>,
     pub commit_p99_us: Option<f64>,
     pub expected_commit_p50_us: Option<f64>,
+    /// Absent in files written before the write-ahead log existed: those ran in memory.
+    #[serde(default = "memory")]
+    pub storage: String,
+    #[serde(default)]
+    pub syncs_per_op: Option<f64>,
     pub histogram: String,
 }
+
+fn memory() -> String {
+    "memory".into()
+}
+
+/// Rows that carry a mode and a storage. On reading, a run with a write-ahead log gets the mode `quic+wal`, so
+/// every figure, table and comparison keeps it apart from the same run in memory without a second key.
+pub trait Profiled {
+    fn profile_parts(&mut self) -> (&mut String, &str);
+}
+
+fn fold_storage_into_mode<T: Profiled>(rows: &mut [T]) {
+    for r in rows {
+        let (mode, storage) = r.profile_parts();
+        if storage != "memory" && !mode.ends_with(&format!("+{storage}")) {
+            let joined = format!("{mode}+{storage}");
+            *mode = joined;
+        }
+    }
+}
+
+macro_rules! profiled {
+    ($($t:ty),*) => {$(
+        impl Profiled for $t {
+            fn profile_parts(&mut self) -> (&mut String, &str) {
+                (&mut self.mode, &self.storage)
+            }
+        }
+    )*};
+}
+profiled!(ResultRow, MessageRow, TimeRow);
 
 /// One `messages.csv` row.
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +93,8 @@ pub struct MessageRow {
     pub per_op: Option<f64>,
     pub bytes_per_op: Option<f64>,
     pub jitter_ms: f64,
+    #[serde(default = "memory")]
+    pub storage: String,
 }
 
 /// One `timeseries.csv` row.
@@ -69,6 +107,8 @@ pub struct TimeRow {
     pub t_s: f64,
     pub ops_per_s: f64,
     pub jitter_ms: f64,
+    #[serde(default = "memory")]
+    pub storage: String,
 }
 
 /// Everything a report shows.
@@ -108,7 +148,16 @@ pub fn read_results(dir: &Path) -> Result<Vec<ResultRow>, ReportError> {
             dir: dir.to_path_buf(),
         });
     }
-    read_csv(&path)
+    let mut rows = read_csv(&path)?;
+    fold_storage_into_mode(&mut rows);
+    Ok(rows)
+}
+
+/// `messages.csv`, with the storage folded into the mode as for the results.
+pub fn read_messages(dir: &Path) -> Result<Vec<MessageRow>, ReportError> {
+    let mut rows = read_csv(&dir.join("messages.csv"))?;
+    fold_storage_into_mode(&mut rows);
+    Ok(rows)
 }
 
 /// The uncompressed V2 encoding's cookie and header length.
@@ -156,8 +205,9 @@ fn read_histogram(dir: &Path, rel: &str) -> Result<Histogram<u64>, ReportError> 
 
 pub fn load(dir: &Path) -> Result<RunData, ReportError> {
     let results = read_results(dir)?;
-    let messages = read_csv(&dir.join("messages.csv"))?;
-    let timeseries = read_csv(&dir.join("timeseries.csv"))?;
+    let messages = read_messages(dir)?;
+    let mut timeseries: Vec<TimeRow> = read_csv(&dir.join("timeseries.csv"))?;
+    fold_storage_into_mode(&mut timeseries);
     let mut histograms = BTreeMap::new();
     for r in &results {
         if !histograms.contains_key(&r.histogram) {

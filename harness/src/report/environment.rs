@@ -16,6 +16,10 @@ pub struct Environment {
     /// Seconds since the Unix epoch when the results were written.
     pub written_unix_s: u64,
     pub modes: Vec<String>,
+    /// The disk's `fdatasync` time where the write-ahead logs were, measured in the same job (runs with
+    /// storage = "wal" only).
+    #[serde(default)]
+    pub sync_floor: Option<crate::storage::SyncFloor>,
 }
 
 pub const FILE: &str = "environment.json";
@@ -45,6 +49,7 @@ impl Environment {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             modes,
+            sync_floor: None,
         }
     }
 

@@ -86,6 +86,8 @@ pub struct Point {
     pub recoveries: f64,
     pub reconfigurations: f64,
     pub max_stall_ms: f64,
+    /// With a write-ahead log: `fdatasync` calls per committed operation, over all replicas.
+    pub syncs_per_op: Option<f64>,
 }
 
 fn mean(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -128,6 +130,7 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
                     recoveries: 0.0,
                     reconfigurations: 0.0,
                     max_stall_ms: 0.0,
+                    syncs_per_op: None,
                 },
                 vec![r],
             )),
@@ -148,6 +151,7 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
             p.commit_p50_ms = ms(|r| r.commit_p50_us);
             p.msgs_per_op = mean(g.iter().map(|r| r.msgs_per_op));
             p.bytes_per_op = mean(g.iter().map(|r| r.bytes_per_op));
+            p.syncs_per_op = mean(g.iter().map(|r| r.syncs_per_op));
             p.collisions = g.iter().map(|r| r.collisions as f64).sum::<f64>() / n;
             p.recoveries = g.iter().map(|r| r.recoveries as f64).sum::<f64>() / n;
             p.reconfigurations = g.iter().map(|r| r.reconfigurations as f64).sum::<f64>() / n;

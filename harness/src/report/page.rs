@@ -94,6 +94,71 @@ fn table(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (head, rows)
 }
 
+/// The price of durability: each run with a write-ahead log beside the same run in memory.
+fn durability(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let head = vec![
+        "variant",
+        "clients",
+        "p50 ms memory",
+        "p50 ms wal",
+        "p99 ms memory",
+        "p99 ms wal",
+        "ops/s memory",
+        "ops/s wal",
+        "wal / memory ops/s",
+        "syncs/op",
+    ];
+    let mut rows = Vec::new();
+    for w in points {
+        let Some(base) = w.mode.strip_suffix("+wal") else {
+            continue;
+        };
+        let Some(m) = points.iter().find(|m| {
+            m.mode == base
+                && m.label == w.label
+                && m.clients == w.clients
+                && m.jitter_ms == w.jitter_ms
+                && (m.q1, m.q2, m.replicas) == (w.q1, w.q2, w.replicas)
+        }) else {
+            continue;
+        };
+        let ratio = if m.throughput > 0.0 {
+            format!("{:.2}", w.throughput / m.throughput)
+        } else {
+            "-".into()
+        };
+        rows.push(vec![
+            w.label.clone(),
+            w.clients.to_string(),
+            ms(m.p50_ms),
+            ms(w.p50_ms),
+            ms(m.p99_ms),
+            ms(w.p99_ms),
+            format!("{:.1}", m.throughput),
+            format!("{:.1}", w.throughput),
+            ratio,
+            num(w.syncs_per_op, 2),
+        ]);
+    }
+    (head, rows)
+}
+
+fn durability_text(e: Option<&Environment>) -> String {
+    let floor = match e.and_then(|e| e.sync_floor) {
+        Some(f) => format!(
+            " The disk's own fdatasync time, measured in the same job where the logs were written: p50 {:.0} us, \
+             p99 {:.0} us ({} samples of a 64-byte append); no durable commit can be faster.",
+            f.p50_us, f.p99_us, f.samples
+        ),
+        None => String::new(),
+    };
+    format!(
+        "wal: every acceptor appends its promises and acceptances to a write-ahead log and syncs it \
+         (fdatasync, one sync per group of inputs) before it answers; memory: the same runs with acceptor state \
+         in memory. syncs/op: syncs over all replicas per committed operation.{floor}"
+    )
+}
+
 fn environment_lines(e: Option<&Environment>) -> Vec<(String, String)> {
     match e {
         Some(e) => vec![
@@ -110,6 +175,34 @@ fn environment_lines(e: Option<&Environment>) -> Vec<(String, String)> {
             "not recorded (no environment.json beside the results)".into(),
         )],
     }
+}
+
+fn html_table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut h = String::from("<table>\n<tr>");
+    for c in head {
+        h.push_str(&format!("<th>{}</th>", esc(c)));
+    }
+    h.push_str("</tr>\n");
+    for r in rows {
+        h.push_str("<tr>");
+        for c in r {
+            h.push_str(&format!("<td>{}</td>", esc(c)));
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    h
+}
+
+fn md_table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    let mut m = line(head.iter().map(|c| cell(c)).collect());
+    m.push_str(&format!("|{}\n", " --- |".repeat(head.len())));
+    for r in rows {
+        m.push_str(&line(r.iter().map(|c| cell(c)).collect()));
+    }
+    m
 }
 
 const LEGEND_TEXT: &str = "Figures are means over seeds. p50/p99: latency percentiles from each run's \
@@ -132,19 +225,18 @@ impl Page<'_> {
              font-size:12px}\n</style>\n</head>\n<body>\n",
         );
         h.push_str(&format!("<h1>{}</h1>\n", esc(&self.title)));
-        h.push_str("<h2>Summary</h2>\n<table>\n<tr>");
-        for c in &head {
-            h.push_str(&format!("<th>{}</th>", esc(c)));
+        h.push_str("<h2>Summary</h2>\n");
+        h.push_str(&html_table(&head, &rows));
+        h.push_str(&format!("<p>{}</p>\n", esc(LEGEND_TEXT)));
+        let (dhead, drows) = durability(self.points);
+        if !drows.is_empty() {
+            h.push_str("<h2>The price of durability</h2>\n");
+            h.push_str(&html_table(&dhead, &drows));
+            h.push_str(&format!(
+                "<p>{}</p>\n",
+                esc(&durability_text(self.environment))
+            ));
         }
-        h.push_str("</tr>\n");
-        for r in &rows {
-            h.push_str("<tr>");
-            for c in r {
-                h.push_str(&format!("<td>{}</td>", esc(c)));
-            }
-            h.push_str("</tr>\n");
-        }
-        h.push_str(&format!("</table>\n<p>{}</p>\n", esc(LEGEND_TEXT)));
         if !self.notes.is_empty() {
             h.push_str("<h2>Notes</h2>\n<ul>\n");
             for n in self.notes {
@@ -184,20 +276,15 @@ impl Page<'_> {
 
     pub fn markdown(&self) -> String {
         let (head, rows) = table(self.points);
-        let cell = |s: &str| s.replace('|', "\\|").replace(['\n', '\r'], " ");
         let mut m = format!("# {}\n\n## Summary\n\n", self.title);
-        m.push_str(&format!(
-            "| {} |\n",
-            head.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-        ));
-        m.push_str(&format!("|{}\n", " --- |".repeat(head.len())));
-        for r in &rows {
-            m.push_str(&format!(
-                "| {} |\n",
-                r.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
-            ));
-        }
+        m.push_str(&md_table(&head, &rows));
         m.push_str(&format!("\n{LEGEND_TEXT}\n\n"));
+        let (dhead, drows) = durability(self.points);
+        if !drows.is_empty() {
+            m.push_str("## The price of durability\n\n");
+            m.push_str(&md_table(&dhead, &drows));
+            m.push_str(&format!("\n{}\n\n", durability_text(self.environment)));
+        }
         if !self.notes.is_empty() {
             m.push_str("## Notes\n\n");
             for n in self.notes {

@@ -8,7 +8,8 @@
 //! Each replica's CPU is a single FIFO server that spends `cpu_per_msg` on every message it handles (timers
 //! are free); what a handler sends leaves when that time is spent, so a busy leader queues work as a real one
 //! would. Clients cost nothing. A crash drops the replica's volatile state, its queued input and its timers and
-//! keeps what [`Replica::durable`] returns; a restart rebuilds the replica from it.
+//! keeps what the replica has persisted (the records it handed over after each input, applied in order); a
+//! restart rebuilds the replica from that.
 //!
 //! The driver loop (the same in the QUIC runtime): take one input, call the handler with `now`, then carry out
 //! its effects in order: record decisions and completions, send, arm timers.
@@ -18,14 +19,15 @@ mod queue;
 
 pub use faults::{Partitions, SimFault};
 
-use crate::check::History;
+use crate::check::{History, Violation};
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
 use crate::load::Workload;
 use crate::metrics::Metrics;
 use crate::wan::LinkModel;
 use paxos_variants::{
-    Client, ClientId, ClientSetup, Command, Dest, DetRng, Effects, Message, Mutation, NodeId, Peer,
-    QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Time, Tuning, Variant,
+    Client, ClientId, ClientSetup, Command, Dest, DetRng, DurableRecord, DurableState, Effects,
+    Message, Mutation, NodeId, Peer, QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Time,
+    Tuning, Variant,
 };
 use queue::EventQueue;
 use std::collections::VecDeque;
@@ -114,6 +116,9 @@ pub type InputTrace<V> = Vec<(Time, Input<<V as Variant>::Msg, RTimer<V>>)>;
 struct Node<R: Replica> {
     replica: Option<R>,
     saved: Option<R::Durable>,
+    /// What this replica has made durable: its records applied in order, as a write-ahead log would hold them.
+    /// A crash keeps exactly this.
+    disk: R::Durable,
     incarnation: u32,
     busy_until: u64,
     inbox: VecDeque<Input<R::Msg, R::Timer>>,
@@ -145,6 +150,7 @@ pub struct Sim<V: Variant> {
     partitions: Partitions,
     workload: Workload,
     out_r: Effects<V::Msg, RTimer<V>>,
+    records: Vec<DurableRecord<V::Replica>>,
     out_c: Effects<V::Msg, CTimer<V>>,
     pub history: History,
     pub metrics: Metrics,
@@ -166,6 +172,7 @@ impl<V: Variant> Sim<V> {
             .map(|i| Node {
                 replica: None,
                 saved: None,
+                disk: Default::default(),
                 incarnation: 0,
                 busy_until: 0,
                 inbox: VecDeque::new(),
@@ -203,6 +210,7 @@ impl<V: Variant> Sim<V> {
             partitions: Partitions::new(n),
             workload: Workload::new(spec.load.clone()),
             out_r: Effects::new(),
+            records: Vec::new(),
             out_c: Effects::new(),
             history: History::new(spec.clients),
             metrics,
@@ -434,6 +442,14 @@ impl<V: Variant> Sim<V> {
 
     fn flush_replica(&mut self, n: usize) {
         let me = Peer::Replica(NodeId(n as u32));
+        // Persist before anything of this input leaves the node.
+        let node = &mut self.nodes[n];
+        if let Some(replica) = node.replica.as_mut() {
+            replica.take_records(&mut self.records);
+            for r in self.records.drain(..) {
+                node.disk.apply(r);
+            }
+        }
         for (slot, value) in self.out_r.decisions.drain(..) {
             self.history.decision(NodeId(n as u32), slot, &value);
         }
@@ -557,7 +573,14 @@ impl<V: Variant> Sim<V> {
             SimFault::Crash(r) => {
                 let node = &mut self.nodes[r];
                 if let Some(replica) = node.replica.take() {
-                    node.saved = Some(replica.durable().clone());
+                    // Records are persisted after every input, so memory and disk must agree between inputs.
+                    if replica.durable() != &node.disk {
+                        self.history.violations.push(Violation::Unpersisted {
+                            node: NodeId(r as u32),
+                            at_ms: self.now / 1_000_000,
+                        });
+                    }
+                    node.saved = Some(node.disk.clone());
                     node.inbox.clear();
                     node.incarnation += 1;
                     self.stats.crashes += 1;

@@ -41,11 +41,13 @@ pub use client::FastClient;
 
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
+use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
 use crate::learner::Learner;
 use crate::quorum::NodeSet;
 use crate::replica::{
-    Counters, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
+    Counters, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient,
+    Variant,
 };
 use crate::rng::DetRng;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
@@ -175,7 +177,7 @@ impl Message for FastMsg {
 }
 
 /// What an acceptor keeps across a crash.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct FastDurable {
     pub promised: Ballot,
     /// Each slot's latest vote.
@@ -183,6 +185,36 @@ pub struct FastDurable {
     /// In this ballot, no fast vote below this slot: the promise a range recovery asks for.
     pub fast_floor: (Ballot, Slot),
     pub max_round: u64,
+}
+
+/// One change to [`FastDurable`], as the write-ahead log holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FastRecord {
+    Promised(Ballot),
+    MaxRound(u64),
+    Vote {
+        slot: Slot,
+        round: Round,
+        value: Value,
+    },
+    FastFloor {
+        ballot: Ballot,
+        slot: Slot,
+    },
+}
+
+impl DurableState for FastDurable {
+    type Record = FastRecord;
+    fn apply(&mut self, r: FastRecord) {
+        match r {
+            FastRecord::Promised(b) => self.promised = b,
+            FastRecord::MaxRound(m) => self.max_round = self.max_round.max(m),
+            FastRecord::Vote { slot, round, value } => {
+                self.votes.insert(slot, (round, value));
+            }
+            FastRecord::FastFloor { ballot, slot } => self.fast_floor = (ballot, slot),
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -240,7 +272,7 @@ pub struct FastReplica {
     classic: usize,
     fast: usize,
     rng: DetRng,
-    d: FastDurable,
+    d: Journaled<FastDurable>,
     learner: Learner,
     role: Role,
     leader_hint: Option<NodeId>,
@@ -281,7 +313,7 @@ impl FastReplica {
             classic,
             fast,
             rng: DetRng::new(setup.seed),
-            d,
+            d: Journaled::new(d),
             learner: Learner::new(),
             role: Role::Follower,
             leader_hint: None,
@@ -326,8 +358,17 @@ impl FastReplica {
         }
     }
 
+    /// Raises the promise to `b` (no record when it is already there).
+    fn promise(&mut self, b: Ballot) {
+        if b > self.d.promised {
+            self.d.record(FastRecord::Promised(b));
+        }
+    }
+
     fn observe_ballot(&mut self, now: Time, b: Ballot) {
-        self.d.max_round = self.d.max_round.max(b.round);
+        if b.round > self.d.max_round {
+            self.d.record(FastRecord::MaxRound(b.round));
+        }
         if self.own_ballot().is_some_and(|mine| mine < b) {
             self.role = Role::Follower;
             self.leader_hint = Some(b.node);
@@ -421,7 +462,11 @@ impl FastReplica {
         }
         let (client, seq, ack) = (cmd.client, cmd.seq, cmd.ack);
         let value = Value::batch(vec![cmd]);
-        self.d.votes.insert(s, (round, value.clone()));
+        self.d.record(FastRecord::Vote {
+            slot: s,
+            round,
+            value: value.clone(),
+        });
         self.voted.insert(id, s);
         self.next_free = s.next();
         // The client is a learner too: a fast quorum of these tells it its command is chosen, two message
@@ -469,11 +514,15 @@ impl FastReplica {
             _ => {}
         }
         if round.ballot > self.d.promised {
-            self.d.promised = round.ballot;
+            self.promise(round.ballot);
             self.observe_ballot(now, round.ballot);
         }
         self.heard_from_leader(now, round.ballot);
-        self.d.votes.insert(slot, (round, value.clone()));
+        self.d.record(FastRecord::Vote {
+            slot,
+            round,
+            value: value.clone(),
+        });
         self.send_or_self(now, from, FastMsg::Vote { round, slot, value }, out);
     }
 
@@ -491,7 +540,7 @@ impl FastReplica {
             return;
         }
         if ballot > self.d.promised {
-            self.d.promised = ballot;
+            self.promise(ballot);
             self.observe_ballot(now, ballot);
         }
         let floor = if self.d.fast_floor.0 == ballot {
@@ -499,7 +548,12 @@ impl FastReplica {
         } else {
             Slot(0)
         };
-        self.d.fast_floor = (ballot, floor.max(hi.next()));
+        if self.d.fast_floor != (ballot, floor.max(hi.next())) {
+            self.d.record(FastRecord::FastFloor {
+                ballot,
+                slot: floor.max(hi.next()),
+            });
+        }
         self.next_free = self.next_free.max(hi.next());
         let votes = reports_from(&self.d.votes, lo, Some(hi));
         let reply = FastMsg::Recovered {
@@ -759,8 +813,8 @@ impl FastReplica {
     fn start_election(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
         let round = self.d.promised.round.max(self.d.max_round) + 1;
         let ballot = Ballot::new(round, self.me());
-        self.d.max_round = round;
-        self.d.promised = ballot;
+        self.d.record(FastRecord::MaxRound(round));
+        self.d.record(FastRecord::Promised(ballot));
         let from = self.learner.first_undecided();
         let mut promises = NodeSet::EMPTY;
         promises.insert(self.me());
@@ -971,7 +1025,7 @@ impl FastReplica {
                 from: start,
             } => {
                 if ballot > self.d.promised {
-                    self.d.promised = ballot;
+                    self.promise(ballot);
                     self.observe_ballot(now, ballot);
                     self.last_contact = now;
                     let votes = reports_from(&self.d.votes, start, None);
@@ -991,7 +1045,7 @@ impl FastReplica {
                     self.nack(from, out);
                     return;
                 }
-                self.d.promised = ballot;
+                self.promise(ballot);
                 self.observe_ballot(now, ballot);
                 self.heard_from_leader(now, ballot);
                 if self.open.is_none_or(|(b, _)| b != ballot) {
@@ -1121,6 +1175,10 @@ impl Replica for FastReplica {
 
     fn durable(&self) -> &FastDurable {
         &self.d
+    }
+
+    fn take_records(&mut self, into: &mut Vec<DurableRecord<Self>>) {
+        self.d.take(into)
     }
 
     fn status(&self) -> ReplicaStatus {
