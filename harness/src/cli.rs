@@ -227,8 +227,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Some(Cmd::Node { cluster, id }) => {
             let spec = config::cluster::load_cluster(&cluster)?;
-            crate::cluster::node::run_node(&spec, id, |addr| {
-                eprintln!("replica {id} listening on {addr}");
+            crate::cluster::node::run_node(&spec, id, |up| {
+                if let Some(n) = up.recovered {
+                    eprintln!("replica {id} recovered {n} records from its write-ahead log");
+                }
+                eprintln!("replica {id} listening on {}", up.addr);
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -50,6 +50,10 @@ fn free_udp_ports(n: usize) -> Vec<u16> {
 }
 
 fn write_cluster(dir: &Path, duration_s: u32) -> PathBuf {
+    write_cluster_with(dir, duration_s, "memory")
+}
+
+fn write_cluster_with(dir: &Path, duration_s: u32, storage: &str) -> PathBuf {
     let ok = bench()
         .args(["keys", "--replicas", "3", "--clients", "8", "--out"])
         .arg(dir.join("keys"))
@@ -61,6 +65,7 @@ fn write_cluster(dir: &Path, duration_s: u32) -> PathBuf {
         format!(
             r#"name = "nodes"
 mode = "quic"
+storage = "{storage}"
 duration_s = {duration_s}
 warmup_s = 1
 seeds = [1]
@@ -109,20 +114,7 @@ fn killing_the_leader_mid_run_elects_a_new_one_and_the_history_checks() {
     let mut nodes = start_nodes(&cluster);
     // Whichever replica leads once the three have found each other (normally replica 0, but a replica that
     // starts well before the others may elect itself) is the one to kill.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let leader: usize = loop {
-        let s = status(&cluster);
-        let leaders: Vec<usize> = s
-            .lines()
-            .filter(|l| l.contains(" leader "))
-            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-            .collect();
-        if let [l] = leaders.as_slice() {
-            break *l;
-        }
-        assert!(Instant::now() < deadline, "no single leader:\n{s}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let leader = single_leader(&cluster);
     let out_dir = dir.path().join("out");
     let run = bench()
         .arg("run")
@@ -270,4 +262,106 @@ fn two_runs_on_one_set_of_nodes_share_one_checked_history() {
     let csv = std::fs::read_to_string(dir.path().join("out/results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(stdout.contains("leader at the end: replica"), "{stdout}");
+}
+
+/// Waits for exactly one replica to report itself leader and returns it.
+fn single_leader(cluster: &Path) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = status(cluster);
+        let leaders: Vec<usize> = s
+            .lines()
+            .filter(|l| l.contains(" leader "))
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect();
+        if let [l] = leaders.as_slice() {
+            return *l;
+        }
+        assert!(Instant::now() < deadline, "no single leader:\n{s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// With `storage = "wal"` the leader's process is killed with SIGKILL mid-run and started again with the same
+/// command: it reads its log back, rejoins (it answers status and applies slots again), and the run's history
+/// still checks.
+#[test]
+fn a_killed_node_with_a_write_ahead_log_restarts_from_it_and_rejoins() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write_cluster_with(dir.path(), 8, "wal");
+    let mut nodes = start_nodes(&cluster);
+    let leader = single_leader(&cluster);
+    let out_dir = dir.path().join("out");
+    let run = bench()
+        .arg("run")
+        .arg(dir.path().join("exp.toml"))
+        .arg("--cluster")
+        .arg(&cluster)
+        .arg("--out")
+        .arg(&out_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    if let Some(mut node) = nodes.0[leader].take() {
+        node.kill().unwrap();
+        node.wait().unwrap();
+    }
+    let log = dir.path().join(format!("wal/replica-{leader}.wal"));
+    assert!(
+        std::fs::metadata(&log).unwrap().len() > 100,
+        "{}",
+        log.display()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let err_path = dir.path().join("restarted.err");
+    nodes.0[leader] = Some(
+        bench()
+            .args(["node", "--id", &leader.to_string(), "--cluster"])
+            .arg(&cluster)
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let out = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run failed\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    let records: usize = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("replica {leader} recovered "))?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no recovery line: {err}"));
+    assert!(records > 0, "{err}");
+    // Rejoined: the restarted replica answers and catches up with the others.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = status(&cluster);
+        let applied = |r: usize| -> Option<u64> {
+            let line = s.lines().find(|l| l.starts_with(&format!("{r} ")))?;
+            if line.contains("unreachable") {
+                return None;
+            }
+            // replica, address, state, applied, uptime
+            line.split_whitespace().nth(3)?.parse().ok()
+        };
+        if applied(leader).is_some_and(|n| n > 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica {leader} did not rejoin:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

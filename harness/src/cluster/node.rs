@@ -29,12 +29,18 @@ use tokio::sync::{mpsc, watch};
 /// How long a starting replica waits for the others before it starts without them.
 const MESH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Runs replica `id` of the cluster until SIGINT or SIGTERM. `ready` is called with the bound address once the
-/// replica listens.
+/// How a node came up: where it listens, and what it read back from its write-ahead log.
+pub struct NodeUp {
+    pub addr: SocketAddr,
+    /// `Some(records)` when the node started again from a log that held its earlier state.
+    pub recovered: Option<usize>,
+}
+
+/// Runs replica `id` of the cluster until SIGINT or SIGTERM. `ready` is called once the replica listens.
 pub fn run_node(
     cluster: &ClusterSpec,
     id: u32,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(NodeUp),
 ) -> Result<(), ClusterError> {
     let n = cluster.replicas.len();
     if id as usize >= n {
@@ -62,7 +68,7 @@ pub fn run_node(
 async fn node<V: Variant>(
     cluster: &ClusterSpec,
     id: u32,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(NodeUp),
 ) -> Result<(), ClusterError> {
     let exp = &cluster.experiment;
     let me = &cluster.replicas[id as usize];
@@ -125,6 +131,7 @@ async fn node<V: Variant>(
         Metrics::new(0, u64::MAX),
         Instant::now(),
     );
+    let mut recovered = None;
     let (start, wal) = if exp.storage == [Storage::Wal] {
         if let Some(dir) = me.wal.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -140,6 +147,7 @@ async fn node<V: Variant>(
                     prior.boots + 1
                 );
                 let setup = replica_setup(&spec, id as usize, prior.boots);
+                recovered = Some(prior.records);
                 (Start::Recover(setup, prior.durable), Some(log))
             }
             (log, None) => (Start::New(replica_setup(&spec, id as usize, 0)), Some(log)),
@@ -159,7 +167,10 @@ async fn node<V: Variant>(
         stop: stop_rx,
     };
     let job = tokio::spawn(task.run());
-    ready(net.local_addr().map_err(ClusterError::Runtime)?);
+    ready(NodeUp {
+        addr: net.local_addr().map_err(ClusterError::Runtime)?,
+        recovered,
+    });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(ClusterError::Runtime)?;
     tokio::select! {
