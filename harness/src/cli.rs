@@ -54,6 +54,24 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         client: u32,
     },
+    /// Flood a cluster's replicas with what a hostile peer sends (handshakes without a certificate, garbage
+    /// frames from a member, UDP noise), bounded in time and count, and say how they answered.
+    Flood {
+        #[arg(long)]
+        cluster: PathBuf,
+        /// The member certificate the garbage frames are sent with (client-K in the cluster's keys); use one the
+        /// load does not.
+        #[arg(long)]
+        client: u32,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Most attempts of each kind.
+        #[arg(long, default_value_t = 100_000)]
+        max: u64,
+        /// Attempts of each kind in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Run one replica of a cluster as this process, until SIGINT or SIGTERM.
     Node {
         /// The cluster file: addresses, certificates, experiment and variant.
@@ -225,6 +243,50 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Cmd::Flood {
+            cluster,
+            client,
+            seconds,
+            max,
+            concurrency,
+        }) => {
+            if !(seconds > 0.0 && seconds <= 3600.0) {
+                bail!("--seconds must be in (0, 3600], not {seconds}");
+            }
+            let spec = config::cluster::load_cluster(&cluster)?;
+            let (cert, key) = spec.client_files(client);
+            let flood = crate::net::flood::FloodSpec {
+                targets: spec.replicas.iter().map(|r| (r.id, r.addr)).collect(),
+                ca: crate::net::tls::read_cert(&spec.ca)?,
+                member: crate::net::tls::Credentials {
+                    cert: crate::net::tls::read_cert(&cert)?,
+                    key: crate::net::tls::read_key(&key)?,
+                },
+                duration: std::time::Duration::from_secs_f64(seconds),
+                max_per_kind: max,
+                concurrency,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()?;
+            let c = rt.block_on(crate::net::flood::flood(&flood))?;
+            println!(
+                "flood: {} handshakes without a certificate ({} admitted), {} member connections with {} garbage \
+                 frames ({} closed by the replica), {} UDP datagrams of noise",
+                c.no_cert_attempts,
+                c.no_cert_admitted,
+                c.garbage_connections,
+                c.garbage_frames,
+                c.garbage_closed,
+                c.udp_datagrams
+            );
+            Ok(if c.no_cert_admitted > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Some(Cmd::Node { cluster, id }) => {
             let spec = config::cluster::load_cluster(&cluster)?;
             crate::cluster::node::run_node(&spec, id, |up| {
@@ -253,6 +315,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     config.display()
                 );
             };
+            if exp.storage != theirs.storage {
+                bail!(
+                    "{} says storage = {:?} but the cluster's replicas run with {:?}; a replica process has one \
+                     storage, so give the same single value in both",
+                    config.display(),
+                    exp.storage,
+                    theirs.storage
+                );
+            }
             if exp.topology != theirs.topology
                 || exp.network != theirs.network
                 || exp.variants[variant] != theirs.variants[spec.variant]

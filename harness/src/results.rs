@@ -59,7 +59,8 @@ pub struct RunResult {
     pub expected_commit_p50_us: Option<f64>,
     /// Where acceptor state lived: `memory`, or `wal` (a write-ahead log synced before every answer).
     pub storage: String,
-    /// With a write-ahead log: `fdatasync` calls summed over the replicas, over the whole run.
+    /// With a write-ahead log: `fdatasync` calls summed over the replicas, over the whole run (warm-up and
+    /// drain included).
     pub wal_syncs: Option<u64>,
 }
 
@@ -137,8 +138,9 @@ pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
             commit_p99_us: fmt(r.commit_p99_us, 1),
             expected_commit_p50_us: fmt(r.expected_commit_p50_us, 1),
             storage: &r.storage,
-            syncs_per_op: match (r.wal_syncs, r.ops) {
-                (Some(s), ops) if ops > 0 => format!("{:.3}", s as f64 / ops as f64),
+            // Syncs are counted over the whole run, so they are divided by every completion of the run too.
+            syncs_per_op: match (r.wal_syncs, r.timeline.iter().sum::<u64>()) {
+                (Some(s), done) if done > 0 => format!("{:.3}", s as f64 / done as f64),
                 _ => String::new(),
             },
             histogram: format!("histograms/{}", histogram_file_name(r)),

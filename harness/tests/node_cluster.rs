@@ -364,4 +364,21 @@ fn a_killed_node_with_a_write_ahead_log_restarts_from_it_and_rejoins() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+
+    // All three stopped and started again: their logs are another session's, and a checked run refuses them.
+    drop(nodes);
+    let _nodes = start_nodes(&cluster);
+    single_leader(&cluster);
+    let again = bench()
+        .arg("run")
+        .arg(dir.path().join("exp.toml"))
+        .arg("--cluster")
+        .arg(&cluster)
+        .arg("--out")
+        .arg(dir.path().join("again"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("earlier session"), "{err}");
 }

@@ -124,6 +124,14 @@ impl Session {
         };
         if self.next_client == 0 {
             let before = ask_all(&finder, n, true).await;
+            if let Some(s) = before.iter().flatten().find(|s| s.recovered_records > 0) {
+                return Err(ClusterError::Config(format!(
+                    "replica {} started from a write-ahead log left by an earlier session ({} records): its \
+                     promises belong to another history, so remove the replicas' logs (the cluster file's `wal` \
+                     paths) and start the processes afresh for a checked run",
+                    s.id, s.recovered_records
+                )));
+            }
             if let Some(s) = before.iter().flatten().find(|s| !s.decisions.is_empty()) {
                 return Err(ClusterError::Config(format!(
                     "replica {} has already decided {} slots: the checker needs the whole history, so start \

@@ -210,13 +210,18 @@ impl Shared<'_> {
         );
         sender.partitions = Some(self.partitions.clone());
         let setup = replica_setup(self.spec, r, node.incarnation);
+        let mut recovered_records = 0;
         let (start, wal) = match &node.wal {
             None => match node.saved.take() {
                 Some(d) => (Start::Recover(setup, d), None),
                 None => (Start::New(setup), None),
             },
-            Some(path) => match crate::storage::open_replica_log::<V::Replica>(path, V::NAME)? {
+            // Reading and syncing a file blocks: let the runtime move other tasks off this thread meanwhile.
+            Some(path) => match tokio::task::block_in_place(|| {
+                crate::storage::open_replica_log::<V::Replica>(path, V::NAME)
+            })? {
                 (log, Some(prior)) => {
+                    recovered_records = prior.records as u64;
                     if let Ok(mut notes) = self.recoveries.lock() {
                         notes.push(format!(
                             "replica {r} started again from its write-ahead log ({} records)",
@@ -238,6 +243,7 @@ impl Shared<'_> {
             links: net.link_finder(),
             stop: stop_rx,
             wal,
+            recovered_records,
         };
         node.job = Some((stop_tx, tokio::spawn(task.run())));
         Ok(())
@@ -260,14 +266,16 @@ impl Shared<'_> {
             node.wal_stats.bytes += w.bytes;
             node.wal_stats.sync_ns += w.sync_ns;
         }
+        if node.wal.is_none() {
+            node.saved = Some(end.durable);
+        }
         if let Some(why) = end.failed {
             self.notes.push(format!(
                 "replica {} stopped: its log failed: {why}",
                 node.id
             ));
-        }
-        if node.wal.is_none() {
-            node.saved = Some(end.durable);
+            // It stopped answering when its log failed: not alive at the end.
+            return None;
         }
         Some(end.status)
     }

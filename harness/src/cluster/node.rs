@@ -133,10 +133,14 @@ async fn node<V: Variant>(
     );
     let mut recovered = None;
     let (start, wal) = if exp.storage == [Storage::Wal] {
-        if let Some(dir) = me.wal.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                ClusterError::Config(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        if let Some(dir) = me.wal.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                let made = std::fs::create_dir_all(dir)
+                    .and_then(|()| crate::storage::wal::sync_parent(dir));
+                made.map_err(|e| {
+                    ClusterError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
         }
         match open_replica_log::<V::Replica>(&me.wal, V::NAME)? {
             (log, Some(prior)) => {
@@ -161,25 +165,42 @@ async fn node<V: Variant>(
         control: Some(ctl_rx),
         start,
         wal,
+        recovered_records: recovered.unwrap_or(0) as u64,
         inbox,
         sender,
         links: net.link_finder(),
         stop: stop_rx,
     };
-    let job = tokio::spawn(task.run());
+    let mut job = tokio::spawn(task.run());
     ready(NodeUp {
         addr: net.local_addr().map_err(ClusterError::Runtime)?,
         recovered,
     });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(ClusterError::Runtime)?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    let _ = stop_tx.send(true);
-    let _ = job.await;
+    let ended = tokio::select! {
+        _ = tokio::signal::ctrl_c() => None,
+        _ = term.recv() => None,
+        // The replica stops by itself only when its log failed: the process must not linger as if alive.
+        end = &mut job => Some(end),
+    };
+    let end = match ended {
+        Some(end) => end,
+        None => {
+            let _ = stop_tx.send(true);
+            (&mut job).await
+        }
+    };
     net.shutdown().await;
     drop(delayer);
-    Ok(())
+    match end {
+        Ok(end) => match end.failed {
+            Some(why) => Err(ClusterError::Config(format!(
+                "replica {id} stopped: its write-ahead log {} failed: {why}",
+                me.wal.display()
+            ))),
+            None => Ok(()),
+        },
+        Err(e) => Err(ClusterError::Task(e.to_string())),
+    }
 }

@@ -56,6 +56,8 @@ pub struct ReplicaTask<V: Variant> {
     pub stop: watch::Receiver<bool>,
     /// The replica's write-ahead log; `None`: memory storage.
     pub wal: Option<Wal>,
+    /// Records read back from that log at start, for the status a process reports.
+    pub recovered_records: u64,
 }
 
 struct Driver<V: Variant> {
@@ -115,6 +117,7 @@ impl<V: Variant> ReplicaTask<V> {
             links,
             mut stop,
             wal,
+            recovered_records,
         } = self;
         let epoch = sender.epoch;
         let now_ns = || epoch.elapsed().as_nanos() as u64;
@@ -136,7 +139,9 @@ impl<V: Variant> ReplicaTask<V> {
             }
         };
         let mut failed = d.persist(&mut replica).err().map(|e| e.to_string());
-        d.flush(now);
+        if failed.is_none() {
+            d.flush(now);
+        }
         let mut handler_ns = 0u64;
         let mut handled = 0u64;
         while failed.is_none() {
@@ -168,6 +173,7 @@ impl<V: Variant> ReplicaTask<V> {
                         handler_ms: handler_ns as f64 / 1e6,
                         process_cpu_ms: process_cpu_ms(),
                         messages_handled: handled,
+                        recovered_records,
                     };
                     // Encoding our own plain data cannot fail; an empty answer reads as a broken snapshot.
                     let _ = call.reply.send(postcard::to_allocvec(&snap).unwrap_or_default());

@@ -34,6 +34,8 @@ pub struct Snapshot {
     /// The process's CPU time (user + system) since it started, where the OS tells it.
     pub process_cpu_ms: Option<f64>,
     pub messages_handled: u64,
+    /// Records this replica read back from its write-ahead log when it started (0: it started empty).
+    pub recovered_records: u64,
 }
 
 /// A request handed to the replica task, with where its encoded answer goes.

@@ -4,9 +4,11 @@
 //! - [`frame`]: length-prefixed postcard frames and their decoder.
 //! - [`transport`]: one connection per peer pair, streams, reconnection, refusing unknown peers.
 //! - [`inject`]: WAN delay, jitter, loss and duplication applied at the sender.
+//! - [`flood`]: a bounded hostile neighbour (no-certificate handshakes, garbage frames, UDP noise).
 //! - [`floor`]: the transport's own round-trip time and message rate (`paxos-bench transport`).
 
 pub mod control;
+pub mod flood;
 pub mod floor;
 pub mod frame;
 pub mod inject;

@@ -1,14 +1,17 @@
 //! The write-ahead log of one acceptor: its durable records, appended in order and synced (`fdatasync`) before
 //! the replica sends anything that depends on them.
 //!
-//! Layout: an 8-byte magic, the variant's name (length-prefixed), then frames of `[len: u32 LE][crc32: u32 LE]
-//! [postcard payload]`. Each payload is an [`Entry`]: a record, or a boot marker (the number of boots is the
-//! replica's incarnation, so a restarted process draws fresh random streams).
+//! Layout: an 8-byte magic, the variant's name (length-prefixed), then frames of `[len: u32 LE][!len: u32 LE]
+//! [crc32 of payload: u32 LE][postcard payload]`. The length is stored twice (plain and inverted) so a damaged
+//! length is told from a payload that runs past the end. Each payload is an [`Entry`]: a record, or a boot
+//! marker (the number of boots is the replica's incarnation, so a restarted process draws fresh random streams).
 //!
-//! Reading back: a frame cut short at the end of the file, or whose checksum fails with nothing after it, is a
-//! write torn by the crash. It was never synced, so nothing was answered from it: it is cut off and the log
-//! goes on from there. A bad frame with more data after it is corruption, and the log refuses to open: an
-//! acceptor that silently forgot a promise could break agreement.
+//! Reading back, what a crash can leave at the end of the file is cut off, and the log goes on from there: a
+//! header cut short, a payload cut short, a payload whose checksum fails with nothing but zeros after it, or a
+//! zero-filled tail. Those writes were never synced, so nothing was answered from them. Anything else that is
+//! wrong (a bad length or checksum with data after it) is damage, and the log refuses to open: an acceptor that
+//! silently forgot a promise could break agreement. A file that holds only part of its own header (a crash
+//! while it was being created) starts afresh.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use thiserror::Error;
 
-const MAGIC: &[u8; 8] = b"PXBWAL01";
+const MAGIC: &[u8; 8] = b"PXBWAL02";
+const FRAME_HEADER: usize = 12;
 /// No record comes near this; a length field above it is damage, not a record.
 const MAX_FRAME: usize = 64 << 20;
 
@@ -39,6 +43,8 @@ pub enum WalError {
     },
     #[error("cannot encode a log record: {0}")]
     Encode(String),
+    #[error("a log record of {0} bytes is larger than the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
     #[error(
         "{path}: corrupt frame at byte {offset} with {after} more bytes after it; refusing to start from a log \
          that may have lost a promise (move the file away to start this replica empty)"
@@ -106,13 +112,14 @@ impl Wal {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(&err)?;
         let header = header(variant);
-        let (recovered, good_end) = if bytes.is_empty() {
+        // Empty, or a header cut short by a crash while the file was made: start it afresh.
+        let (recovered, good_end) = if header.starts_with(&bytes) && bytes.len() < header.len() {
+            file.set_len(0).map_err(&err)?;
+            file.seek(SeekFrom::Start(0)).map_err(&err)?;
             file.write_all(&header).map_err(&err)?;
             file.sync_all().map_err(&err)?;
             // The new file's directory entry must survive a crash too.
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                File::open(dir).and_then(|d| d.sync_all()).map_err(&err)?;
-            }
+            sync_parent(path).map_err(&err)?;
             let r = Recovered {
                 records: Vec::new(),
                 boots: 0,
@@ -141,8 +148,12 @@ impl Wal {
 
     fn push<R: Serialize>(&mut self, e: &Entry<R>) -> Result<(), WalError> {
         let payload = postcard::to_allocvec(e).map_err(|e| WalError::Encode(e.to_string()))?;
-        self.buf
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        if payload.len() > MAX_FRAME {
+            return Err(WalError::TooLarge(payload.len()));
+        }
+        let len = payload.len() as u32;
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf.extend_from_slice(&(!len).to_le_bytes());
         self.buf
             .extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         self.buf.extend_from_slice(&payload);
@@ -180,6 +191,15 @@ impl Wal {
     }
 }
 
+/// Syncs the directory that holds `path`, so a file just made there survives a crash.
+pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
 fn header(variant: &str) -> Vec<u8> {
     let mut h = MAGIC.to_vec();
     h.extend_from_slice(&(variant.len() as u16).to_le_bytes());
@@ -212,41 +232,36 @@ fn parse<R: DeserializeOwned>(
     let mut at = 10 + name_len;
     let mut records = Vec::new();
     let mut boots = 0;
+    let corrupt = |at: usize, after: usize| WalError::Corrupt {
+        path: path.to_path_buf(),
+        offset: at as u64,
+        after: after as u64,
+    };
     while at < bytes.len() {
-        let frame = frame_at(bytes, at);
+        let rest = &bytes[at..];
+        let torn = |r: Recovered<R>| Ok((r, at as u64));
+        let frame = match frame_at(rest) {
+            Frame::Whole(payload, next) => Some((payload, next)),
+            // A header or payload cut short, or zeros: what a crash leaves at the end.
+            Frame::Short | Frame::Zeros => None,
+            Frame::BadHeader => return Err(corrupt(at, rest.len())),
+            Frame::BadPayload(end) if rest[end..].iter().all(|&b| b == 0) => None,
+            Frame::BadPayload(end) => return Err(corrupt(at, rest.len() - end)),
+        };
         let Some((payload, next)) = frame else {
-            // A frame that does not fit or whose checksum fails. At the very end it is a torn write.
-            let torn_end = bytes.get(at..at + 8).map_or(bytes.len(), |h| {
-                let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-                (at + 8).saturating_add(len)
-            });
-            if torn_end >= bytes.len() {
-                let r = Recovered {
-                    records,
-                    boots,
-                    torn_bytes: (bytes.len() - at) as u64,
-                };
-                return Ok((r, at as u64));
-            }
-            return Err(WalError::Corrupt {
-                path: path.to_path_buf(),
-                offset: at as u64,
-                after: (bytes.len() - torn_end) as u64,
+            return torn(Recovered {
+                records,
+                boots,
+                torn_bytes: rest.len() as u64,
             });
         };
         match postcard::from_bytes::<Entry<R>>(payload) {
             Ok(Entry::Boot) => boots += 1,
             Ok(Entry::Record(r)) => records.push(r),
             // The checksum held, so this is a log of another format, not a torn write.
-            Err(_) => {
-                return Err(WalError::Corrupt {
-                    path: path.to_path_buf(),
-                    offset: at as u64,
-                    after: (bytes.len() - next) as u64,
-                })
-            }
+            Err(_) => return Err(corrupt(at, rest.len() - next)),
         }
-        at = next;
+        at += next;
     }
     let r = Recovered {
         records,
@@ -256,17 +271,41 @@ fn parse<R: DeserializeOwned>(
     Ok((r, at as u64))
 }
 
-/// The payload of the frame at `at` and where the next frame starts, if the frame is whole and its checksum
-/// holds.
-fn frame_at(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let h = bytes.get(at..at + 8)?;
-    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-    let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-    if len > MAX_FRAME {
-        return None;
+enum Frame<'a> {
+    /// The payload and the offset just past it.
+    Whole(&'a [u8], usize),
+    /// The header or the payload runs past the end of the file.
+    Short,
+    /// Only zeros from here on (a tail the file system extended but never wrote).
+    Zeros,
+    /// The length and its inverse disagree, or claim an impossible size, with data after.
+    BadHeader,
+    /// The payload's checksum fails; it ends at this offset.
+    BadPayload(usize),
+}
+
+/// Reads the frame at the start of `rest`.
+fn frame_at(rest: &[u8]) -> Frame<'_> {
+    if rest.iter().all(|&b| b == 0) {
+        return Frame::Zeros;
     }
-    let payload = bytes.get(at + 8..at + 8 + len)?;
-    (crc32fast::hash(payload) == crc).then_some((payload, at + 8 + len))
+    let Some(h) = rest.get(..FRAME_HEADER) else {
+        return Frame::Short;
+    };
+    let word = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let (len, inverted, crc) = (word(0), word(4), word(8));
+    if len != !inverted || len == 0 || len as usize > MAX_FRAME {
+        return Frame::BadHeader;
+    }
+    let end = FRAME_HEADER + len as usize;
+    let Some(payload) = rest.get(FRAME_HEADER..end) else {
+        return Frame::Short;
+    };
+    if crc32fast::hash(payload) == crc {
+        Frame::Whole(payload, end)
+    } else {
+        Frame::BadPayload(end)
+    }
 }
 
 #[cfg(test)]
@@ -306,7 +345,8 @@ mod tests {
         drop(w);
         let full = std::fs::read(&p).unwrap();
         // Every cut inside the last frame loses that record only.
-        let last_frame_len = 8 + postcard::to_allocvec(&Entry::Record(8u64)).unwrap().len();
+        let last_frame_len =
+            FRAME_HEADER + postcard::to_allocvec(&Entry::Record(8u64)).unwrap().len();
         for cut in 1..last_frame_len {
             std::fs::write(&p, &full[..full.len() - cut]).unwrap();
             let (mut w, r) = open(&p).unwrap();
@@ -342,6 +382,51 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let e = open(&p).err().unwrap().to_string();
         assert!(e.contains("r0.wal") && e.contains("corrupt frame"), "{e}");
+    }
+
+    #[test]
+    fn a_damaged_length_before_the_end_is_refused_not_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r0.wal");
+        let (mut w, _) = open(&p).unwrap();
+        w.append(&[1u64, 2, 3]).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let good = std::fs::read(&p).unwrap();
+        let header = header("multi").len();
+        // The first record's length claims to run far past the end of the file.
+        let first_record = header + FRAME_HEADER + 1;
+        let mut bytes = good.clone();
+        bytes[first_record..first_record + 4].copy_from_slice(&0x00FF_FFFFu32.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(matches!(open(&p), Err(WalError::Corrupt { .. })));
+        // The same with a huge length (beyond any frame).
+        bytes[first_record..first_record + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        assert!(matches!(open(&p), Err(WalError::Corrupt { .. })));
+        // Nothing was cut off while refusing.
+        assert_eq!(std::fs::read(&p).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_zero_filled_tail_or_a_half_written_header_is_what_a_crash_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r0.wal");
+        let (mut w, _) = open(&p).unwrap();
+        w.append(&[5u64]).unwrap();
+        w.sync().unwrap();
+        drop(w);
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend([0u8; 4096]);
+        std::fs::write(&p, &bytes).unwrap();
+        let (_, r) = open(&p).unwrap();
+        assert_eq!((r.records, r.torn_bytes), (vec![5], 4096));
+        // A crash while the file was being made: part of its own header.
+        let q = dir.path().join("r1.wal");
+        std::fs::write(&q, &header("multi")[..7]).unwrap();
+        let (_, r) = open(&q).unwrap();
+        assert_eq!((r.records.len(), r.boots), (0, 0));
+        assert_eq!(open(&q).unwrap().1.boots, 1);
     }
 
     #[test]
