@@ -149,9 +149,11 @@ async fn garbage(
             f.extend(noise(seed, 20));
             f
         }
-        // A plausible length over bytes that do not decode.
+        // A plausible length over bytes that do not decode (the first says a message kind no one has, so random
+        // bytes cannot happen to form a valid message).
         _ => {
-            let body = noise(seed, 48);
+            let mut body = vec![0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
+            body.extend(noise(seed, 43));
             let mut f = (body.len() as u32).to_le_bytes().to_vec();
             f.extend(body);
             f

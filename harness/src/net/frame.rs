@@ -24,6 +24,8 @@ pub enum FrameError {
     TrailingBytes(usize),
     #[error("message cannot be encoded: {0}")]
     Encode(String),
+    #[error("the stream ended inside a frame, {0} bytes into it")]
+    Truncated(usize),
 }
 
 /// Encodes one message as a frame.

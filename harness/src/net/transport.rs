@@ -509,6 +509,10 @@ async fn read_stream<M: Message>(
     loop {
         let n = match recv.read(&mut buf).await {
             Ok(Some(n)) => n,
+            // Our senders finish a stream only after whole frames: a clean end inside one is a bad peer.
+            Ok(None) if dec.buffered() > 0 => {
+                return close_bad(&conn, &ctx, FrameError::Truncated(dec.buffered()))
+            }
             Ok(None) | Err(_) => return,
         };
         dec.push(&buf[..n]);
