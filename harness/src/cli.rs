@@ -45,6 +45,10 @@ enum Cmd {
         /// cluster's variant only; the config must place the same replicas in the same network).
         #[arg(long, conflicts_with = "mode")]
         cluster: Option<PathBuf>,
+        /// With --cluster: inject nothing at the clients, because the kernel delays the packets
+        /// (scripts/netns-cluster.sh).
+        #[arg(long, requires = "cluster")]
+        kernel_path: bool,
     },
     /// Show each replica process's status: alive, leader, slots applied.
     Status {
@@ -80,6 +84,24 @@ enum Cmd {
         /// This replica's id.
         #[arg(long)]
         id: u32,
+        /// Inject nothing on what this replica sends: the kernel delays its packets (scripts/netns-cluster.sh).
+        #[arg(long)]
+        kernel_path: bool,
+    },
+    /// Hold packets queued by iptables NFQUEUE rules for each link's delay and jitter, and drop them by its
+    /// loss, from a config's [network] (the kernel-path emulation of scripts/netns-cluster.sh; needs root).
+    NfqDelay {
+        config: PathBuf,
+        /// The first queue number; the pair (a, b) of endpoints (replicas, then the clients) uses
+        /// base + a * (replicas + 1) + b.
+        #[arg(long, default_value_t = 1000)]
+        queue_base: u16,
+        /// Stop after this long at the latest (also on SIGINT or SIGTERM).
+        #[arg(long, default_value_t = 3600.0)]
+        max_seconds: f64,
+        /// Only check the config and print the plan a script needs (endpoints, replicas, variant labels).
+        #[arg(long)]
+        plan: bool,
     },
     /// Run the safety checker over many seeds with random faults.
     Check {
@@ -287,9 +309,49 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Some(Cmd::Node { cluster, id }) => {
+        Some(Cmd::NfqDelay {
+            config,
+            queue_base,
+            max_seconds,
+            plan,
+        }) => {
+            if !(max_seconds > 0.0 && max_seconds <= 86_400.0) {
+                bail!("--max-seconds must be in (0, 86400], not {max_seconds}");
+            }
+            let exp = config::load_as(&config, Some(config::Mode::Quic))?;
+            if plan {
+                let ends = crate::net::kernel_delay::check(&exp)?;
+                println!("endpoints {ends}");
+                println!("replicas {}", exp.topology.n());
+                println!(
+                    "clients {}",
+                    exp.client_counts.iter().max().copied().unwrap_or(1)
+                );
+                for v in &exp.variants {
+                    println!("variant {} {}", v.label, v.replicas);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let stop = crate::net::kernel_delay::stop_on_signals();
+            let stats = crate::net::kernel_delay::run(
+                &exp,
+                queue_base,
+                std::time::Duration::from_secs_f64(max_seconds),
+                stop,
+            )?;
+            println!(
+                "nfq-delay: {} packets, {} dropped; released {:.0} us late on average, {:.0} us at most",
+                stats.packets, stats.dropped, stats.mean_late_us, stats.max_late_us
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Node {
+            cluster,
+            id,
+            kernel_path,
+        }) => {
             let spec = config::cluster::load_cluster(&cluster)?;
-            crate::cluster::node::run_node(&spec, id, |up| {
+            crate::cluster::node::run_node(&spec, id, kernel_path, |up| {
                 if let Some(n) = up.recovered {
                     eprintln!("replica {id} recovered {n} records from its write-ahead log");
                 }
@@ -302,6 +364,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             out,
             mode: _,
             cluster: Some(cluster),
+            kernel_path,
         }) => {
             let spec = config::cluster::load_cluster(&cluster)?;
             let exp = config::load_as(&config, Some(config::Mode::Quic))?;
@@ -334,7 +397,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 );
             }
             let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
-            run_on_cluster(&exp, variant, spec, &text, &out)?;
+            run_on_cluster(&exp, variant, spec, &text, &out, kernel_path)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Run {
@@ -342,6 +405,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             out,
             mode,
             cluster: None,
+            kernel_path: _,
         }) => {
             let exp = config::load_as(&config, mode)?;
             let text = std::fs::read_to_string(&config)
@@ -709,6 +773,7 @@ fn run_on_cluster(
     cluster: config::cluster::ClusterSpec,
     config_text: &str,
     out: &Path,
+    kernel_path: bool,
 ) -> Result<()> {
     let runs: Vec<_> = plan(exp)
         .into_iter()
@@ -719,7 +784,12 @@ fn run_on_cluster(
     let mut done = Vec::with_capacity(runs.len());
     for p in &runs {
         pb.set_message(format!("clients={} seed={}", p.clients, p.seed));
-        done.push(crate::experiment::run_external(exp, &mut session, p)?);
+        done.push(crate::experiment::run_external(
+            exp,
+            &mut session,
+            p,
+            kernel_path,
+        )?);
         pb.inc(1);
     }
     pb.finish_and_clear();

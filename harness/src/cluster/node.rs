@@ -40,6 +40,7 @@ pub struct NodeUp {
 pub fn run_node(
     cluster: &ClusterSpec,
     id: u32,
+    kernel_path: bool,
     ready: impl FnOnce(NodeUp),
 ) -> Result<(), ClusterError> {
     let n = cluster.replicas.len();
@@ -61,13 +62,14 @@ pub fn run_node(
             cluster.file.display()
         )));
     }
-    with_variant!(v.name.as_str(), V => rt.block_on(node::<V>(cluster, id, ready)))
+    with_variant!(v.name.as_str(), V => rt.block_on(node::<V>(cluster, id, kernel_path, ready)))
         .ok_or_else(|| ClusterError::Config(format!("unknown variant `{}`", v.name)))?
 }
 
 async fn node<V: Variant>(
     cluster: &ClusterSpec,
     id: u32,
+    kernel_path: bool,
     ready: impl FnOnce(NodeUp),
 ) -> Result<(), ClusterError> {
     let exp = &cluster.experiment;
@@ -124,7 +126,12 @@ async fn node<V: Variant>(
         Peer::Replica(NodeId(id)),
         cluster.replicas.len(),
         Arc::new(Regions::for_topology(&exp.topology)),
-        LinkModel::new(&exp.network),
+        // On the kernel path the packets are delayed in the kernel; injecting here too would apply it twice.
+        LinkModel::new(&if kernel_path {
+            exp.network.quiet()
+        } else {
+            exp.network.clone()
+        }),
         DetRng::derive(spec.seed, 2_000_000 + id as u64),
         delayer.handle(),
         // A process counts everything it sends; the load generator takes differences over its window.

@@ -394,6 +394,22 @@ pub struct NetworkSpec {
     pub reorder_max: Duration,
 }
 
+impl NetworkSpec {
+    /// The same regions with nothing injected: for senders whose packets the kernel delays instead
+    /// (`--kernel-path`), so the conditions are applied once, not twice.
+    pub fn quiet(&self) -> NetworkSpec {
+        let r = self.delay.len();
+        NetworkSpec {
+            delay: vec![vec![Duration::ZERO; r]; r],
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_max: Duration::ZERO,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadKind {
     Closed { window: usize },

@@ -4,6 +4,7 @@
 //! - [`frame`]: length-prefixed postcard frames and their decoder.
 //! - [`transport`]: one connection per peer pair, streams, reconnection, refusing unknown peers.
 //! - [`inject`]: WAN delay, jitter, loss and duplication applied at the sender.
+//! - [`kernel_delay`]: the same conditions applied to packets in the kernel path (NFQUEUE), for network namespaces.
 //! - [`flood`]: a bounded hostile neighbour (no-certificate handshakes, garbage frames, UDP noise).
 //! - [`floor`]: the transport's own round-trip time and message rate (`paxos-bench transport`).
 
@@ -12,6 +13,7 @@ pub mod flood;
 pub mod floor;
 pub mod frame;
 pub mod inject;
+pub mod kernel_delay;
 pub mod tls;
 pub mod transport;
 
