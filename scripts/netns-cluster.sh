@@ -36,12 +36,13 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1; shift ;;
         --compare) COMPARE=1; shift ;;
         --max-diff) MAX_DIFF="${2:?--max-diff needs a percentage}"; shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) [ -z "$CONFIG" ] || die "one CONFIG only"; CONFIG="$1"; shift ;;
     esac
 done
-[ -n "$CONFIG" ] || die "usage: scripts/netns-cluster.sh CONFIG [--out DIR] [--quick] [--compare]"
+[ -n "$CONFIG" ] || die "usage: scripts/netns-cluster.sh CONFIG [--out DIR] [--quick] [--compare] [--max-diff P]"
+[ -z "$MAX_DIFF" ] || [ "$COMPARE" = 1 ] || die "--max-diff needs --compare"
 [ -f "$CONFIG" ] || die "$CONFIG: no such file"
 [ "$(id -u)" = 0 ] || die "needs root (it makes network namespaces and iptables rules); run it with sudo"
 for tool in ip iptables; do
@@ -61,9 +62,17 @@ TAG="pxb$$"
 NAMESPACES=()
 PIDS=()
 cleanup() {
+    # A second Ctrl-C must not cut the cleanup short.
+    trap '' INT TERM
     set +e
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    for _ in $(seq 1 50); do
+        alive=0
+        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
     rm -rf "$WORK"
 }
@@ -73,14 +82,7 @@ trap 'exit 130' INT TERM
 # The experiment, shortened for --quick.
 EXP="$WORK/experiment.toml"
 if [ "$QUICK" = 1 ]; then
-    awk '
-        /^\[/ { section = $0 }
-        /^duration_s *=/ { print "duration_s = 4"; next }
-        /^warmup_s *=/ { print "warmup_s = 1"; next }
-        /^seeds *=/ { print "seeds = [1]"; next }
-        section == "[load]" && /^clients *=/ { print "clients = [1]"; next }
-        { print }
-    ' "$CONFIG" >"$EXP"
+    "$BIN" nfq-delay "$CONFIG" --shorten "$EXP"
 else
     cp "$CONFIG" "$EXP"
 fi
@@ -128,7 +130,6 @@ kill -0 "$DELAY_PID" 2>/dev/null || die "the delayer did not start: $(cat "$WORK
 clients_ns="$(ns_of "$REPLICAS")"
 status=0
 while read -r _ label nv; do
-    [ "$nv" = "$REPLICAS" ] || die "variant $label runs $nv of the $REPLICAS replicas; the kernel path runs whole clusters only"
     cluster="$WORK/cluster-$label.toml"
     {
         echo "experiment = \"experiment.toml\""
@@ -155,15 +156,20 @@ while read -r _ label nv; do
         grep -q "listening" "$WORK/node-$label-$r.err" || die "replica $r of $label did not start: $(cat "$WORK/node-$label-$r.err")"
     done
     echo "== $label: $REPLICAS replica namespaces, clients in $clients_ns, delays in the kernel path"
-    if ! ip netns exec "$clients_ns" "$BIN" run "$EXP" --cluster "$cluster" --kernel-path \
-        --out "$OUT/kernel-$label"; then
-        status=1
-    fi
+    # In the background, so that Ctrl-C reaches the trap at once.
+    ip netns exec "$clients_ns" "$BIN" run "$EXP" --cluster "$cluster" --kernel-path \
+        --out "$OUT/kernel-$label" &
+    RUN_PID=$!
+    PIDS+=("$RUN_PID")
+    wait "$RUN_PID" || status=1
     for p in "${NODES[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${NODES[@]}"; do wait "$p" 2>/dev/null || true; done
 done < <(awk '$1 == "variant"' <<<"$PLAN")
 
 kill -0 "$DELAY_PID" 2>/dev/null || die "the delayer died during the runs: $(cat "$WORK/delay.err")"
+# Packets the kernel dropped because the delayer's queues were full would be loss the config never asked for.
+lost=$(ip netns exec "$hub" awk '{ q += $6; u += $7 } END { print q + u + 0 }' /proc/net/netfilter/nfnetlink_queue)
+[ "$lost" = 0 ] || die "the kernel dropped $lost packets at full NFQUEUE queues: the figures would include unasked-for loss"
 kill "$DELAY_PID"; wait "$DELAY_PID" || true
 cat "$WORK/delay.out"
 [ "$status" = 0 ] || die "a kernel-path run failed (see above)"
@@ -174,7 +180,7 @@ if [ "$COMPARE" = 1 ]; then
     # p50 per (variant, clients, seed), side by side.
     p50s() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
         { print $col["variant"] "," $col["clients"] "," $col["seed"], $col["p50_us"] }' "$@"; }
-    kernel="$(for d in "$OUT"/kernel-*; do p50s "$d/results.csv"; done)"
+    kernel="$(while read -r _ label _; do p50s "$OUT/kernel-$label/results.csv"; done < <(awk '$1 == "variant"' <<<"$PLAN"))"
     echo "variant,clients,seed   kernel p50 ms  in-process p50 ms  sim p50 ms  kernel/in-process  kernel/sim"
     worst=0
     while read -r key k; do

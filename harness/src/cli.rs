@@ -102,6 +102,9 @@ enum Cmd {
         /// Only check the config and print the plan a script needs (endpoints, replicas, variant labels).
         #[arg(long)]
         plan: bool,
+        /// Only write a short version of the config here (4 s runs, 1 s warm-up, one seed, one client) and exit.
+        #[arg(long)]
+        shorten: Option<PathBuf>,
     },
     /// Run the safety checker over many seeds with random faults.
     Check {
@@ -294,9 +297,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 .build()?;
             let c = rt.block_on(crate::net::flood::flood(&flood))?;
             println!(
-                "flood: {} handshakes without a certificate ({} admitted), {} member connections with {} garbage \
-                 frames ({} closed by the replica), {} UDP datagrams of noise",
+                "flood: {} handshakes without a certificate ({} refused, {} admitted), {} member connections with \
+                 {} garbage frames ({} closed by the replica for a bad frame), {} UDP datagrams of noise",
                 c.no_cert_attempts,
+                c.no_cert_refused,
                 c.no_cert_admitted,
                 c.garbage_connections,
                 c.garbage_frames,
@@ -314,7 +318,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             queue_base,
             max_seconds,
             plan,
+            shorten,
         }) => {
+            if let Some(to) = shorten {
+                let text = std::fs::read_to_string(&config)
+                    .with_context(|| format!("cannot read {}", config.display()))?;
+                let short = crate::net::kernel_delay::shorten(&text)
+                    .with_context(|| format!("{}: not a TOML experiment", config.display()))?;
+                crate::results::write_atomic(&to, short.as_bytes())
+                    .with_context(|| format!("cannot write {}", to.display()))?;
+                return Ok(ExitCode::SUCCESS);
+            }
             if !(max_seconds > 0.0 && max_seconds <= 86_400.0) {
                 bail!("--max-seconds must be in (0, 86400], not {max_seconds}");
             }
@@ -323,9 +337,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 let ends = crate::net::kernel_delay::check(&exp)?;
                 println!("endpoints {ends}");
                 println!("replicas {}", exp.topology.n());
+                // One `run --cluster` gives each run's clients fresh ids, so it needs this many certificates.
                 println!(
                     "clients {}",
-                    exp.client_counts.iter().max().copied().unwrap_or(1)
+                    exp.client_counts.iter().sum::<usize>() * exp.seeds.len()
                 );
                 for v in &exp.variants {
                     println!("variant {} {}", v.label, v.replicas);
@@ -781,15 +796,12 @@ fn run_on_cluster(
         .collect();
     let pb = progress(runs.len() as u64, &format!("{} (cluster)", exp.name));
     let mut session = crate::cluster::external::Session::new(cluster);
+    // On the kernel path the clients inject nothing (the kernel delays their packets).
+    session.kernel_path = kernel_path;
     let mut done = Vec::with_capacity(runs.len());
     for p in &runs {
         pb.set_message(format!("clients={} seed={}", p.clients, p.seed));
-        done.push(crate::experiment::run_external(
-            exp,
-            &mut session,
-            p,
-            kernel_path,
-        )?);
+        done.push(crate::experiment::run_external(exp, &mut session, p)?);
         pb.inc(1);
     }
     pb.finish_and_clear();

@@ -217,18 +217,13 @@ fn run_quic<V: Variant>(
 }
 
 /// Runs one planned run against replica processes (`run --cluster`); the plan's variant must be the cluster's.
-/// With `kernel_path`, the clients inject nothing: the kernel delays their packets (`scripts/netns-cluster.sh`).
 pub fn run_external(
     exp: &Experiment,
     session: &mut crate::cluster::external::Session,
     plan: &RunPlan,
-    kernel_path: bool,
 ) -> Result<RunResult, RunError> {
     let v = &exp.variants[plan.variant];
-    let mut spec = sim_spec(exp, v, plan);
-    if kernel_path {
-        spec.network = spec.network.quiet();
-    }
+    let spec = sim_spec(exp, v, plan);
     let cluster_err = |message: String| RunError::Cluster {
         variant: v.label.clone(),
         clients: plan.clients,

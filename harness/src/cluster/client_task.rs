@@ -25,6 +25,9 @@ pub struct Schedule {
     pub end_ns: u64,
     /// Clients in the run (an open loop's rate is shared among them).
     pub clients: usize,
+    /// Whether the clients inject the WAN conditions on what they send (off on the kernel path, where the
+    /// kernel delays the packets; the clients still pick replicas by the configured distances).
+    pub inject: bool,
 }
 
 pub struct ClientEnd {

@@ -35,6 +35,8 @@ pub struct Session {
     next_client: u32,
     /// The clock all runs' histories share, so that the checker sees their real-time order.
     epoch: Instant,
+    /// The clients inject nothing: the kernel delays their packets (`scripts/netns-cluster.sh`).
+    pub kernel_path: bool,
 }
 
 impl Session {
@@ -44,6 +46,7 @@ impl Session {
             ops: Vec::new(),
             next_client: 0,
             epoch: Instant::now(),
+            kernel_path: false,
         }
     }
 
@@ -150,6 +153,7 @@ impl Session {
             stop_issuing_ns: spec.stop_issuing.as_nanos() as u64,
             end_ns: (spec.stop_issuing + drain).as_nanos() as u64,
             clients: spec.clients,
+            inject: !self.kernel_path,
         };
         // The replicas' counters at the window's edges, taken while the load runs.
         let (from, to) = (spec.measure_from, spec.stop_issuing);

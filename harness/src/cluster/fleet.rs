@@ -102,6 +102,11 @@ impl<V: Variant> Fleet<V> {
     ) -> Result<FleetEnd, ClusterError> {
         let n = spec.topology.n();
         let links = LinkModel::new(&spec.network);
+        let injected = if schedule.inject {
+            links.clone()
+        } else {
+            LinkModel::new(&spec.network.quiet())
+        };
         let workload = crate::load::Workload::new(spec.load.clone());
         let mut jobs = Vec::with_capacity(self.ids.len());
         for (i, inbox) in std::mem::take(&mut self.inboxes).into_iter().enumerate() {
@@ -118,7 +123,7 @@ impl<V: Variant> Fleet<V> {
                 Peer::Client(id),
                 n,
                 regions.clone(),
-                links.clone(),
+                injected.clone(),
                 DetRng::derive(spec.seed, 3_000_000 + id.0 as u64),
                 delayer.clone(),
                 Metrics::new(ns(spec.measure_from), ns(spec.stop_issuing)),

@@ -437,6 +437,7 @@ async fn run_async<V: Variant>(
         stop_issuing_ns: ns(spec.stop_issuing),
         end_ns: ns(spec.stop_issuing + drain),
         clients,
+        inject: true,
     };
     let regions = shared.regions.clone();
     let delayer_handle = delayer.handle();

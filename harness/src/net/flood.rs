@@ -6,14 +6,17 @@
 //!   lies, random bytes: the replica must close that connection and nothing else);
 //! - raw UDP datagrams of random bytes at the QUIC port (QUIC must drop them).
 //!
-//! Loopback or the test's own namespaces only: the targets come from the cluster file.
+//! Loopback only: a target outside 127.0.0.0/8 and ::1 is refused. Every attempt is bounded in time, the flood
+//! stops at its deadline, and each kind stops at its count.
 
 use super::tls::{self, Credentials, Identity};
+use super::transport::CLOSE_BAD_FRAME;
 use super::{dial_endpoint, NetError};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use thiserror::Error;
 
 pub struct FloodSpec {
     /// The replicas: id and address.
@@ -28,15 +31,30 @@ pub struct FloodSpec {
     pub concurrency: usize,
 }
 
+#[derive(Debug, Error)]
+pub enum FloodError {
+    #[error("{0} is not a loopback address: the flood only targets this machine")]
+    NotLoopback(SocketAddr),
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// Most attempts of one kind in flight at once.
+pub const MAX_CONCURRENCY: usize = 64;
+
 /// What the flood did and how the replicas answered.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FloodCounts {
     pub no_cert_attempts: u64,
+    /// Handshakes without a certificate that the replica refused (failed or closed by it).
+    pub no_cert_refused: u64,
     /// Connections without a certificate that stayed open (must be 0).
     pub no_cert_admitted: u64,
     pub garbage_connections: u64,
     pub garbage_frames: u64,
-    /// Garbage connections the replica closed, as it must.
+    /// Garbage connections the replica closed for a bad frame (its own close code), as it must.
     pub garbage_closed: u64,
     pub udp_datagrams: u64,
 }
@@ -44,6 +62,7 @@ pub struct FloodCounts {
 #[derive(Default)]
 struct Counters {
     no_cert_attempts: AtomicU64,
+    no_cert_refused: AtomicU64,
     no_cert_admitted: AtomicU64,
     garbage_connections: AtomicU64,
     garbage_frames: AtomicU64,
@@ -53,18 +72,26 @@ struct Counters {
 
 /// How long a replica gets to close a connection it should refuse.
 const VERDICT: Duration = Duration::from_secs(2);
+/// Longest one attempt may take, handshake included.
+const ATTEMPT: Duration = Duration::from_secs(4);
 
 /// Runs the flood until `duration` has passed or every kind has made `max_per_kind` attempts.
-pub async fn flood(spec: &FloodSpec) -> Result<FloodCounts, NetError> {
+pub async fn flood(spec: &FloodSpec) -> Result<FloodCounts, FloodError> {
+    if let Some((_, a)) = spec.targets.iter().find(|(_, a)| !a.ip().is_loopback()) {
+        return Err(FloodError::NotLoopback(*a));
+    }
     let c = Arc::new(Counters::default());
     let deadline = Instant::now() + spec.duration;
     let no_cert = no_cert_config(&spec.ca)?;
     let member = tls::client_config(&spec.ca, &spec.member)?;
     let ep = dial_endpoint(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    // One member connection at a time: the replica keeps one connection per identity, and a second one
+    // would replace (close) the first before its bad frame is judged.
+    let member_turn = Arc::new(tokio::sync::Mutex::new(()));
     let mut jobs = tokio::task::JoinSet::new();
-    for worker in 0..spec.concurrency.max(1) {
+    for worker in 0..spec.concurrency.clamp(1, MAX_CONCURRENCY) {
         let (c, ep, targets) = (c.clone(), ep.clone(), spec.targets.clone());
-        let (no_cert, member) = (no_cert.clone(), member.clone());
+        let (no_cert, member, turn) = (no_cert.clone(), member.clone(), member_turn.clone());
         let max = spec.max_per_kind;
         jobs.spawn(async move {
             let mut i = worker;
@@ -72,21 +99,23 @@ pub async fn flood(spec: &FloodSpec) -> Result<FloodCounts, NetError> {
                 let (id, addr) = targets[i % targets.len()];
                 i += 1;
                 let name = Identity::Replica(id).dns_name();
-                if c.no_cert_attempts.load(Relaxed) < max {
-                    c.no_cert_attempts.fetch_add(1, Relaxed);
-                    if let Ok(connecting) = ep.connect_with(no_cert.clone(), addr, &name) {
-                        if let Ok(conn) = connecting.await {
-                            // TLS 1.3 lets the client finish first; the server's refusal closes it.
-                            if tokio::time::timeout(VERDICT, conn.closed()).await.is_err() {
-                                c.no_cert_admitted.fetch_add(1, Relaxed);
-                                conn.close(0u32.into(), b"flood");
-                            }
-                        }
-                    }
+                if c.no_cert_attempts.fetch_add(1, Relaxed) < max {
+                    let _ = tokio::time::timeout(
+                        ATTEMPT,
+                        no_cert_attempt(&ep, &no_cert, addr, &name, &c),
+                    )
+                    .await;
+                } else {
+                    c.no_cert_attempts.fetch_sub(1, Relaxed);
                 }
-                if c.garbage_connections.load(Relaxed) < max {
-                    c.garbage_connections.fetch_add(1, Relaxed);
-                    garbage(&ep, member.clone(), addr, &name, i as u64, &c).await;
+                if let Ok(_turn) = turn.try_lock() {
+                    let n = c.garbage_connections.fetch_add(1, Relaxed);
+                    if n < max {
+                        let g = garbage(&ep, member.clone(), addr, &name, n, &c);
+                        let _ = tokio::time::timeout(ATTEMPT, g).await;
+                    } else {
+                        c.garbage_connections.fetch_sub(1, Relaxed);
+                    }
                 }
                 if c.udp_datagrams.load(Relaxed) < max {
                     udp(addr, i as u64, &c).await;
@@ -104,12 +133,44 @@ pub async fn flood(spec: &FloodSpec) -> Result<FloodCounts, NetError> {
     ep.close(0u32.into(), b"done");
     Ok(FloodCounts {
         no_cert_attempts: c.no_cert_attempts.load(Relaxed),
+        no_cert_refused: c.no_cert_refused.load(Relaxed),
         no_cert_admitted: c.no_cert_admitted.load(Relaxed),
         garbage_connections: c.garbage_connections.load(Relaxed),
         garbage_frames: c.garbage_frames.load(Relaxed),
         garbage_closed: c.garbage_closed.load(Relaxed),
         udp_datagrams: c.udp_datagrams.load(Relaxed),
     })
+}
+
+/// A handshake without a client certificate. The replica must refuse it: the handshake fails, or (TLS 1.3
+/// lets the client finish first) the replica closes the connection right after.
+async fn no_cert_attempt(
+    ep: &quinn::Endpoint,
+    cfg: &quinn::ClientConfig,
+    addr: SocketAddr,
+    name: &str,
+    c: &Counters,
+) {
+    let Ok(connecting) = ep.connect_with(cfg.clone(), addr, name) else {
+        return;
+    };
+    let refused = |e: &quinn::ConnectionError| !matches!(e, quinn::ConnectionError::TimedOut);
+    match connecting.await {
+        Err(e) if refused(&e) => {
+            c.no_cert_refused.fetch_add(1, Relaxed);
+        }
+        Err(_) => {}
+        Ok(conn) => match tokio::time::timeout(VERDICT, conn.closed()).await {
+            Ok(e) if refused(&e) => {
+                c.no_cert_refused.fetch_add(1, Relaxed);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                c.no_cert_admitted.fetch_add(1, Relaxed);
+                conn.close(0u32.into(), b"flood");
+            }
+        },
+    }
 }
 
 /// A cheap deterministic byte stream (no RNG needed: the bytes only have to be wrong).
@@ -159,16 +220,24 @@ async fn garbage(
             f
         }
     };
+    let mut sent = false;
     if let Ok(mut s) = conn.open_uni().await {
-        if s.write_all(&frame).await.is_ok() {
-            c.garbage_frames.fetch_add(1, Relaxed);
-        }
+        sent = s.write_all(&frame).await.is_ok();
         let _ = s.finish();
     }
-    if tokio::time::timeout(VERDICT, conn.closed()).await.is_ok() {
-        c.garbage_closed.fetch_add(1, Relaxed);
-    } else {
+    if !sent {
         conn.close(0u32.into(), b"flood");
+        return;
+    }
+    c.garbage_frames.fetch_add(1, Relaxed);
+    match tokio::time::timeout(VERDICT, conn.closed()).await {
+        Ok(quinn::ConnectionError::ApplicationClosed(a))
+            if a.error_code == quinn::VarInt::from_u32(CLOSE_BAD_FRAME) =>
+        {
+            c.garbage_closed.fetch_add(1, Relaxed);
+        }
+        Ok(_) => {}
+        Err(_) => conn.close(0u32.into(), b"flood"),
     }
 }
 

@@ -8,7 +8,10 @@
 //!
 //! Queue numbering: endpoints are the replicas `0..n` and then the clients (`n`); the pair (a, b) uses queue
 //! `base + a * (n + 1) + b`. It works on packets, not messages: a lost packet is retransmitted by QUIC (a delay,
-//! not a lost message), so `loss` means packet loss here; duplication and reordering are refused.
+//! not a lost message), so `loss` means packet loss here; duplication and reordering are refused. Jitter is
+//! drawn per packet, so with jitter > 0 the packets of one message can arrive out of order and QUIC may wait
+//! for the last of them: kernel-path latency then sits above the per-message injection's. A packet's delay
+//! counts from when the delayer takes it from the queue (within about 50 us of its arrival).
 
 use crate::config::Experiment;
 use crate::wan::LinkModel;
@@ -78,6 +81,27 @@ pub fn endpoint_regions(exp: &Experiment) -> Result<Vec<usize>, DelayError> {
     Ok(r)
 }
 
+/// A short version of an experiment's text, for a quick check: 4 s runs with 1 s of warm-up, one seed, one
+/// client, no sweep. Everything else (the network above all) is kept.
+pub fn shorten(text: &str) -> Result<String, toml::de::Error> {
+    let mut t: toml::Table = toml::from_str(text)?;
+    t.insert("duration_s".into(), toml::Value::Float(4.0));
+    t.insert("warmup_s".into(), toml::Value::Float(1.0));
+    t.insert(
+        "seeds".into(),
+        toml::Value::Array(vec![toml::Value::Integer(1)]),
+    );
+    t.remove("sweep");
+    if let Some(toml::Value::Table(load)) = t.get_mut("load") {
+        load.insert(
+            "clients".into(),
+            toml::Value::Array(vec![toml::Value::Integer(1)]),
+        );
+    }
+    // A table of plain values always serializes.
+    Ok(toml::to_string(&t).unwrap_or_default())
+}
+
 /// Whether the kernel path can run this experiment; the number of endpoints (replicas and the clients).
 pub fn check(exp: &Experiment) -> Result<usize, DelayError> {
     let n = &exp.network;
@@ -86,6 +110,35 @@ pub fn check(exp: &Experiment) -> Result<usize, DelayError> {
             "the kernel path applies delay, jitter and loss; duplicate and reorder must be 0"
                 .into(),
         ));
+    }
+    if !exp.jitter_sweep.is_empty() {
+        return Err(DelayError::Unsupported(
+            "the kernel path delays with one [network] jitter for the whole job; remove [sweep] jitter_ms".into(),
+        ));
+    }
+    if exp.storage.len() != 1 {
+        return Err(DelayError::Unsupported(
+            "replica processes have one storage; give storage = \"memory\" or \"wal\", not a list"
+                .into(),
+        ));
+    }
+    if let Some(v) = exp.variants.iter().find(|v| v.replicas != exp.topology.n()) {
+        return Err(DelayError::Unsupported(format!(
+            "variant {} runs {} of the {} replicas; the kernel path runs whole clusters only",
+            v.label,
+            v.replicas,
+            exp.topology.n()
+        )));
+    }
+    if let Some(v) = exp
+        .variants
+        .iter()
+        .find(|v| crate::config::file_safe(&v.label) != v.label)
+    {
+        return Err(DelayError::Unsupported(format!(
+            "variant label `{}` is used in file names; keep to A-Z, a-z, 0-9, - and _",
+            v.label
+        )));
     }
     if !exp.faults.is_empty() {
         return Err(DelayError::Unsupported(
@@ -109,12 +162,24 @@ pub fn run(
     let model = LinkModel::new(n);
     let mut rng = DetRng::derive(exp.seeds.first().copied().unwrap_or(1), 7_000_000);
     let qerr = |what: String| move |source| DelayError::Queue { what, source };
+    let queues = u16::try_from(ends * ends)
+        .ok()
+        .filter(|k| base.checked_add(*k).is_some())
+        .ok_or_else(|| {
+            DelayError::Unsupported(format!(
+                "{ends} endpoints need {} queues from {base}: past queue 65535",
+                ends * ends
+            ))
+        })?;
     let mut q = nfq::Queue::open().map_err(qerr("open".into()))?;
-    for k in 0..(ends * ends) as u16 {
+    for k in 0..queues {
         let num = base + k;
         q.bind(num).map_err(qerr(format!("bind queue {num}")))?;
         q.set_queue_max_len(num, 16_384)
             .map_err(qerr(format!("size queue {num}")))?;
+        // The payload is never read or changed: copy only a header's worth, so held packets stay small.
+        q.set_copy_range(num, 64)
+            .map_err(qerr(format!("copy range of queue {num}")))?;
     }
     q.set_nonblocking(true);
     let started = Instant::now();

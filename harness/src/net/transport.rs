@@ -25,7 +25,7 @@ const LINK_QUEUE: usize = 1 << 16;
 /// Messages decoded but not yet handled by the node; readers wait (and QUIC flow control pushes back) past it.
 pub const INBOX: usize = 1 << 14;
 /// Application close codes.
-const CLOSE_BAD_FRAME: u32 = 1;
+pub const CLOSE_BAD_FRAME: u32 = 1;
 const CLOSE_UNKNOWN_PEER: u32 = 2;
 const CLOSE_REPLACED: u32 = 3;
 const CLOSE_SHUTDOWN: u32 = 4;
