@@ -6,6 +6,7 @@
 use crate::command::{Command, CommandId, Op, Reply};
 use crate::types::ClientId;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,13 +17,13 @@ pub enum Outcome {
     Duplicate(Option<Reply>),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct ClientTable {
     done_below: u64,
     replies: BTreeMap<u64, Reply>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KvStore {
     data: HashMap<u64, (u64, Bytes)>,
     clients: BTreeMap<ClientId, ClientTable>,

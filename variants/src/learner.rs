@@ -5,11 +5,23 @@ use crate::command::{Command, Value};
 use crate::effects::Effects;
 use crate::kv::{KvStore, Outcome};
 use crate::types::Slot;
+use serde::{Deserialize, Serialize};
+
+/// The state machine as of a slot: what a replica that has compacted its log sends to one that lags behind
+/// what it still holds, instead of the decided values themselves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Every slot below this is applied in `kv`.
+    pub upto: Slot,
+    pub kv: KvStore,
+}
 
 #[derive(Debug, Default)]
 pub struct Learner {
-    /// Decided values by slot; `None` is a slot not (yet) known to be decided.
+    /// Decided values by slot, from `base` on; `None` is a slot not (yet) known to be decided.
     log: Vec<Option<Value>>,
+    /// Slots below this were decided, applied and dropped from `log` ([`Learner::compact`]).
+    base: u64,
     applied: u64,
     kv: KvStore,
 }
@@ -21,7 +33,10 @@ impl Learner {
 
     /// Records a decision. Returns false (and reports nothing) if the slot was already known.
     pub fn learn<M, T>(&mut self, slot: Slot, value: Value, out: &mut Effects<M, T>) -> bool {
-        let i = slot.0 as usize;
+        let Some(i) = slot.0.checked_sub(self.base) else {
+            return false;
+        };
+        let i = i as usize;
         if self.log.len() <= i {
             self.log.resize(i + 1, None);
         }
@@ -33,12 +48,14 @@ impl Learner {
         true
     }
 
+    /// The decided value of a slot still held; `None` for a slot not known decided, or compacted away.
     pub fn get(&self, slot: Slot) -> Option<&Value> {
-        self.log.get(slot.0 as usize).and_then(|v| v.as_ref())
+        let i = slot.0.checked_sub(self.base)?;
+        self.log.get(i as usize).and_then(|v| v.as_ref())
     }
 
     pub fn is_decided(&self, slot: Slot) -> bool {
-        self.get(slot).is_some()
+        slot.0 < self.base || self.get(slot).is_some()
     }
 
     /// The first slot not applied yet; every slot below it is decided and applied.
@@ -46,23 +63,28 @@ impl Learner {
         Slot(self.applied)
     }
 
+    /// The first slot whose value is still held: below it, only the state machine remembers.
+    pub fn base(&self) -> Slot {
+        Slot(self.base)
+    }
+
     /// The first slot not known to be decided (at or after `applied_upto`).
     pub fn first_undecided(&self) -> Slot {
-        let mut s = self.applied as usize;
+        let mut s = (self.applied - self.base) as usize;
         while s < self.log.len() && self.log[s].is_some() {
             s += 1;
         }
-        Slot(s as u64)
+        Slot(self.base + s as u64)
     }
 
     /// One past the highest slot known to be decided.
     pub fn known_end(&self) -> Slot {
-        Slot(self.log.len() as u64)
+        Slot(self.base + self.log.len() as u64)
     }
 
     /// Applies every decided slot in order up to the first gap, calling `f` for each command with its outcome.
     pub fn apply_ready(&mut self, mut f: impl FnMut(&Command, &Outcome)) {
-        while let Some(Some(value)) = self.log.get(self.applied as usize) {
+        while let Some(Some(value)) = self.log.get((self.applied - self.base) as usize) {
             for cmd in value.commands() {
                 let outcome = self.kv.apply(cmd);
                 f(cmd, &outcome);
@@ -76,24 +98,140 @@ impl Learner {
     }
 
     /// Every decided slot at or after `from` (at most `max`), holes skipped: a replica that lags learns whatever
-    /// a peer knows, even when the peer itself lags at an earlier slot.
+    /// a peer knows, even when the peer itself lags at an earlier slot. Compacted slots are not among them.
     pub fn decided_from(&self, from: Slot, max: usize) -> Vec<(Slot, Value)> {
+        let skip = from.0.saturating_sub(self.base) as usize;
         self.log
             .iter()
             .enumerate()
-            .skip(from.0 as usize)
-            .filter_map(|(s, v)| v.as_ref().map(|v| (Slot(s as u64), v.clone())))
+            .skip(skip)
+            .filter_map(|(i, v)| v.as_ref().map(|v| (Slot(self.base + i as u64), v.clone())))
             .take(max)
             .collect()
     }
 
-    /// Contiguous decided values from `from` (at most `max`), to help a replica that lags.
+    /// Contiguous decided values from `from` (at most `max`), to help a replica that lags; empty when `from`
+    /// was compacted away (send a [`Snapshot`] instead).
     pub fn decided_run(&self, from: Slot, max: usize) -> Vec<Value> {
+        let Some(skip) = from.0.checked_sub(self.base) else {
+            return Vec::new();
+        };
         self.log
             .iter()
-            .skip(from.0 as usize)
+            .skip(skip as usize)
             .take(max)
             .map_while(|v| v.clone())
             .collect()
+    }
+
+    /// Drops the decided values below `upto` (at most up to what is applied): the state machine holds them.
+    pub fn compact(&mut self, upto: Slot) {
+        let upto = upto.0.min(self.applied);
+        if upto <= self.base {
+            return;
+        }
+        self.log.drain(..(upto - self.base) as usize);
+        self.base = upto;
+    }
+
+    /// The state machine as of everything applied.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            upto: Slot(self.applied),
+            kv: self.kv.clone(),
+        }
+    }
+
+    /// Takes a peer's snapshot if it is ahead of what this replica has applied; decided values at or past its
+    /// slot are kept. Returns whether it was taken (then [`Learner::apply_ready`] may apply more).
+    pub fn install(&mut self, snap: Snapshot) -> bool {
+        let upto = snap.upto.0;
+        if upto <= self.applied {
+            return false;
+        }
+        let drop = ((upto - self.base) as usize).min(self.log.len());
+        self.log.drain(..drop);
+        self.base = upto;
+        self.applied = upto;
+        self.kv = snap.kv;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, Op};
+    use crate::types::ClientId;
+
+    fn put(seq: u64) -> Value {
+        Value::batch(vec![Command {
+            client: ClientId(1),
+            seq,
+            ack: seq,
+            op: Op::Put {
+                key: seq % 3,
+                value: bytes::Bytes::from_static(b"v"),
+            },
+        }])
+    }
+
+    fn learner_with(n: u64) -> Learner {
+        let mut l = Learner::new();
+        let mut out: Effects<(), ()> = Effects::new();
+        for s in 0..n {
+            l.learn(Slot(s), put(s), &mut out);
+        }
+        l.apply_ready(|_, _| {});
+        l
+    }
+
+    #[test]
+    fn compaction_keeps_the_state_and_the_slots_past_it() {
+        let mut l = learner_with(10);
+        let digest = l.kv().digest();
+        l.compact(Slot(6));
+        assert_eq!(
+            (l.base(), l.applied_upto(), l.first_undecided()),
+            (Slot(6), Slot(10), Slot(10))
+        );
+        assert!(l.is_decided(Slot(2)) && l.get(Slot(2)).is_none());
+        assert_eq!(l.get(Slot(7)), Some(&put(7)));
+        assert!(l.decided_run(Slot(3), 10).is_empty());
+        assert_eq!(l.decided_run(Slot(8), 10).len(), 2);
+        assert_eq!(
+            l.decided_from(Slot(0), 10).first().map(|e| e.0),
+            Some(Slot(6))
+        );
+        let mut out: Effects<(), ()> = Effects::new();
+        assert!(
+            !l.learn(Slot(1), put(1), &mut out),
+            "a compacted slot is known"
+        );
+        assert_eq!(l.kv().digest(), digest);
+        // Never past what is applied.
+        l.compact(Slot(99));
+        assert_eq!(l.base(), Slot(10));
+    }
+
+    #[test]
+    fn a_lagging_replica_catches_up_from_a_snapshot() {
+        let ahead = learner_with(20);
+        let mut behind = learner_with(4);
+        let mut out: Effects<(), ()> = Effects::new();
+        // It already knows slot 25, past the snapshot: that is kept.
+        behind.learn(Slot(25), put(25), &mut out);
+        assert!(behind.install(ahead.snapshot()));
+        assert_eq!(behind.applied_upto(), Slot(20));
+        assert_eq!(behind.kv().digest(), ahead.kv().digest());
+        assert_eq!(behind.get(Slot(25)), Some(&put(25)));
+        for s in 20..25 {
+            behind.learn(Slot(s), put(s), &mut out);
+        }
+        behind.apply_ready(|_, _| {});
+        assert_eq!(behind.applied_upto(), Slot(26));
+        // An older snapshot changes nothing.
+        assert!(!behind.install(learner_with(3).snapshot()));
+        assert_eq!(behind.applied_upto(), Slot(26));
     }
 }
