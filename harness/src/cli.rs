@@ -194,6 +194,7 @@ enum MutantArg {
     FastRecoveryIgnoresQuorumRule,
     CheapIgnoresReconfigurations,
     AnswerWithoutPersisting,
+    LeadPastCompaction,
 }
 
 impl From<MutantArg> for Mutation {
@@ -205,6 +206,7 @@ impl From<MutantArg> for Mutation {
             MutantArg::FastRecoveryIgnoresQuorumRule => Mutation::FastRecoveryIgnoresQuorumRule,
             MutantArg::CheapIgnoresReconfigurations => Mutation::CheapIgnoresReconfigurations,
             MutantArg::AnswerWithoutPersisting => Mutation::AnswerWithoutPersisting,
+            MutantArg::LeadPastCompaction => Mutation::LeadPastCompaction,
         }
     }
 }
@@ -925,6 +927,7 @@ fn run_check(
                     " --mutant cheap-ignores-reconfigurations".into()
                 }
                 Mutation::AnswerWithoutPersisting => " --mutant answer-without-persisting".into(),
+                Mutation::LeadPastCompaction => " --mutant lead-past-compaction".into(),
             };
             println!(
                 "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",

@@ -104,6 +104,13 @@ fn an_acceptor_that_answers_without_persisting_its_promise_is_caught() {
 }
 
 #[test]
+fn a_leader_that_ignores_a_compaction_point_is_caught() {
+    // The check scenarios compact eagerly, so restarted and lagging candidates meet forgotten slots.
+    assert!(!caught::<Multi>(Mutation::LeadPastCompaction).is_empty());
+    assert!(!caught::<Flexible>(Mutation::LeadPastCompaction).is_empty());
+}
+
+#[test]
 fn a_proposer_that_ignores_promised_values_is_caught() {
     assert!(!caught::<Basic>(Mutation::IgnorePromisedValues).is_empty());
     assert!(!caught::<Multi>(Mutation::IgnorePromisedValues).is_empty());

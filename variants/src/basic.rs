@@ -687,6 +687,7 @@ impl Replica for BasicReplica {
             state_digest: self.learner.kv().digest(),
             is_leader: false,
             counters: Default::default(),
+            held_entries: self.learner.held() + self.d.slots.len() as u64,
         }
     }
 }

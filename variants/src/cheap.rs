@@ -91,6 +91,16 @@ impl Configs {
         }
     }
 
+    /// The reconfigurations decided in slots below `upto`, for a snapshot.
+    pub fn decided_below(&self, upto: Slot) -> Vec<(Slot, Membership)> {
+        self.list
+            .iter()
+            .skip(1)
+            .filter(|(s, _)| *s <= upto)
+            .copied()
+            .collect()
+    }
+
     /// The configuration governing `slot`, from the reconfigurations known to be decided before it.
     pub fn at(&self, slot: Slot) -> Membership {
         self.list

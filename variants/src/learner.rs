@@ -63,6 +63,11 @@ impl Learner {
         Slot(self.applied)
     }
 
+    /// Decided values held (slots from the base on).
+    pub fn held(&self) -> u64 {
+        self.log.len() as u64
+    }
+
     /// The first slot whose value is still held: below it, only the state machine remembers.
     pub fn base(&self) -> Slot {
         Slot(self.base)

@@ -28,7 +28,7 @@ use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
-use crate::learner::Learner;
+use crate::learner::{Learner, Snapshot};
 use crate::quorum::{NodeSet, QuorumSystem};
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
@@ -65,6 +65,9 @@ pub enum MultiMsg {
     Promise {
         ballot: Ballot,
         accepted: Vec<(Slot, Ballot, Value)>,
+        /// The acceptor forgot what it accepted below this slot (all decided, see compaction): a candidate
+        /// behind it must learn those slots from a snapshot before it may lead.
+        compacted: Slot,
     },
     Nack {
         promised: Ballot,
@@ -90,6 +93,12 @@ pub enum MultiMsg {
         from: Slot,
         values: Vec<Value>,
     },
+    /// The answer to a `CatchUp` from below what the sender still holds: its state machine, and (Cheap Paxos)
+    /// the reconfigurations decided before it.
+    Snapshot {
+        snap: Box<Snapshot>,
+        configs: Vec<(Slot, crate::cheap::Membership)>,
+    },
 }
 
 impl Message for MultiMsg {
@@ -106,6 +115,7 @@ impl Message for MultiMsg {
             MultiMsg::Heartbeat { .. } => "heartbeat",
             MultiMsg::CatchUp { .. } => "catchup",
             MultiMsg::Decided { .. } => "decided",
+            MultiMsg::Snapshot { .. } => "snapshot",
         }
     }
 }
@@ -129,6 +139,18 @@ pub struct MultiDurable {
     pub accepted: BTreeMap<Slot, (Ballot, Value)>,
     /// Highest round this replica has used for its own ballots, so it never reuses one after a restart.
     pub max_round: u64,
+    /// Accepted values below this slot were dropped: those slots are decided, and `snapshot` holds their
+    /// effect. A replica that restarts starts its state machine from it, so nothing decided is lost even when
+    /// every replica restarts.
+    pub compacted: Slot,
+    pub snapshot: Option<Durable>,
+}
+
+/// The state machine as persisted with a compaction, and (Cheap Paxos) the reconfigurations decided before it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Durable {
+    pub snap: Snapshot,
+    pub configs: Vec<(Slot, crate::cheap::Membership)>,
 }
 
 /// One change to [`MultiDurable`], as the write-ahead log holds it.
@@ -143,6 +165,8 @@ pub enum MultiRecord {
         ballot: Ballot,
         value: Value,
     },
+    /// Forget what was accepted below `upto` (decided, and applied in `state`, whose slot is at least `upto`).
+    Truncate { upto: Slot, state: Box<Durable> },
 }
 
 impl DurableState for MultiDurable {
@@ -157,6 +181,19 @@ impl DurableState for MultiDurable {
                 value,
             } => {
                 self.accepted.insert(slot, (ballot, value));
+            }
+            MultiRecord::Truncate { upto, state } => {
+                if upto > self.compacted {
+                    self.accepted = self.accepted.split_off(&upto);
+                    self.compacted = upto;
+                }
+                if self
+                    .snapshot
+                    .as_ref()
+                    .is_none_or(|s| s.snap.upto < state.snap.upto)
+                {
+                    self.snapshot = Some(*state);
+                }
             }
         }
     }
@@ -195,6 +232,9 @@ struct Candidate {
     reports: BTreeMap<Slot, (Ballot, Value)>,
     started: Time,
     waiting: Vec<Command>,
+    /// The highest compaction point a promise reported, and who reported it: below it the promises say
+    /// nothing, so the candidate must know those slots (from a snapshot) before it leads.
+    compacted: (Slot, NodeId),
 }
 
 #[derive(Debug)]
@@ -248,8 +288,39 @@ impl MultiReplica {
             ticks: 0,
             setup,
         };
+        // A restart begins from the last persisted state machine; the decided slots after it come back
+        // through catch-up and Phase 1.
+        if let Some(state) = r.d.snapshot.clone() {
+            r.take_state(state);
+        }
         r.redraw_timeout();
         r
+    }
+
+    /// Installs a state machine if it is ahead; returns whether it was.
+    fn take_state(&mut self, state: Durable) -> bool {
+        if !self.learner.install(state.snap) {
+            return false;
+        }
+        if let Some(cfg) = &mut self.cheap {
+            for (from, m) in state.configs {
+                if let Some(slot) = from.0.checked_sub(1) {
+                    cfg.decided(Slot(slot), m);
+                }
+            }
+        }
+        true
+    }
+
+    /// The state machine now, with the reconfigurations before it.
+    fn current_state(&self) -> Durable {
+        let snap = self.learner.snapshot();
+        let configs = self
+            .cheap
+            .as_ref()
+            .map(|c| c.decided_below(snap.upto))
+            .unwrap_or_default();
+        Durable { snap, configs }
     }
 
     fn me(&self) -> NodeId {
@@ -406,6 +477,7 @@ impl MultiReplica {
             reports,
             started: now,
             waiting,
+            compacted: (self.d.compacted, self.me()),
         });
         self.leader_hint = None;
         self.redraw_timeout();
@@ -421,6 +493,7 @@ impl MultiReplica {
         from: NodeId,
         ballot: Ballot,
         accepted: Vec<(Slot, Ballot, Value)>,
+        compacted: Slot,
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) {
         let Role::Candidate(c) = &mut self.role else {
@@ -428,6 +501,9 @@ impl MultiReplica {
         };
         if c.ballot != ballot || !c.promises.insert(from) {
             return;
+        }
+        if compacted > c.compacted.0 {
+            c.compacted = (compacted, from);
         }
         for (slot, b, v) in accepted {
             if slot < c.from {
@@ -448,6 +524,19 @@ impl MultiReplica {
     /// Phase 1 is won: re-propose, under our ballot, the highest-ballot value reported for every slot from
     /// `from` on, fill holes with no-ops, then serve clients.
     fn become_leader(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+        if let Role::Candidate(c) = &self.role {
+            // Slots below a promiser's compaction point are decided, but no promise reports their values: lead
+            // only once we know them, from that replica's snapshot (asked for here; its arrival retries).
+            // Asked of everyone: the replica that reported the point may itself have restarted since with an
+            // empty log (its acceptor state is durable, its learner is not).
+            let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
+            if self.learner.first_undecided() < c.compacted.0 && !mutant {
+                out.broadcast(MultiMsg::CatchUp {
+                    from: self.learner.first_undecided(),
+                });
+                return;
+            }
+        }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
             return;
         };
@@ -456,7 +545,8 @@ impl MultiReplica {
             .keys()
             .next_back()
             .map_or(c.from, |s| s.next())
-            .max(c.from);
+            .max(c.from)
+            .max(self.learner.known_end());
         let mut leader = Leader {
             ballot: c.ballot,
             next_slot: end,
@@ -466,7 +556,8 @@ impl MultiReplica {
         };
         let ignore_reports = self.setup.mutation == Mutation::IgnorePromisedValues;
         let mut recovered = Vec::new();
-        for s in c.from.0..end.0 {
+        // Below the learner's base every slot is decided and applied here: nothing to propose.
+        for s in c.from.max(self.learner.base()).0..end.0 {
             let slot = Slot(s);
             let value = if let Some(v) = self.learner.get(slot) {
                 v.clone()
@@ -589,8 +680,77 @@ impl MultiReplica {
         self.apply(out);
     }
 
-    /// Applies what is decided; the leader answers the clients.
+    /// A peer's state machine, for slots this replica lags behind and that peer no longer holds. Taken if it
+    /// is ahead. A leader takes one too: an acceptor that already applied and forgot a slot the leader still
+    /// has in flight answers its Accept with a snapshot, and those slots are decided.
+    fn on_snapshot(
+        &mut self,
+        now: Time,
+        snap: Snapshot,
+        configs: Vec<(Slot, crate::cheap::Membership)>,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
+        let upto = snap.upto;
+        let state = Durable { snap, configs };
+        if !self.take_state(state.clone()) {
+            return;
+        }
+        if let Role::Leader(l) = &mut self.role {
+            let still = l.inflight.split_off(&upto);
+            for inf in std::mem::replace(&mut l.inflight, still).into_values() {
+                for cmd in inf.value.commands() {
+                    l.proposed.remove(&cmd.id());
+                }
+            }
+            l.next_slot = l.next_slot.max(upto);
+        }
+        // Persisted before anything of it is acted on, as a compaction: everything below it is decided.
+        self.d.record(MultiRecord::Truncate {
+            upto,
+            state: Box::new(state),
+        });
+        self.apply(out);
+        if self.candidate_won() {
+            self.become_leader(now, out);
+        }
+    }
+
+    fn send_snapshot(&self, to: NodeId, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let Durable { snap, configs } = self.current_state();
+        out.send(
+            Peer::Replica(to),
+            MultiMsg::Snapshot {
+                snap: Box::new(snap),
+                configs,
+            },
+        );
+    }
+
+    /// Drops decided values and acceptances well behind what is applied (see [`Tuning::log_keep`]).
+    fn maybe_compact(&mut self) {
+        let t = &self.setup.tuning;
+        if t.compact_every == 0 {
+            return;
+        }
+        let applied = self.learner.applied_upto().0;
+        let keep = t.log_keep as u64;
+        if applied < self.learner.base().0 + keep + t.compact_every as u64 {
+            return;
+        }
+        let upto = Slot(applied - keep);
+        // The state machine is persisted with the truncation: the values dropped here live on in it.
+        let state = Box::new(self.current_state());
+        self.learner.compact(upto);
+        self.d.record(MultiRecord::Truncate { upto, state });
+    }
+
+    /// Applies what is decided (the leader answers the clients), then compacts.
     fn apply(&mut self, out: &mut Effects<MultiMsg, MultiTimer>) {
+        self.apply_decided(out);
+        self.maybe_compact();
+    }
+
+    fn apply_decided(&mut self, out: &mut Effects<MultiMsg, MultiTimer>) {
         let role = &mut self.role;
         self.learner.apply_ready(|cmd, outcome| {
             let Role::Leader(l) = role else {
@@ -690,6 +850,14 @@ impl MultiReplica {
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) {
         let (slot, value) = entry;
+        // Decided and applied here, and forgotten by this acceptor: the leader has not heard it was decided
+        // (it proposed it again after an election, or lost the answers). Tell it with the state machine.
+        if slot < self.d.compacted {
+            if slot < self.learner.base() {
+                self.send_snapshot(from, out);
+            }
+            return;
+        }
         let current = ballot >= self.d.promised;
         if !current && self.setup.mutation != Mutation::AcceptorIgnoresPromise {
             out.send(
@@ -877,7 +1045,14 @@ impl Replica for MultiReplica {
                         .range(start..)
                         .map(|(s, (b, v))| (*s, *b, v.clone()))
                         .collect();
-                    out.send(Peer::Replica(from), MultiMsg::Promise { ballot, accepted });
+                    out.send(
+                        Peer::Replica(from),
+                        MultiMsg::Promise {
+                            ballot,
+                            accepted,
+                            compacted: self.d.compacted,
+                        },
+                    );
                 } else {
                     out.send(
                         Peer::Replica(from),
@@ -887,9 +1062,11 @@ impl Replica for MultiReplica {
                     );
                 }
             }
-            MultiMsg::Promise { ballot, accepted } => {
-                self.on_promise(now, from, ballot, accepted, out)
-            }
+            MultiMsg::Promise {
+                ballot,
+                accepted,
+                compacted,
+            } => self.on_promise(now, from, ballot, accepted, compacted, out),
             MultiMsg::Nack { promised } => self.observe_ballot(now, promised, out),
             MultiMsg::Accept {
                 ballot,
@@ -929,6 +1106,10 @@ impl Replica for MultiReplica {
                     );
                 }
             }
+            MultiMsg::CatchUp { from: start } if start < self.learner.base() => {
+                self.send_snapshot(from, out)
+            }
+            MultiMsg::Snapshot { snap, configs } => self.on_snapshot(now, *snap, configs, out),
             MultiMsg::CatchUp { from: start } => {
                 let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
                 if !values.is_empty() {
@@ -983,6 +1164,7 @@ impl Replica for MultiReplica {
                 reconfigurations: self.reconfigurations,
                 ..Default::default()
             },
+            held_entries: self.learner.held() + self.d.accepted.len() as u64,
         }
     }
 }

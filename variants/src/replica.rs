@@ -42,6 +42,9 @@ pub enum Mutation {
     /// A Multi-Paxos-family acceptor answers a Prepare without making its promise durable: after a crash it
     /// has forgotten the promise and may accept a lower ballot's value.
     AnswerWithoutPersisting,
+    /// A Multi-Paxos-family candidate leads without first learning the slots a promiser has compacted away,
+    /// and fills them as if nobody had accepted anything there.
+    LeadPastCompaction,
 }
 
 /// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.
@@ -58,6 +61,11 @@ pub struct Tuning {
     pub max_inflight: usize,
     /// Basic Paxos: first back-off after being pre-empted; it doubles with each retry, randomized.
     pub backoff: Duration,
+    /// Log compaction (the Multi-Paxos family): decided values kept behind what is applied, for peers that lag
+    /// a little; older ones live only in the state machine, and a peer further behind gets a snapshot.
+    pub log_keep: usize,
+    /// Compact once this many applied slots past `log_keep` have piled up (0: never compact).
+    pub compact_every: usize,
 }
 
 impl Default for Tuning {
@@ -69,6 +77,8 @@ impl Default for Tuning {
             batch_max: 64,
             max_inflight: 32,
             backoff: Duration::from_millis(20),
+            log_keep: 256,
+            compact_every: 1024,
         }
     }
 }
@@ -100,6 +110,9 @@ pub struct ReplicaStatus {
     pub state_digest: u64,
     pub is_leader: bool,
     pub counters: Counters,
+    /// Log entries this replica holds: decided values its learner keeps plus values its acceptor keeps. Bounded
+    /// with log compaction (the Multi-Paxos family); it grows with the run otherwise.
+    pub held_entries: u64,
 }
 
 /// Protocol events a run reports, counted by the replica that saw them (volatile: a crash loses its counts).

@@ -299,6 +299,7 @@ mod tests {
             state_digest: twice.digest(),
             is_leader: false,
             counters: Default::default(),
+            held_entries: 1,
         };
         verify(&mut h, &[(NodeId(0), st)]);
         assert!(matches!(h.violations[0], Violation::StateDivergence { .. }));

@@ -1108,6 +1108,8 @@ impl Validator<'_> {
             batch_max: count("batch_max", v.batch_max, d.batch_max)?,
             max_inflight: count("max_inflight", v.max_inflight, d.max_inflight)?,
             backoff: dur("backoff_ms", v.backoff_ms, d.backoff)?,
+            log_keep: d.log_keep,
+            compact_every: d.compact_every,
         };
         if tuning.election_timeout <= tuning.heartbeat {
             return Err(self.err(

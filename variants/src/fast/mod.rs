@@ -1187,6 +1187,7 @@ impl Replica for FastReplica {
             state_digest: self.learner.kv().digest(),
             is_leader: self.is_leader(),
             counters: self.counters,
+            held_entries: self.learner.held() + self.d.votes.len() as u64,
         }
     }
 }
