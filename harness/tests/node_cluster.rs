@@ -97,6 +97,21 @@ name = "multi"
     path
 }
 
+/// `paxos-bench run EXP --cluster CLUSTER --out OUT`, started in the background with its output captured.
+fn spawn_run(exp: &Path, cluster: &Path, out: &Path) -> Child {
+    bench()
+        .arg("run")
+        .arg(exp)
+        .arg("--cluster")
+        .arg(cluster)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn status(cluster: &Path) -> String {
     let out = bench()
         .args(["status", "--client", "7", "--cluster"])
@@ -116,17 +131,7 @@ fn killing_the_leader_mid_run_elects_a_new_one_and_the_history_checks() {
     // starts well before the others may elect itself) is the one to kill.
     let leader = single_leader(&cluster);
     let out_dir = dir.path().join("out");
-    let run = bench()
-        .arg("run")
-        .arg(dir.path().join("exp.toml"))
-        .arg("--cluster")
-        .arg(&cluster)
-        .arg("--out")
-        .arg(&out_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&dir.path().join("exp.toml"), &cluster, &out_dir);
     std::thread::sleep(Duration::from_secs(4));
     if let Some(mut node) = nodes.0[leader].take() {
         node.kill().unwrap();
@@ -292,17 +297,7 @@ fn a_killed_node_with_a_write_ahead_log_restarts_from_it_and_rejoins() {
     let mut nodes = start_nodes(&cluster);
     let leader = single_leader(&cluster);
     let out_dir = dir.path().join("out");
-    let run = bench()
-        .arg("run")
-        .arg(dir.path().join("exp.toml"))
-        .arg("--cluster")
-        .arg(&cluster)
-        .arg("--out")
-        .arg(&out_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&dir.path().join("exp.toml"), &cluster, &out_dir);
     std::thread::sleep(Duration::from_secs(3));
     if let Some(mut node) = nodes.0[leader].take() {
         node.kill().unwrap();
@@ -396,17 +391,7 @@ fn p99_of_a_run(flooded: bool) -> (f64, u64, String) {
     std::fs::write(&exp, text).unwrap();
     let _nodes = start_nodes(&cluster);
     single_leader(&cluster);
-    let run = bench()
-        .arg("run")
-        .arg(&exp)
-        .arg("--cluster")
-        .arg(&cluster)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let run = spawn_run(&exp, &cluster, &dir.path().join("out"));
     let flood = flooded.then(|| {
         bench()
             .args(["flood", "--client", "6", "--seconds", "6", "--cluster"])
