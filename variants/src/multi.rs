@@ -19,8 +19,13 @@
 //! window is full wait and go out together, up to `batch_max` per slot, when a slot is decided. At low load every
 //! slot carries one command, so the latency model holds exactly.
 //!
-//! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); the log is never
-//! truncated (compaction is separate work); non-leaders redirect rather than forward.
+//! Compaction: a replica persists its state machine with a truncation record and then forgets decided and
+//! accepted values well behind what it applied (`Tuning::log_keep`, `compact_every`). A peer that lags behind
+//! what a replica still holds gets a snapshot; a Promise reports the acceptor's compaction point, and a
+//! candidate behind it learns those slots before it leads (Phase 1 cannot report values that were forgotten).
+//!
+//! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); non-leaders
+//! redirect rather than forward.
 
 use crate::cheap::Configs;
 use crate::client::{ClientWire, LeaderClient};
@@ -526,9 +531,8 @@ impl MultiReplica {
     fn become_leader(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
         if let Role::Candidate(c) = &self.role {
             // Slots below a promiser's compaction point are decided, but no promise reports their values: lead
-            // only once we know them, from that replica's snapshot (asked for here; its arrival retries).
-            // Asked of everyone: the replica that reported the point may itself have restarted since with an
-            // empty log (its acceptor state is durable, its learner is not).
+            // only once we know them, from a snapshot or decided values (asked of everyone here, again on each
+            // tick; their arrival retries).
             let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
             if self.learner.first_undecided() < c.compacted.0 && !mutant {
                 out.broadcast(MultiMsg::CatchUp {
@@ -556,8 +560,10 @@ impl MultiReplica {
         };
         let ignore_reports = self.setup.mutation == Mutation::IgnorePromisedValues;
         let mut recovered = Vec::new();
-        // Below the learner's base every slot is decided and applied here: nothing to propose.
-        for s in c.from.max(self.learner.base()).0..end.0 {
+        // Slots this replica already knows decided (it may have learned some while campaigning) are not
+        // proposed again: acceptors that applied and compacted them would refuse, and followers learn them by
+        // catch-up (the commit index only vouches for slots decided under this leader's ballot).
+        for s in c.from.max(self.learner.first_undecided()).0..end.0 {
             let slot = Slot(s);
             let value = if let Some(v) = self.learner.get(slot) {
                 v.clone()
@@ -692,24 +698,27 @@ impl MultiReplica {
     ) {
         let upto = snap.upto;
         let state = Durable { snap, configs };
-        if !self.take_state(state.clone()) {
-            return;
-        }
-        if let Role::Leader(l) = &mut self.role {
-            let still = l.inflight.split_off(&upto);
-            for inf in std::mem::replace(&mut l.inflight, still).into_values() {
-                for cmd in inf.value.commands() {
-                    l.proposed.remove(&cmd.id());
-                }
+        if self.take_state(state.clone()) {
+            // Persisted before anything of it is acted on, as a compaction: everything below it is decided.
+            self.d.record(MultiRecord::Truncate {
+                upto,
+                state: Box::new(state),
+            });
+            self.apply(out);
+            if self.is_leader() {
+                // A leader's commit index vouches that the slots below it were decided under its ballot, and
+                // followers learn from their acceptances of that ballot; slots learned here were decided under
+                // some ballot, perhaps a later one. A fresh ballot keeps the index honest (and a stale leader
+                // finds out it is one).
+                self.start_election(now, out);
+                return;
             }
-            l.next_slot = l.next_slot.max(upto);
         }
-        // Persisted before anything of it is acted on, as a compaction: everything below it is decided.
-        self.d.record(MultiRecord::Truncate {
-            upto,
-            state: Box::new(state),
-        });
-        self.apply(out);
+        self.retry_candidacy(now, out);
+    }
+
+    /// A candidate that was waiting to learn compacted slots may lead now.
+    fn retry_candidacy(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
         if self.candidate_won() {
             self.become_leader(now, out);
         }
@@ -850,15 +859,16 @@ impl MultiReplica {
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) {
         let (slot, value) = entry;
-        // Decided and applied here, and forgotten by this acceptor: the leader has not heard it was decided
-        // (it proposed it again after an election, or lost the answers). Tell it with the state machine.
-        if slot < self.d.compacted {
+        let current = ballot >= self.d.promised;
+        // Decided and applied here, and forgotten by this acceptor: a leader of the current ballot has not
+        // heard it was decided (it lost the answers). Tell it with the state machine; a stale leader gets the
+        // refusal below instead.
+        if slot < self.d.compacted && current {
             if slot < self.learner.base() {
                 self.send_snapshot(from, out);
             }
             return;
         }
-        let current = ballot >= self.d.promised;
         if !current && self.setup.mutation != Mutation::AcceptorIgnoresPromise {
             out.send(
                 Peer::Replica(from),
@@ -954,6 +964,9 @@ impl MultiReplica {
                 if now.saturating_since(c.started) >= timeout {
                     self.failed_elections += 1;
                     self.start_election(now, out);
+                } else if c.promises.len() > 1 && commit < c.compacted.0 {
+                    // Waiting to learn compacted slots before leading: ask again (answers may be lost).
+                    out.broadcast(MultiMsg::CatchUp { from: commit });
                 }
                 return;
             }
@@ -1137,6 +1150,7 @@ impl Replica for MultiReplica {
                     self.learner.learn(slot, v, out);
                 }
                 self.apply(out);
+                self.retry_candidacy(now, out);
             }
         }
     }
