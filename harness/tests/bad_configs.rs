@@ -126,6 +126,12 @@ fn every_kind_of_config_mistake_is_one_clear_error() {
             &["mode"],
         ),
         (
+            "huge_log_keep",
+            "name = \"basic\"",
+            "name = \"basic\"\nlog_keep = 99999999999",
+            &["variant[1].log_keep", "limit"],
+        ),
+        (
             "unknown_storage",
             "mode = \"sim\"",
             "mode = \"quic\"\nstorage = \"tape\"",

@@ -743,7 +743,13 @@ impl MultiReplica {
         }
         let applied = self.learner.applied_upto().0;
         let keep = t.log_keep as u64;
-        if applied < self.learner.base().0 + keep + t.compact_every as u64 {
+        let due = self
+            .learner
+            .base()
+            .0
+            .saturating_add(keep)
+            .saturating_add(t.compact_every as u64);
+        if applied < due {
             return;
         }
         let upto = Slot(applied - keep);

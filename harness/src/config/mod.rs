@@ -256,6 +256,10 @@ pub struct VariantFile {
     pub retransmit_ms: Option<f64>,
     pub backoff_ms: Option<f64>,
     pub client_retry_ms: Option<f64>,
+    /// Log compaction (Multi, Flexible, Cheap): slots kept behind what is applied, and how many more pile up
+    /// before a compaction (0: never compact).
+    pub log_keep: Option<usize>,
+    pub compact_every: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -1108,9 +1112,20 @@ impl Validator<'_> {
             batch_max: count("batch_max", v.batch_max, d.batch_max)?,
             max_inflight: count("max_inflight", v.max_inflight, d.max_inflight)?,
             backoff: dur("backoff_ms", v.backoff_ms, d.backoff)?,
-            log_keep: d.log_keep,
-            compact_every: d.compact_every,
+            log_keep: v.log_keep.unwrap_or(d.log_keep),
+            compact_every: v.compact_every.unwrap_or(d.compact_every),
         };
+        for (k, x) in [
+            ("log_keep", tuning.log_keep),
+            ("compact_every", tuning.compact_every),
+        ] {
+            if x as f64 > MAX_QUANTITY {
+                return Err(self.err(
+                    key(k),
+                    format!("{x} slots is past the {MAX_QUANTITY:e} limit"),
+                ));
+            }
+        }
         if tuning.election_timeout <= tuning.heartbeat {
             return Err(self.err(
                 key("election_timeout_ms"),
