@@ -6,6 +6,7 @@
 //! trip, a 1.6% error in exactly the figure this suite exists to measure. A condition-variable wait releases a
 //! frame within the kernel's timer slack (about 50 us).
 
+use super::due::Due;
 use super::transport::Outbound;
 use crate::metrics::Metrics;
 use crate::sim::Partitions;
@@ -16,30 +17,7 @@ use std::collections::BinaryHeap;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-struct Held {
-    at: Instant,
-    seq: u64,
-    to: Outbound,
-    frame: Bytes,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    /// Reversed, so the max-heap pops the earliest release time (ties in push order).
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
+type Held = Due<(Outbound, Bytes)>;
 
 #[derive(Default)]
 struct State {
@@ -131,7 +109,8 @@ fn release_loop(shared: &Shared) {
         let horizon = Instant::now() + Duration::from_nanos(lead_ns as u64);
         while st.heap.peek().is_some_and(|h| h.at <= horizon) {
             if let Some(h) = st.heap.pop() {
-                h.to.push(h.frame);
+                let (to, frame) = h.item;
+                to.push(frame);
             }
         }
         let now = Instant::now();
@@ -172,8 +151,7 @@ impl Delayer {
         st.heap.push(Held {
             at,
             seq,
-            to: to.clone(),
-            frame,
+            item: (to.clone(), frame),
         });
         drop(st);
         if earliest {

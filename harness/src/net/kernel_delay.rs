@@ -13,10 +13,10 @@
 //! for the last of them: kernel-path latency then sits above the per-message injection's. A packet's delay
 //! counts from when the delayer takes it from the queue (within about 50 us of its arrival).
 
+use super::due::Due;
 use crate::config::Experiment;
 use crate::wan::LinkModel;
 use paxos_variants::DetRng;
-use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -41,29 +41,6 @@ pub struct DelayStats {
     /// How late packets were let go, beyond their due time (mean and max, microseconds).
     pub mean_late_us: f64,
     pub max_late_us: f64,
-}
-
-struct Held {
-    at: Instant,
-    seq: u64,
-    msg: nfq::Message,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
 }
 
 /// The region of each endpoint: the replicas', then the clients' (which must be one region).
@@ -183,7 +160,7 @@ pub fn run(
     }
     q.set_nonblocking(true);
     let started = Instant::now();
-    let mut held: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
+    let mut held: BinaryHeap<Due<nfq::Message>> = BinaryHeap::new();
     let (mut seq, mut stats, mut late_sum) = (0u64, DelayStats::default(), 0f64);
     loop {
         let done = stop.load(Ordering::Relaxed) || started.elapsed() >= max;
@@ -201,7 +178,7 @@ pub fn run(
                         Some(ns) if !done => {
                             seq += 1;
                             let at = Instant::now() + Duration::from_nanos(ns);
-                            held.push(Reverse(Held { at, seq, msg }));
+                            held.push(Due { at, seq, item: msg });
                         }
                         Some(_) => {
                             msg.set_verdict(nfq::Verdict::Accept);
@@ -219,15 +196,15 @@ pub fn run(
             }
         }
         let now = Instant::now();
-        while held.peek().is_some_and(|h| h.0.at <= now || done) {
-            let Some(Reverse(mut h)) = held.pop() else {
+        while held.peek().is_some_and(|h| h.at <= now || done) {
+            let Some(mut h) = held.pop() else {
                 break;
             };
             let late = now.saturating_duration_since(h.at).as_secs_f64() * 1e6;
             late_sum += late;
             stats.max_late_us = stats.max_late_us.max(late);
-            h.msg.set_verdict(nfq::Verdict::Accept);
-            q.verdict(h.msg).map_err(qerr("verdict".into()))?;
+            h.item.set_verdict(nfq::Verdict::Accept);
+            q.verdict(h.item).map_err(qerr("verdict".into()))?;
         }
         if done {
             break;
@@ -235,7 +212,7 @@ pub fn run(
         // Sleep until the next packet is due, but wake often enough to take new packets in.
         let nap = held
             .peek()
-            .map_or(IDLE, |h| h.0.at.saturating_duration_since(now).min(IDLE));
+            .map_or(IDLE, |h| h.at.saturating_duration_since(now).min(IDLE));
         if !nap.is_zero() {
             std::thread::sleep(nap);
         }

@@ -9,6 +9,7 @@
 //! - [`floor`]: the transport's own round-trip time and message rate (`paxos-bench transport`).
 
 pub mod control;
+pub mod due;
 pub mod flood;
 pub mod floor;
 pub mod frame;
