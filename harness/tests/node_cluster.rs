@@ -112,6 +112,21 @@ fn spawn_run(exp: &Path, cluster: &Path, out: &Path) -> Child {
         .unwrap()
 }
 
+/// A second `run --cluster` into `DIR/again`, which the replicas' state must make fail with exit 2; its stderr.
+fn refused_run(dir: &Path, cluster: &Path) -> String {
+    let again = bench()
+        .arg("run")
+        .arg(dir.join("exp.toml"))
+        .arg("--cluster")
+        .arg(cluster)
+        .arg("--out")
+        .arg(dir.join("again"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    String::from_utf8_lossy(&again.stderr).to_string()
+}
+
 fn status(cluster: &Path) -> String {
     let out = bench()
         .args(["status", "--client", "7", "--cluster"])
@@ -183,17 +198,7 @@ fn killing_the_leader_mid_run_elects_a_new_one_and_the_history_checks() {
     );
 
     // A second checked run on the same replicas is refused: its history would lack the first run's commands.
-    let again = bench()
-        .arg("run")
-        .arg(dir.path().join("exp.toml"))
-        .arg("--cluster")
-        .arg(&cluster)
-        .arg("--out")
-        .arg(dir.path().join("again"))
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&again.stderr);
+    let err = refused_run(dir.path(), &cluster);
     assert!(
         err.contains("already decided") && err.contains("afresh"),
         "{err}"
@@ -364,17 +369,7 @@ fn a_killed_node_with_a_write_ahead_log_restarts_from_it_and_rejoins() {
     drop(nodes);
     let _nodes = start_nodes(&cluster);
     single_leader(&cluster);
-    let again = bench()
-        .arg("run")
-        .arg(dir.path().join("exp.toml"))
-        .arg("--cluster")
-        .arg(&cluster)
-        .arg("--out")
-        .arg(dir.path().join("again"))
-        .output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&again.stderr);
+    let err = refused_run(dir.path(), &cluster);
     assert!(err.contains("earlier session"), "{err}");
 }
 

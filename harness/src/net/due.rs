@@ -1,30 +1,30 @@
-//! Something held until an instant, for the delayers' heaps (the message delayer of `inject`, the packet
-//! delayer of `kernel_delay`).
+//! Something held until a time, for the heaps of the delayers (`inject`, `kernel_delay`) and of a replica
+//! task's timers (`cluster::timers`, on nanoseconds since the run's epoch).
 
 use std::time::Instant;
 
 /// An item due at `at`. Ordered in reverse, so a `BinaryHeap` (a max-heap) pops the earliest first, and ties
 /// in the order they were pushed (`seq`).
-pub struct Due<T> {
-    pub at: Instant,
+pub struct Due<T, At = Instant> {
+    pub at: At,
     pub seq: u64,
     pub item: T,
 }
 
-impl<T> PartialEq for Due<T> {
+impl<T, At: Ord> PartialEq for Due<T, At> {
     fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
+        (&self.at, self.seq) == (&o.at, o.seq)
     }
 }
-impl<T> Eq for Due<T> {}
-impl<T> PartialOrd for Due<T> {
+impl<T, At: Ord> Eq for Due<T, At> {}
+impl<T, At: Ord> PartialOrd for Due<T, At> {
     fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
 }
-impl<T> Ord for Due<T> {
+impl<T, At: Ord> Ord for Due<T, At> {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
+        (&o.at, o.seq).cmp(&(&self.at, self.seq))
     }
 }
 
