@@ -118,6 +118,15 @@ fn a_leader_that_ignores_a_compaction_point_is_caught() {
         &|| {},
     );
     assert!(!s.failing.is_empty());
+    let s = check_seeds::<Fast>(
+        &seeds,
+        FaultKinds::all(),
+        Mutation::LeadPastCompaction,
+        2,
+        true,
+        &|| {},
+    );
+    assert!(!s.failing.is_empty());
 }
 
 #[test]

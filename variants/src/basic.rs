@@ -17,13 +17,19 @@
 //!
 //! An acceptor that already knows a slot's decision answers a `Prepare` with `Decide`, so a late proposer learns
 //! it in one round trip.
+//!
+//! Compaction: once `Tuning::compact_every` applied slots have piled up past `Tuning::log_keep`, a replica
+//! persists its state machine and forgets the decided values and the per-slot acceptor state behind
+//! `applied - log_keep`. It never promises or accepts in a slot it forgot: a `Prepare`, `Accept` or `CatchUp`
+//! for one is answered with a snapshot, so every phase-1 quorum for such a slot is made of acceptors that still
+//! hold what they accepted there, and the asker learns the slot is decided.
 
 use crate::client::{ClientWire, NearestClient};
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
-use crate::learner::Learner;
+use crate::learner::{Learner, Snapshot};
 use crate::quorum::NodeSet;
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
@@ -81,6 +87,10 @@ pub enum BasicMsg {
     Decided {
         entries: Vec<(Slot, Value)>,
     },
+    /// The state machine, for a peer that asked about slots this replica has compacted away.
+    Snapshot {
+        snap: Box<Snapshot>,
+    },
 }
 
 impl Message for BasicMsg {
@@ -97,6 +107,7 @@ impl Message for BasicMsg {
             BasicMsg::Decide { .. } => "decide",
             BasicMsg::CatchUp { .. } => "catchup",
             BasicMsg::Decided { .. } => "decided",
+            BasicMsg::Snapshot { .. } => "snapshot",
         }
     }
 }
@@ -125,6 +136,9 @@ pub struct BasicDurable {
     pub slots: BTreeMap<Slot, SlotAcceptor>,
     /// Highest round this replica has used, so it never reuses a ballot after a restart.
     pub max_round: u64,
+    /// The acceptor state of slots below this was dropped: they are decided, and `snapshot` holds their effect.
+    pub compacted: Slot,
+    pub snapshot: Option<Snapshot>,
 }
 
 /// One change to [`BasicDurable`], as the write-ahead log holds it.
@@ -140,6 +154,11 @@ pub enum BasicRecord {
         slot: Slot,
         ballot: Ballot,
         value: Value,
+    },
+    /// Forget the slots below `upto` (decided, and applied in `snap`, whose slot is at least `upto`).
+    Truncate {
+        upto: Slot,
+        snap: Box<Snapshot>,
     },
 }
 
@@ -160,6 +179,15 @@ impl DurableState for BasicDurable {
                 let st = self.slots.entry(slot).or_default();
                 st.promised = st.promised.max(ballot);
                 st.accepted = Some((ballot, value));
+            }
+            BasicRecord::Truncate { upto, snap } => {
+                if upto > self.compacted {
+                    self.slots = self.slots.split_off(&upto);
+                    self.compacted = upto;
+                }
+                if self.snapshot.as_ref().is_none_or(|s| s.upto < snap.upto) {
+                    self.snapshot = Some(*snap);
+                }
             }
         }
     }
@@ -214,13 +242,23 @@ pub struct BasicReplica {
 
 impl BasicReplica {
     fn boot(setup: ReplicaSetup, d: BasicDurable, now: Time) -> Self {
-        // After a restart the acceptor's durable slots show how far the log had got.
-        let seen_end = d.slots.keys().next_back().map_or(Slot(0), |s| s.next());
+        // After a restart the acceptor's durable slots show how far the log had got, and the state machine
+        // starts from the last persisted snapshot.
+        let seen_end = d
+            .slots
+            .keys()
+            .next_back()
+            .map_or(Slot(0), |s| s.next())
+            .max(d.compacted);
+        let mut learner = Learner::new();
+        if let Some(snap) = &d.snapshot {
+            learner.install(snap.clone());
+        }
         BasicReplica {
             rng: DetRng::new(setup.seed),
             setup,
             d: Journaled::new(d),
-            learner: Learner::new(),
+            learner,
             proposals: BTreeMap::new(),
             queue: VecDeque::new(),
             mine: BTreeSet::new(),
@@ -304,6 +342,9 @@ impl BasicReplica {
     }
 
     fn acceptor_prepare(&mut self, slot: Slot, ballot: Ballot) -> BasicMsg {
+        if slot < self.learner.base() {
+            return self.snapshot_msg();
+        }
         if let Some(v) = self.learner.get(slot) {
             return BasicMsg::Decide {
                 slot,
@@ -333,6 +374,9 @@ impl BasicReplica {
     }
 
     fn acceptor_accept(&mut self, slot: Slot, ballot: Ballot, value: Value) -> BasicMsg {
+        if slot < self.learner.base() {
+            return self.snapshot_msg();
+        }
         self.see_slot(slot);
         self.see_round(ballot.round);
         let mutant = self.setup.mutation == Mutation::AcceptorIgnoresPromise;
@@ -447,8 +491,71 @@ impl BasicReplica {
                 );
             }
             BasicMsg::Decide { slot, value } => self.learn(now, slot, value, out),
+            BasicMsg::Snapshot { snap } => self.on_snapshot(now, *snap, out),
             _ => {}
         }
+    }
+
+    /// The state machine as of everything applied here (the learner's base is never above it, so it covers
+    /// every slot this acceptor forgot).
+    fn snapshot_msg(&self) -> BasicMsg {
+        BasicMsg::Snapshot {
+            snap: Box::new(self.learner.snapshot()),
+        }
+    }
+
+    /// A peer's state machine, for slots it forgot: taken if it is ahead, and persisted (as a compaction)
+    /// before anything of it is acted on. Either way our instances below what is applied are over; their
+    /// commands that did not run go back in the queue, and those that ran are answered from the state machine.
+    fn on_snapshot(&mut self, now: Time, snap: Snapshot, out: &mut Effects<BasicMsg, BasicTimer>) {
+        let upto = snap.upto;
+        if self.learner.install(snap.clone()) {
+            self.d.record(BasicRecord::Truncate {
+                upto,
+                snap: Box::new(snap),
+            });
+            self.see_slot(Slot(upto.0.saturating_sub(1)));
+        }
+        let rest = self.proposals.split_off(&self.learner.applied_upto());
+        let done = std::mem::replace(&mut self.proposals, rest);
+        for p in done.into_values() {
+            for cmd in p.own.into_iter().rev() {
+                if !self.learner.kv().has_run(cmd.id()) {
+                    self.queue.push_front(cmd);
+                }
+            }
+        }
+        let kv = self.learner.kv();
+        self.mine.retain(|id| {
+            if kv.is_acknowledged(*id) {
+                return false;
+            }
+            let Some(reply) = kv.cached_reply(*id) else {
+                return true;
+            };
+            out.send(
+                Peer::Client(id.client),
+                BasicMsg::ToClient(ToClient::Reply {
+                    seq: id.seq,
+                    reply: reply.clone(),
+                }),
+            );
+            false
+        });
+        self.apply(out);
+        self.start_proposals(now, out);
+    }
+
+    /// Drops decided values and acceptor state well behind what is applied (see `Tuning::log_keep`).
+    fn maybe_compact(&mut self) {
+        let t = &self.setup.tuning;
+        let Some(upto) = self.learner.compaction_due(t.log_keep, t.compact_every) else {
+            return;
+        };
+        // The state machine is persisted with the truncation: the slots dropped here live on in it.
+        let snap = Box::new(self.learner.snapshot());
+        self.learner.compact(upto);
+        self.d.record(BasicRecord::Truncate { upto, snap });
     }
 
     /// A slot is decided: finish our instance there and put back any of our commands it did not carry.
@@ -464,7 +571,7 @@ impl BasicReplica {
         if let Some(p) = self.proposals.remove(&slot) {
             let decided = self.learner.get(slot).cloned().unwrap_or(Value::Noop);
             for cmd in p.own.into_iter().rev() {
-                if !decided.contains(cmd.id()) {
+                if !decided.contains(cmd.id()) && !self.learner.kv().has_run(cmd.id()) {
                     self.queue.push_front(cmd);
                 }
             }
@@ -473,7 +580,13 @@ impl BasicReplica {
         self.start_proposals(now, out);
     }
 
+    /// Applies what is decided (answering this replica's clients), then compacts.
     fn apply(&mut self, out: &mut Effects<BasicMsg, BasicTimer>) {
+        self.apply_decided(out);
+        self.maybe_compact();
+    }
+
+    fn apply_decided(&mut self, out: &mut Effects<BasicMsg, BasicTimer>) {
         let mine = &mut self.mine;
         self.learner.apply_ready(|cmd, outcome| {
             if !mine.remove(&cmd.id()) {
@@ -649,6 +762,9 @@ impl Replica for BasicReplica {
             } => {
                 let reply = self.acceptor_accept(slot, ballot, value);
                 out.send(Peer::Replica(from), reply);
+            }
+            BasicMsg::CatchUp { from: start } if start < self.learner.base() => {
+                out.send(Peer::Replica(from), self.snapshot_msg());
             }
             BasicMsg::CatchUp { from: start } => {
                 let entries = self.learner.decided_from(start, CATCH_UP_CHUNK);

@@ -85,6 +85,12 @@ impl KvStore {
             .is_some_and(|t| id.seq < t.done_below)
     }
 
+    /// True when the command has run here (its reply is cached, or the client has acknowledged it): a replica
+    /// that took a snapshot past a slot uses this to tell which of its own commands the snapshot carried.
+    pub fn has_run(&self, id: CommandId) -> bool {
+        self.is_acknowledged(id) || self.cached_reply(id).is_some()
+    }
+
     /// Number of commands executed (duplicates excluded).
     pub fn executed(&self) -> u64 {
         self.executed

@@ -129,6 +129,19 @@ impl Learner {
             .collect()
     }
 
+    /// The slot to compact up to, once `every` applied slots have piled up past the `keep` most recent ones
+    /// (never with `every` 0): compacting in steps, not on every slot, keeps the snapshots it persists rare.
+    pub fn compaction_due(&self, keep: usize, every: usize) -> Option<Slot> {
+        if every == 0 {
+            return None;
+        }
+        let due = self
+            .base
+            .saturating_add(keep as u64)
+            .saturating_add(every as u64);
+        (self.applied >= due).then(|| Slot(self.applied - keep as u64))
+    }
+
     /// Drops the decided values below `upto` (at most up to what is applied): the state machine holds them.
     pub fn compact(&mut self, upto: Slot) {
         let upto = upto.0.min(self.applied);
@@ -217,6 +230,17 @@ mod tests {
         // Never past what is applied.
         l.compact(Slot(99));
         assert_eq!(l.base(), Slot(10));
+    }
+
+    #[test]
+    fn compaction_is_due_in_steps_past_what_is_kept() {
+        let mut l = learner_with(10);
+        assert_eq!(l.compaction_due(4, 8), None);
+        assert_eq!(l.compaction_due(4, 6), Some(Slot(6)));
+        assert_eq!(l.compaction_due(4, 0), None, "0 turns compaction off");
+        l.compact(Slot(6));
+        assert_eq!(l.compaction_due(4, 6), None, "the next step is 6 slots on");
+        assert_eq!(l.compaction_due(usize::MAX, usize::MAX), None);
     }
 
     #[test]

@@ -738,21 +738,9 @@ impl MultiReplica {
     /// Drops decided values and acceptances well behind what is applied (see [`Tuning::log_keep`]).
     fn maybe_compact(&mut self) {
         let t = &self.setup.tuning;
-        if t.compact_every == 0 {
+        let Some(upto) = self.learner.compaction_due(t.log_keep, t.compact_every) else {
             return;
-        }
-        let applied = self.learner.applied_upto().0;
-        let keep = t.log_keep as u64;
-        let due = self
-            .learner
-            .base()
-            .0
-            .saturating_add(keep)
-            .saturating_add(t.compact_every as u64);
-        if applied < due {
-            return;
-        }
-        let upto = Slot(applied - keep);
+        };
         // The state machine is persisted with the truncation: the values dropped here live on in it.
         let state = Box::new(self.current_state());
         self.learner.compact(upto);

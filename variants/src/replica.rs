@@ -42,8 +42,8 @@ pub enum Mutation {
     /// A Multi-Paxos-family acceptor answers a Prepare without making its promise durable: after a crash it
     /// has forgotten the promise and may accept a lower ballot's value.
     AnswerWithoutPersisting,
-    /// A Multi-Paxos-family candidate leads without first learning the slots a promiser has compacted away,
-    /// and fills them as if nobody had accepted anything there.
+    /// A Multi-Paxos-family or Fast Paxos candidate leads without first learning the slots a promiser has
+    /// compacted away, and fills them as if nobody had accepted anything there.
     LeadPastCompaction,
 }
 
@@ -61,8 +61,8 @@ pub struct Tuning {
     pub max_inflight: usize,
     /// Basic Paxos: first back-off after being pre-empted; it doubles with each retry, randomized.
     pub backoff: Duration,
-    /// Log compaction (the Multi-Paxos family): decided values kept behind what is applied, for peers that lag
-    /// a little; older ones live only in the state machine, and a peer further behind gets a snapshot.
+    /// Log compaction (every variant): decided values and acceptor state kept behind what is applied, for peers
+    /// that lag a little; older ones live only in the state machine, and a peer further behind gets a snapshot.
     pub log_keep: usize,
     /// Compact once this many applied slots past `log_keep` have piled up (0: never compact).
     pub compact_every: usize,
@@ -111,7 +111,7 @@ pub struct ReplicaStatus {
     pub is_leader: bool,
     pub counters: Counters,
     /// Log entries this replica holds: decided values its learner keeps plus values its acceptor keeps. Bounded
-    /// with log compaction (the Multi-Paxos family); it grows with the run otherwise.
+    /// by log compaction (`Tuning::log_keep`, `compact_every`); it grows with the run when compaction is off.
     pub held_entries: u64,
 }
 

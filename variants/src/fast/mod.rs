@@ -32,7 +32,13 @@
 //! follower starts an election after its randomized election timeout, as in Multi-Paxos. Followers learn the
 //! decided log from the coordinator (`CatchUp`/`Decided`), since their own fast votes may have lost.
 //!
-//! Simplified: no batching on the fast path (one command per vote); the log is never truncated.
+//! Compaction, as in Multi-Paxos: past `Tuning::log_keep` + `compact_every` applied slots, a replica persists its
+//! state machine and drops the decided values and votes behind `applied - log_keep`. It never votes or reports
+//! in a slot it forgot: a `Propose`, `Recover` or `CatchUp` that reaches below it is answered with a snapshot,
+//! and a `Promise` carries the acceptor's compaction point, so a candidate learns the slots below it before it
+//! leads (their votes are gone, and recovering them from the remaining reports could pick another value).
+//!
+//! Simplified: no batching on the fast path (one command per vote).
 
 mod client;
 pub mod recovery;
@@ -43,7 +49,7 @@ use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
-use crate::learner::Learner;
+use crate::learner::{Learner, Snapshot};
 use crate::quorum::NodeSet;
 use crate::replica::{
     Counters, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient,
@@ -106,6 +112,8 @@ pub enum FastMsg {
     Promise {
         ballot: Ballot,
         votes: Vec<Report>,
+        /// The acceptor dropped its votes below this slot (all decided; see compaction).
+        compacted: Slot,
     },
     Nack {
         promised: Ballot,
@@ -152,6 +160,10 @@ pub enum FastMsg {
         from: Slot,
         values: Vec<Value>,
     },
+    /// The state machine, for a peer that reached below what this replica still holds.
+    Snapshot {
+        snap: Box<Snapshot>,
+    },
 }
 
 impl Message for FastMsg {
@@ -172,6 +184,7 @@ impl Message for FastMsg {
             FastMsg::Recovered { .. } => "recovered",
             FastMsg::CatchUp { .. } => "catchup",
             FastMsg::Decided { .. } => "decided",
+            FastMsg::Snapshot { .. } => "snapshot",
         }
     }
 }
@@ -185,6 +198,9 @@ pub struct FastDurable {
     /// In this ballot, no fast vote below this slot: the promise a range recovery asks for.
     pub fast_floor: (Ballot, Slot),
     pub max_round: u64,
+    /// Votes below this slot were dropped: those slots are decided, and `snapshot` holds their effect.
+    pub compacted: Slot,
+    pub snapshot: Option<Snapshot>,
 }
 
 /// One change to [`FastDurable`], as the write-ahead log holds it.
@@ -201,6 +217,11 @@ pub enum FastRecord {
         ballot: Ballot,
         slot: Slot,
     },
+    /// Forget the votes below `upto` (decided, and applied in `snap`, whose slot is at least `upto`).
+    Truncate {
+        upto: Slot,
+        snap: Box<Snapshot>,
+    },
 }
 
 impl DurableState for FastDurable {
@@ -213,6 +234,15 @@ impl DurableState for FastDurable {
                 self.votes.insert(slot, (round, value));
             }
             FastRecord::FastFloor { ballot, slot } => self.fast_floor = (ballot, slot),
+            FastRecord::Truncate { upto, snap } => {
+                if upto > self.compacted {
+                    self.votes = self.votes.split_off(&upto);
+                    self.compacted = upto;
+                }
+                if self.snapshot.as_ref().is_none_or(|s| s.upto < snap.upto) {
+                    self.snapshot = Some(*snap);
+                }
+            }
         }
     }
 }
@@ -255,6 +285,8 @@ struct Candidate {
     from: Slot,
     promises: NodeSet,
     reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>>,
+    /// The highest compaction point a promise reported: the candidate must know the slots below it first.
+    compacted: Slot,
     started: Time,
 }
 
@@ -308,13 +340,18 @@ impl FastReplica {
         let n = setup.quorums.n();
         let classic = setup.quorums.q2_size();
         let fast = setup.quorums.fast_size().unwrap_or(n);
+        // A restart begins from the last persisted state machine.
+        let mut learner = Learner::new();
+        if let Some(snap) = &d.snapshot {
+            learner.install(snap.clone());
+        }
         let mut r = FastReplica {
             n,
             classic,
             fast,
             rng: DetRng::new(setup.seed),
             d: Journaled::new(d),
-            learner: Learner::new(),
+            learner,
             role: Role::Follower,
             leader_hint: None,
             last_contact: now,
@@ -508,6 +545,11 @@ impl FastReplica {
             self.nack(from, out);
             return;
         }
+        if slot < self.learner.base() {
+            // Decided, applied and forgotten here: the coordinator has not heard it was decided.
+            self.send_snapshot(from, out);
+            return;
+        }
         match self.d.votes.get(&slot) {
             Some((r, v)) if *r == round && *v != value => return,
             Some((r, _)) if *r > round => return,
@@ -542,6 +584,11 @@ impl FastReplica {
         if ballot > self.d.promised {
             self.promise(ballot);
             self.observe_ballot(now, ballot);
+        }
+        if lo < self.learner.base() {
+            // Votes below the base are gone: reporting none there could let the coordinator pick another value.
+            self.send_snapshot(from, out);
+            return;
         }
         let floor = if self.d.fast_floor.0 == ballot {
             self.d.fast_floor.1
@@ -718,8 +765,65 @@ impl FastReplica {
         }
     }
 
-    /// Applies what is decided; the coordinator answers the clients.
+    /// Applies what is decided (the coordinator answers the clients), then compacts.
     fn apply(&mut self, out: &mut Effects<FastMsg, FastTimer>) {
+        self.apply_decided(out);
+        self.maybe_compact();
+    }
+
+    /// Drops decided values and votes well behind what is applied (see `Tuning::log_keep`).
+    fn maybe_compact(&mut self) {
+        let t = &self.setup.tuning;
+        let Some(upto) = self.learner.compaction_due(t.log_keep, t.compact_every) else {
+            return;
+        };
+        // The state machine is persisted with the truncation: the values dropped here live on in it.
+        let snap = Box::new(self.learner.snapshot());
+        self.learner.compact(upto);
+        self.d.record(FastRecord::Truncate { upto, snap });
+    }
+
+    fn send_snapshot(&self, to: NodeId, out: &mut Effects<FastMsg, FastTimer>) {
+        out.send(
+            Peer::Replica(to),
+            FastMsg::Snapshot {
+                snap: Box::new(self.learner.snapshot()),
+            },
+        );
+    }
+
+    /// A peer's state machine, for slots this replica lags behind and that the peer forgot. Taken if it is
+    /// ahead, and persisted (as a compaction) before anything of it is acted on. A coordinator takes one too:
+    /// an acceptor asked about a slot it forgot answers with it, and those slots are decided.
+    fn on_snapshot(&mut self, now: Time, snap: Snapshot, out: &mut Effects<FastMsg, FastTimer>) {
+        let upto = snap.upto;
+        if self.learner.install(snap.clone()) {
+            self.d.record(FastRecord::Truncate {
+                upto,
+                snap: Box::new(snap),
+            });
+            self.apply(out);
+        }
+        // Whether or not it was ahead, it says the slots below it are decided: a coordinator stops proposing
+        // and recovering there (an acceptor that forgot them answers with a snapshot, never a vote).
+        let applied = self.learner.applied_upto();
+        if let Role::Leader(co) = &mut self.role {
+            co.slots = co.slots.split_off(&applied);
+            if co.range.as_ref().is_some_and(|rr| rr.from < applied) {
+                co.range = None;
+            }
+        }
+        self.retry_candidacy(now, out);
+    }
+
+    /// A candidate that was waiting to learn compacted slots may lead now.
+    fn retry_candidacy(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        if matches!(&self.role, Role::Candidate(c) if c.promises.len() >= self.classic) {
+            self.become_leader(now, out);
+        }
+    }
+
+    fn apply_decided(&mut self, out: &mut Effects<FastMsg, FastTimer>) {
         let leads = self.is_leader();
         self.learner.apply_ready(|cmd, outcome| {
             if !leads {
@@ -827,6 +931,7 @@ impl FastReplica {
             from,
             promises,
             reports,
+            compacted: self.d.compacted,
             started: now,
         });
         self.leader_hint = None;
@@ -844,6 +949,7 @@ impl FastReplica {
         from: NodeId,
         ballot: Ballot,
         votes: Vec<Report>,
+        compacted: Slot,
         out: &mut Effects<FastMsg, FastTimer>,
     ) {
         let Role::Candidate(c) = &mut self.role else {
@@ -852,6 +958,7 @@ impl FastReplica {
         if c.ballot != ballot || !c.promises.insert(from) {
             return;
         }
+        c.compacted = c.compacted.max(compacted);
         for (s, r, v) in votes {
             if s >= c.from {
                 c.reports.entry(s).or_default().push((from, r, v));
@@ -865,6 +972,17 @@ impl FastReplica {
     /// Phase 1 is won: every reported slot gets the value recovery allows (a no-op where none was voted), in
     /// the classic round of our ballot; every later slot is opened for fast voting.
     fn become_leader(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
+        if let Role::Candidate(c) = &self.role {
+            // Slots below a promiser's compaction point are decided, but their votes are gone from its report:
+            // lead only once we know them (asked of everyone here, again on each tick; their arrival retries).
+            let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
+            if self.learner.first_undecided() < c.compacted && !mutant {
+                out.broadcast(FastMsg::CatchUp {
+                    from: self.learner.first_undecided(),
+                });
+                return;
+            }
+        }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
             return;
         };
@@ -987,6 +1105,9 @@ impl FastReplica {
                 if now.saturating_since(cand.started) >= timeout {
                     self.failed_elections += 1;
                     self.start_election(now, out);
+                } else if cand.promises.len() >= c && commit < cand.compacted {
+                    // Waiting to learn compacted slots before leading: ask again (answers may be lost).
+                    out.broadcast(FastMsg::CatchUp { from: commit });
                 }
                 return;
             }
@@ -1029,12 +1150,24 @@ impl FastReplica {
                     self.observe_ballot(now, ballot);
                     self.last_contact = now;
                     let votes = reports_from(&self.d.votes, start, None);
-                    out.send(Peer::Replica(from), FastMsg::Promise { ballot, votes });
+                    let compacted = self.d.compacted;
+                    out.send(
+                        Peer::Replica(from),
+                        FastMsg::Promise {
+                            ballot,
+                            votes,
+                            compacted,
+                        },
+                    );
                 } else {
                     self.nack(from, out);
                 }
             }
-            FastMsg::Promise { ballot, votes } => self.on_promise(now, from, ballot, votes, out),
+            FastMsg::Promise {
+                ballot,
+                votes,
+                compacted,
+            } => self.on_promise(now, from, ballot, votes, compacted, out),
             FastMsg::Nack { promised } => self.observe_ballot(now, promised),
             FastMsg::Open {
                 ballot,
@@ -1074,6 +1207,10 @@ impl FastReplica {
                 to: hi,
                 votes,
             } => self.on_recovered(now, from, ballot, (lo, hi), votes, out),
+            FastMsg::CatchUp { from: start } if start < self.learner.base() => {
+                self.send_snapshot(from, out)
+            }
+            FastMsg::Snapshot { snap } => self.on_snapshot(now, *snap, out),
             FastMsg::CatchUp { from: start } => {
                 let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
                 if !values.is_empty() {
@@ -1099,6 +1236,7 @@ impl FastReplica {
                 }
                 self.apply(out);
                 self.catch_up(out);
+                self.retry_candidacy(now, out);
             }
         }
     }
