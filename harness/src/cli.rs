@@ -58,6 +58,21 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         client: u32,
     },
+    /// Partition a cluster's replica processes for a while: each replica talks only to the replicas of its own
+    /// --group (one in no group talks to none) until the partition heals by itself. Clients still reach all.
+    Partition {
+        #[arg(long)]
+        cluster: PathBuf,
+        /// Which client certificate to send the order with.
+        #[arg(long, default_value_t = 0)]
+        client: u32,
+        /// Replica ids on one side, comma-separated; repeat for more sides (e.g. --group 0,1 --group 2).
+        #[arg(long = "group", required = true)]
+        groups: Vec<String>,
+        /// How long the partition lasts.
+        #[arg(long)]
+        seconds: f64,
+    },
     /// Flood a cluster's replicas with what a hostile peer sends (handshakes without a certificate, garbage
     /// frames from a member, UDP noise), bounded in time and count, and say how they answered.
     Flood {
@@ -269,6 +284,39 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Partition {
+            cluster,
+            client,
+            groups,
+            seconds,
+        }) => {
+            if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+                bail!("--seconds must be a positive number of seconds up to a day, not {seconds}");
+            }
+            let groups = parse_groups(&groups)?;
+            let spec = config::cluster::load_cluster(&cluster)?;
+            let took = crate::cluster::external::partition_cluster(
+                &spec,
+                client,
+                &groups,
+                (seconds * 1000.0) as u64,
+            )?;
+            for (r, ok) in took.iter().enumerate() {
+                println!(
+                    "replica {r}: {}",
+                    if *ok {
+                        format!("partitioned for {seconds} s")
+                    } else {
+                        "did not answer (it keeps talking to everyone)".into()
+                    }
+                );
+            }
+            Ok(if took.iter().any(|t| *t) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Some(Cmd::Flood {
             cluster,
@@ -941,4 +989,24 @@ fn run_check(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--group 0,1 --group 2` arrives as ["0,1", "2"]: one side per argument.
+fn parse_groups(args: &[String]) -> Result<Vec<Vec<u32>>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for g in args {
+        let mut side = Vec::new();
+        for id in g.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let r: u32 = id
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--group {g}: `{id}` is not a replica id"))?;
+            if !seen.insert(r) {
+                bail!("--group: replica {r} is in more than one group");
+            }
+            side.push(r);
+        }
+        out.push(side);
+    }
+    Ok(out)
 }

@@ -118,6 +118,8 @@ fn a_leader_that_ignores_a_compaction_point_is_caught() {
         &|| {},
     );
     assert!(!s.failing.is_empty());
+    // Fast Paxos's fast quorums leave more copies of a slot: the bug shows about once in a thousand seeds.
+    let seeds: Vec<u64> = (1..=6000).collect();
     let s = check_seeds::<Fast>(
         &seeds,
         FaultKinds::all(),

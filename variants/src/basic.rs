@@ -526,6 +526,7 @@ impl BasicReplica {
             }
         }
         let kv = self.learner.kv();
+        self.queue.retain(|c| !kv.has_run(c.id()));
         self.mine.retain(|id| {
             if kv.is_acknowledged(*id) {
                 return false;

@@ -240,6 +240,8 @@ struct Candidate {
     /// The highest compaction point a promise reported, and who reported it: below it the promises say
     /// nothing, so the candidate must know those slots (from a snapshot) before it leads.
     compacted: (Slot, NodeId),
+    /// Whether it has asked everyone for those slots (then it asks again only on its ticks).
+    asked: bool,
 }
 
 #[derive(Debug)]
@@ -483,6 +485,7 @@ impl MultiReplica {
             started: now,
             waiting,
             compacted: (self.d.compacted, self.me()),
+            asked: false,
         });
         self.leader_hint = None;
         self.redraw_timeout();
@@ -529,15 +532,17 @@ impl MultiReplica {
     /// Phase 1 is won: re-propose, under our ballot, the highest-ballot value reported for every slot from
     /// `from` on, fill holes with no-ops, then serve clients.
     fn become_leader(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
-        if let Role::Candidate(c) = &self.role {
+        let first = self.learner.first_undecided();
+        if let Role::Candidate(c) = &mut self.role {
             // Slots below a promiser's compaction point are decided, but no promise reports their values: lead
-            // only once we know them, from a snapshot or decided values (asked of everyone here, again on each
-            // tick; their arrival retries).
+            // only once we know them, from a snapshot or decided values (asked of everyone here once, then on
+            // each tick; their arrival retries).
             let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
-            if self.learner.first_undecided() < c.compacted.0 && !mutant {
-                out.broadcast(MultiMsg::CatchUp {
-                    from: self.learner.first_undecided(),
-                });
+            if first < c.compacted.0 && !mutant {
+                if !c.asked {
+                    c.asked = true;
+                    out.broadcast(MultiMsg::CatchUp { from: first });
+                }
                 return;
             }
         }

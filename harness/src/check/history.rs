@@ -67,6 +67,14 @@ pub enum Violation {
         pending: usize,
         after_ms: u64,
     },
+    /// An acknowledged command that a live replica running the state machine had not applied at the end.
+    Lost {
+        client: ClientId,
+        seq: u64,
+        node: NodeId,
+        slot: Option<Slot>,
+        applied_upto: Slot,
+    },
     Storm {
         at_ms: u64,
     },
@@ -125,6 +133,19 @@ impl fmt::Display for Violation {
                  answered from it",
                 node.0
             ),
+            Violation::Lost { client, seq, node, slot, applied_upto } => match slot {
+                Some(s) => write!(
+                    f,
+                    "lost: client {} command {seq} was acknowledged (slot {}), but live replica {} ended having \
+                     applied only {} slots",
+                    client.0, s.0, node.0, applied_upto.0
+                ),
+                None => write!(
+                    f,
+                    "lost: client {} command {seq} was acknowledged, but it is in no decided slot (replica {})",
+                    client.0, node.0
+                ),
+            },
             Violation::Liveness { pending, after_ms } => write!(
                 f,
                 "liveness: {pending} operations still pending {after_ms} ms after a quorum was healed"

@@ -305,3 +305,63 @@ mod tests {
         assert!(matches!(h.violations[0], Violation::StateDivergence { .. }));
     }
 }
+
+/// What the end-of-run durability check found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// Commands whose client got a reply.
+    pub commands: usize,
+    /// Of them, writes.
+    pub writes: usize,
+    /// Acknowledged commands missing from the final state of at least one of the replicas checked.
+    pub lost: usize,
+}
+
+/// Every acknowledged command must be in the final state of every replica in `replicas` (the live ones that run
+/// the state machine): in a decided slot below what the replica has applied. The state check of [`verify`]
+/// already shows that what a replica applied is the log's prefix, so this makes "not lost" mean "in its state".
+/// Lost commands are added to the history's violations (the first few) and counted.
+pub fn acknowledged_in_every_state(
+    h: &mut History,
+    replicas: &[(NodeId, ReplicaStatus)],
+) -> Acknowledged {
+    let mut slot_of: HashMap<(ClientId, u64), u64> = HashMap::new();
+    for (s, value) in h.chosen.iter().enumerate() {
+        for cmd in value.iter().flat_map(|v| v.commands()) {
+            slot_of.entry((cmd.client, cmd.seq)).or_insert(s as u64);
+        }
+    }
+    let mut out = Acknowledged::default();
+    let mut found = Vec::new();
+    for (c, ops) in h.ops.iter().enumerate() {
+        let client = ClientId(c as u32);
+        for (seq, rec) in ops.iter().enumerate() {
+            if rec.completed.is_none() {
+                continue;
+            }
+            let seq = seq as u64;
+            out.commands += 1;
+            if matches!(rec.op, paxos_variants::Op::Put { .. }) {
+                out.writes += 1;
+            }
+            let slot = slot_of.get(&(client, seq)).copied();
+            let missing = replicas
+                .iter()
+                .find(|(_, st)| slot.is_none_or(|s| s >= st.applied_upto.0));
+            if let Some((node, st)) = missing {
+                out.lost += 1;
+                if found.len() < 10 {
+                    found.push(Violation::Lost {
+                        client,
+                        seq,
+                        node: *node,
+                        slot: slot.map(Slot),
+                        applied_upto: st.applied_upto,
+                    });
+                }
+            }
+        }
+    }
+    h.violations.extend(found);
+    out
+}

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 const START_WAIT: Duration = Duration::from_secs(5);
 /// How long a replica has to answer a control request.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the live replicas get, after the load stops, to learn every decided slot before they are judged.
+const CONVERGE_WAIT: Duration = Duration::from_secs(15);
 
 /// Runs against one live cluster share client ids and the checker's history, so each run's check also covers
 /// the commands of the runs before it on the same replicas.
@@ -173,7 +175,25 @@ impl Session {
         let (start, end) = counters
             .await
             .map_err(|e| ClusterError::Task(e.to_string()))?;
+        // A replica that was restarted or cut off may still be catching up: every live replica is judged on
+        // the whole run, so give them a bounded time to reach the same slot first.
+        let learners: Vec<usize> = (0..n)
+            .filter(|r| !spec.quorums.never_learns(NodeId(*r as u32)))
+            .collect();
+        if let Some(waited) = converge(&finder, n, &learners, CONVERGE_WAIT).await {
+            notes.push(format!(
+                "the live replicas had not all applied the same slots {:.1} s after the load stopped",
+                waited.as_secs_f64()
+            ));
+        }
         let finals = ask_all(&finder, n, true).await;
+        if let Some(s) = finals.iter().flatten().find(|s| s.log_error.is_some()) {
+            return Err(ClusterError::Config(format!(
+                "replica {} could not hand over its decided slots: {}",
+                s.id,
+                s.log_error.as_deref().unwrap_or_default()
+            )));
+        }
 
         let mut metrics = fleet_end.metrics;
         let mut replicas = Vec::with_capacity(n);
@@ -286,6 +306,32 @@ impl Session {
     }
 }
 
+/// Waits until every answering replica in `learners` has applied the same number of slots, or `limit` passes;
+/// returns how long it waited when they still differ.
+async fn converge(
+    finder: &ConnFinder,
+    n: usize,
+    learners: &[usize],
+    limit: Duration,
+) -> Option<Duration> {
+    let t0 = Instant::now();
+    loop {
+        let all = ask_all(finder, n, false).await;
+        let applied: Vec<u64> = learners
+            .iter()
+            .filter_map(|r| all[*r].as_ref())
+            .map(|s| s.status.applied_upto.0)
+            .collect();
+        if applied.iter().min() == applied.iter().max() {
+            return None;
+        }
+        if t0.elapsed() >= limit {
+            return Some(t0.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Every replica's snapshot, asked of all at once over their current connections; `None` for those that do
 /// not answer in time.
 async fn ask_all(finder: &ConnFinder, n: usize, log: bool) -> Vec<Option<Snapshot>> {
@@ -352,6 +398,69 @@ pub fn cluster_status(
             return Ok(vec![None; addrs.len()]);
         };
         let out = ask_all(&finder, addrs.len(), false).await;
+        fleet.shutdown(&mut NetTotals::default()).await;
+        Ok(out)
+    })
+}
+
+/// Splits a cluster's replica processes into `groups` for `for_ms` (`paxos-bench partition`): each replica
+/// sends protocol messages only within its group until the partition heals by itself. Returns, per replica,
+/// whether it took the order (a replica that does not answer keeps talking to everyone).
+pub fn partition_cluster(
+    cluster: &ClusterSpec,
+    client: u32,
+    groups: &[Vec<u32>],
+    for_ms: u64,
+) -> Result<Vec<bool>, ClusterError> {
+    let n = cluster.replicas.len();
+    if let Some(r) = groups.iter().flatten().find(|r| **r as usize >= n) {
+        return Err(ClusterError::Config(format!(
+            "{}: there is no replica {r} (ids are 0..{n})",
+            cluster.file.display()
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClusterError::Runtime)?;
+    rt.block_on(async {
+        let mut s = Session::new(cluster.clone());
+        s.next_client = client;
+        let creds = s.client_credentials(1)?;
+        let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
+        let fleet =
+            Fleet::<paxos_variants::multi::Multi>::dial(&read_cert(&cluster.ca)?, creds, &addrs)?;
+        let deadline = Instant::now() + CONTROL_TIMEOUT;
+        while !fleet.missing(n).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
+            return Ok(vec![false; n]);
+        };
+        let req = crate::net::control::ControlRequest::Partition {
+            groups: groups.to_vec(),
+            for_ms,
+        };
+        let mut jobs = tokio::task::JoinSet::new();
+        for r in 0..n {
+            let conn = finder.connection(Identity::Replica(r as u32));
+            let req = req.clone();
+            jobs.spawn(async move {
+                let ok = match conn {
+                    Some(c) => crate::net::control::call::<u32>(&c, &req, CONTROL_TIMEOUT)
+                        .await
+                        .is_ok_and(|id| id == r as u32),
+                    None => false,
+                };
+                (r, ok)
+            });
+        }
+        let mut out = vec![false; n];
+        while let Some(done) = jobs.join_next().await {
+            if let Ok((r, ok)) = done {
+                out[r] = ok;
+            }
+        }
         fleet.shutdown(&mut NetTotals::default()).await;
         Ok(out)
     })

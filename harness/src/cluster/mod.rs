@@ -244,6 +244,7 @@ impl Shared<'_> {
             stop: stop_rx,
             wal,
             recovered_records,
+            decided: None,
         };
         node.job = Some((stop_tx, tokio::spawn(task.run())));
         Ok(())

@@ -7,6 +7,10 @@
 //! before it answers, see [`super::replica_task`]); started again after a crash, it reads the log back and
 //! rejoins with every promise and acceptance it made. With memory storage a killed node must stay down: a Paxos
 //! acceptor that comes back having forgotten its promises could break agreement.
+//!
+//! The slots it decides go to a file beside its log (`replica-K.decided`, see [`crate::storage::decided`]),
+//! not to memory, so a node's footprint does not grow with the length of a run; the load generator reads them
+//! through the control channel after the run.
 
 use super::replica_task::{ReplicaTask, Start};
 use super::{replica_setup, ClusterError};
@@ -17,12 +21,14 @@ use crate::net::inject::{DelayerThread, Regions, WanSender};
 use crate::net::replica_endpoint;
 use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
 use crate::net::transport::{AcceptPolicy, Transport, INBOX};
+use crate::sim::Partitions;
+use crate::storage::decided::DecidedFile;
 use crate::storage::{open_replica_log, Storage};
 use crate::wan::LinkModel;
 use crate::with_variant;
 use paxos_variants::{DetRng, NodeId, Peer, Variant};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
@@ -122,7 +128,7 @@ async fn node<V: Variant>(
     };
     let spec = sim_spec_for(exp, &plan);
     let delayer = DelayerThread::start().map_err(ClusterError::Runtime)?;
-    let sender = WanSender::new(
+    let mut sender = WanSender::new(
         Peer::Replica(NodeId(id)),
         cluster.replicas.len(),
         Arc::new(Regions::for_topology(&exp.topology)),
@@ -138,17 +144,21 @@ async fn node<V: Variant>(
         Metrics::new(0, u64::MAX),
         Instant::now(),
     );
+    // Partitions between replica processes come from the control channel (`paxos-bench partition`).
+    sender.partitions = Some(Arc::new(RwLock::new(Partitions::new(
+        cluster.replicas.len(),
+    ))));
     let mut recovered = None;
-    let (start, wal) = if exp.storage == [Storage::Wal] {
-        if let Some(dir) = me.wal.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                let made = std::fs::create_dir_all(dir)
-                    .and_then(|()| crate::storage::wal::sync_parent(dir));
-                made.map_err(|e| {
-                    ClusterError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
-            }
+    if let Some(dir) = me.wal.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            let made =
+                std::fs::create_dir_all(dir).and_then(|()| crate::storage::wal::sync_parent(dir));
+            made.map_err(|e| {
+                ClusterError::Config(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
+    }
+    let (start, wal) = if exp.storage == [Storage::Wal] {
         match open_replica_log::<V::Replica>(&me.wal, V::NAME)? {
             (log, Some(prior)) => {
                 tracing::info!(
@@ -166,6 +176,9 @@ async fn node<V: Variant>(
     } else {
         (Start::New(replica_setup(&spec, id as usize, 0)), None)
     };
+    // A replica that starts again from its log keeps the decisions of its earlier incarnation.
+    let decided = DecidedFile::open(&me.wal.with_extension("decided"), recovered.is_some())
+        .map_err(|e| ClusterError::Config(e.to_string()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = ReplicaTask::<V> {
         id,
@@ -173,6 +186,7 @@ async fn node<V: Variant>(
         start,
         wal,
         recovered_records: recovered.unwrap_or(0) as u64,
+        decided: Some(decided),
         inbox,
         sender,
         links: net.link_finder(),
@@ -203,8 +217,7 @@ async fn node<V: Variant>(
     match end {
         Ok(end) => match end.failed {
             Some(why) => Err(ClusterError::Config(format!(
-                "replica {id} stopped: its write-ahead log {} failed: {why}",
-                me.wal.display()
+                "replica {id} stopped: it could not write what it must keep: {why}"
             ))),
             None => Ok(()),
         },

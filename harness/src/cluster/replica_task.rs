@@ -9,6 +9,7 @@ use super::timers::Timers;
 use crate::net::control::{process_cpu_ms, ControlCall, ControlRequest, Snapshot};
 use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
+use crate::storage::decided::DecidedFile;
 use crate::storage::wal::{Wal, WalError, WalStats};
 use paxos_variants::{
     DurableRecord, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time, Value, Variant,
@@ -58,6 +59,8 @@ pub struct ReplicaTask<V: Variant> {
     pub wal: Option<Wal>,
     /// Records read back from that log at start, for the status a process reports.
     pub recovered_records: u64,
+    /// Where a replica process keeps its decisions for the checker (`None`: in memory, handed back at the end).
+    pub decided: Option<DecidedFile>,
 }
 
 struct Driver<V: Variant> {
@@ -66,6 +69,7 @@ struct Driver<V: Variant> {
     wal: Option<Wal>,
     timers: Timers<RTimer<V>>,
     decisions: Vec<(Slot, Value)>,
+    decided: Option<DecidedFile>,
     sender: WanSender,
     links: LinkFinder,
 }
@@ -93,8 +97,16 @@ impl<V: Variant> Driver<V> {
         }
     }
 
-    fn flush(&mut self, now_ns: u64) {
-        self.decisions.append(&mut self.out.decisions);
+    /// Records what the inputs decided, then sends what they produced and arms their timers.
+    fn flush(&mut self, now_ns: u64) -> Result<(), String> {
+        match self.decided.as_mut() {
+            Some(file) => {
+                let r = file.append(&self.out.decisions);
+                self.out.decisions.clear();
+                r.map_err(|e| e.to_string())?;
+            }
+            None => self.decisions.append(&mut self.out.decisions),
+        }
         let links = &mut self.links;
         for (dest, msg) in self.out.sends.drain(..) {
             self.sender.send(dest, &msg, |p| links.find(p));
@@ -103,6 +115,15 @@ impl<V: Variant> Driver<V> {
             self.timers.set(now_ns + after.as_nanos() as u64, t);
         }
         self.out.completions.clear();
+        Ok(())
+    }
+
+    /// Every decision this replica recorded, for the checker.
+    fn decided_log(&self) -> Result<Vec<(Slot, Value)>, String> {
+        match &self.decided {
+            Some(file) => file.read_all().map_err(|e| e.to_string()),
+            None => Ok(self.decisions.clone()),
+        }
     }
 }
 
@@ -118,6 +139,7 @@ impl<V: Variant> ReplicaTask<V> {
             mut stop,
             wal,
             recovered_records,
+            decided,
         } = self;
         let epoch = sender.epoch;
         let now_ns = || epoch.elapsed().as_nanos() as u64;
@@ -128,6 +150,7 @@ impl<V: Variant> ReplicaTask<V> {
             wal,
             timers: Timers::default(),
             decisions: Vec::new(),
+            decided,
             sender,
             links,
         };
@@ -140,11 +163,21 @@ impl<V: Variant> ReplicaTask<V> {
         };
         let mut failed = d.persist(&mut replica).err().map(|e| e.to_string());
         if failed.is_none() {
-            d.flush(now);
+            failed = d.flush(now).err();
         }
         let mut handler_ns = 0u64;
         let mut handled = 0u64;
+        // When a partition a control request made ends (it heals on the next event after that).
+        let mut heal_at: Option<Instant> = None;
         while failed.is_none() {
+            if heal_at.is_some_and(|at| Instant::now() >= at) {
+                heal_at = None;
+                if let Some(p) = &d.sender.partitions {
+                    if let Ok(mut p) = p.write() {
+                        p.heal();
+                    }
+                }
+            }
             let wake = d
                 .timers
                 .next_at()
@@ -157,11 +190,33 @@ impl<V: Variant> ReplicaTask<V> {
                         control = None;
                         continue;
                     };
-                    let ControlRequest::Snapshot { log } = call.req;
+                    let log = match call.req {
+                        ControlRequest::Snapshot { log } => log,
+                        ControlRequest::Partition { groups, for_ms } => {
+                            let groups: Vec<Vec<usize>> = groups
+                                .iter()
+                                .map(|g| g.iter().map(|r| *r as usize).collect())
+                                .collect();
+                            if let Some(p) = &d.sender.partitions {
+                                if let Ok(mut p) = p.write() {
+                                    p.split(&groups);
+                                }
+                            }
+                            heal_at = Some(Instant::now() + Duration::from_millis(for_ms));
+                            let _ = call.reply.send(postcard::to_allocvec(&id).unwrap_or_default());
+                            continue;
+                        }
+                    };
+                    let (decisions, log_error) = match log.then(|| d.decided_log()) {
+                        Some(Ok(all)) => (all, None),
+                        Some(Err(e)) => (Vec::new(), Some(e)),
+                        None => (Vec::new(), None),
+                    };
                     let snap = Snapshot {
                         id,
                         status: replica.status(),
-                        decisions: if log { d.decisions.clone() } else { Vec::new() },
+                        decisions,
+                        log_error,
                         sent_by_kind: d
                             .sender
                             .metrics
@@ -202,7 +257,7 @@ impl<V: Variant> ReplicaTask<V> {
                     }
                     failed = d.persist(&mut replica).err().map(|e| e.to_string());
                     if failed.is_none() {
-                        d.flush(now);
+                        failed = d.flush(now).err();
                     }
                 }
                 _ = sleep_until(wake), if wake.is_some() => {
@@ -212,7 +267,7 @@ impl<V: Variant> ReplicaTask<V> {
                     }
                     failed = d.persist(&mut replica).err().map(|e| e.to_string());
                     if failed.is_none() {
-                        d.flush(now);
+                        failed = d.flush(now).err();
                     }
                 }
             }

@@ -13,10 +13,14 @@ use tokio::sync::oneshot;
 /// Largest snapshot a client reads (a decided log of a long run with large payloads).
 pub const MAX_SNAPSHOT: usize = 1 << 30;
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum ControlRequest {
     /// Status and counters; with the decided log when `log` is set.
     Snapshot { log: bool },
+    /// From now on, for `for_ms`, this replica sends protocol messages only to the replicas of its own group
+    /// (a replica in no group sends to none); every replica told the same groups makes a partition that heals
+    /// by itself. The answer is the replica's id.
+    Partition { groups: Vec<Vec<u32>>, for_ms: u64 },
 }
 
 /// A replica's decided log and status.
@@ -26,6 +30,8 @@ pub struct Snapshot {
     pub status: ReplicaStatus,
     /// Empty unless the log was asked for.
     pub decisions: Vec<(Slot, Value)>,
+    /// Why the log could not be read back (a replica process keeps it in a file), when it was asked for.
+    pub log_error: Option<String>,
     /// Messages and bytes this replica has sent since it started, by message type.
     pub sent_by_kind: Vec<(String, u64, u64)>,
     pub uptime_ms: u64,
@@ -66,15 +72,23 @@ pub async fn request_snapshot(
     log: bool,
     timeout: Duration,
 ) -> Result<Snapshot, ControlError> {
-    let call = async {
+    call(conn, &ControlRequest::Snapshot { log }, timeout).await
+}
+
+/// Sends one control request and reads its answer.
+pub async fn call<T: serde::de::DeserializeOwned>(
+    conn: &quinn::Connection,
+    req: &ControlRequest,
+    timeout: Duration,
+) -> Result<T, ControlError> {
+    let exchange = async {
         let (mut send, mut recv) = conn.open_bi().await?;
-        send.write_all(&encode(&ControlRequest::Snapshot { log })?)
-            .await?;
+        send.write_all(&encode(req)?).await?;
         send.finish()?;
         let bytes = recv.read_to_end(MAX_SNAPSHOT).await?;
-        Ok::<Snapshot, ControlError>(decode(&bytes)?)
+        Ok::<T, ControlError>(decode(&bytes)?)
     };
-    tokio::time::timeout(timeout, call)
+    tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| ControlError::Timeout(timeout))?
 }

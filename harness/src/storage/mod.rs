@@ -2,6 +2,7 @@
 //! disk were infinitely fast), or in a write-ahead log per replica, synced before the replica answers.
 //! [`sync_floor`] measures the disk's own `fdatasync` time, the floor under any durable commit.
 
+pub mod decided;
 pub mod wal;
 
 use paxos_variants::{DurableRecord, Replica};

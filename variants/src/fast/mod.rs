@@ -287,6 +287,8 @@ struct Candidate {
     reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>>,
     /// The highest compaction point a promise reported: the candidate must know the slots below it first.
     compacted: Slot,
+    /// Whether it has asked everyone for those slots (then it asks again only on its ticks).
+    asked: bool,
     started: Time,
 }
 
@@ -807,11 +809,27 @@ impl FastReplica {
         // Whether or not it was ahead, it says the slots below it are decided: a coordinator stops proposing
         // and recovering there (an acceptor that forgot them answers with a snapshot, never a vote).
         let applied = self.learner.applied_upto();
+        let mut orphans = Vec::new();
         if let Role::Leader(co) = &mut self.role {
-            co.slots = co.slots.split_off(&applied);
+            let rest = co.slots.split_off(&applied);
+            for sv in std::mem::replace(&mut co.slots, rest).into_values() {
+                for v in sv.fast.values().chain(sv.classic.as_ref().map(|c| &c.0)) {
+                    orphans.extend(v.commands().iter().cloned());
+                }
+            }
             if co.range.as_ref().is_some_and(|rr| rr.from < applied) {
                 co.range = None;
             }
+        }
+        // Commands that were voted into those slots but did not run there go out again, as after a collision.
+        let mut sent = std::collections::HashSet::new();
+        for cmd in orphans {
+            let id = cmd.id();
+            if self.learner.kv().has_run(id) || !sent.insert(id) {
+                continue;
+            }
+            out.broadcast(FastMsg::Request(cmd.clone()));
+            self.fast_vote(now, cmd, out);
         }
         self.retry_candidacy(now, out);
     }
@@ -932,6 +950,7 @@ impl FastReplica {
             promises,
             reports,
             compacted: self.d.compacted,
+            asked: false,
             started: now,
         });
         self.leader_hint = None;
@@ -972,26 +991,32 @@ impl FastReplica {
     /// Phase 1 is won: every reported slot gets the value recovery allows (a no-op where none was voted), in
     /// the classic round of our ballot; every later slot is opened for fast voting.
     fn become_leader(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
-        if let Role::Candidate(c) = &self.role {
+        let first = self.learner.first_undecided();
+        if let Role::Candidate(c) = &mut self.role {
             // Slots below a promiser's compaction point are decided, but their votes are gone from its report:
-            // lead only once we know them (asked of everyone here, again on each tick; their arrival retries).
+            // lead only once we know them (asked of everyone here once, then on each tick; their arrival
+            // retries).
             let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
-            if self.learner.first_undecided() < c.compacted && !mutant {
-                out.broadcast(FastMsg::CatchUp {
-                    from: self.learner.first_undecided(),
-                });
+            if first < c.compacted && !mutant {
+                if !c.asked {
+                    c.asked = true;
+                    out.broadcast(FastMsg::CatchUp { from: first });
+                }
                 return;
             }
         }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
             return;
         };
+        // Fast voting opens past every reported vote and past every slot learned decided (while waiting for
+        // compacted slots, say): promisers that compacted report no vote there, yet the slots are taken.
         let end = c
             .reports
             .keys()
             .next_back()
             .map_or(c.from, |s| s.next())
-            .max(c.from);
+            .max(c.from)
+            .max(self.learner.known_end());
         let q = c.promises.len();
         let mut recovered = Vec::new();
         for s in c.from.0..end.0 {
@@ -1181,11 +1206,12 @@ impl FastReplica {
                 self.promise(ballot);
                 self.observe_ballot(now, ballot);
                 self.heard_from_leader(now, ballot);
+                // The commit index first: a waiting command must not be voted into a slot already decided.
+                self.commit_seen = self.commit_seen.max(commit);
                 if self.open.is_none_or(|(b, _)| b != ballot) {
                     self.open = Some((ballot, start));
                     self.vote_waiting(now, out);
                 }
-                self.commit_seen = self.commit_seen.max(commit);
                 if !self.is_leader() {
                     self.catch_up(out);
                 }

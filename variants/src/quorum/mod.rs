@@ -208,6 +208,12 @@ impl QuorumSystem {
         Ok(QuorumSystem::Grid { rows, cols })
     }
 
+    /// Whether `node` runs no state machine by design: Cheap Paxos's auxiliaries only vote (when a main fails)
+    /// and never learn the log, so they are not asked to hold every decided command.
+    pub fn never_learns(&self, node: crate::types::NodeId) -> bool {
+        matches!(self, QuorumSystem::Cheap { mains, .. } if !mains.contains(node))
+    }
+
     pub fn n(&self) -> usize {
         match *self {
             QuorumSystem::Majority { n }

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Soak: each variant runs for ten minutes as five `paxos-bench node` processes on loopback (QUIC, write-ahead
+# logs, 1% message loss from bench-configs/soak.toml), driven by `paxos-bench run --cluster`, while this script
+#   - kills the leader with SIGKILL and starts it again from its log,
+#   - partitions the leader of that moment away from the other replicas and lets the partition heal,
+#   - samples every replica process's resident memory (VmRSS) every few seconds.
+# The run's checker verifies the history (agreement, validity, exactly-once, linearizability) and that every
+# acknowledged command is in the final state of every live replica that runs the state machine.
+#
+#   scripts/soak.sh [--quick] [--variants multi,basic,...] [--out DIR]
+#
+#   --quick     45 s per variant, faults at 12 s and 22 s (what CI runs); memory is shown, not judged, since
+#               45 s reaches no steady state
+#   --variants  a comma list (default: all five)
+#   --out       where results go (default: reports/soak, or reports/soak-quick with --quick): per variant the
+#               run's results directory, the nodes' logs and rss.csv; soak.md holds the summary table
+#
+# A variant passes when its run exits 0 (the history checks; lost commands fail the check) and, in the full
+# mode, every replica's memory at the end is within 20% of its memory at minute two. Exit 1 if any fails.
+# Everything the script starts is stopped when it exits, including on Ctrl-C.
+set -euo pipefail
+
+die() { echo "soak.sh: $*" >&2; exit 2; }
+
+QUICK=0
+VARIANTS="multi,basic,flexible,fast,cheap"
+OUT=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1; shift ;;
+        --variants) VARIANTS="${2:?--variants needs a list}"; shift 2 ;;
+        --out) OUT="${2:?--out needs a directory}"; shift 2 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CONFIG="$ROOT/bench-configs/soak.toml"
+[ -f "$CONFIG" ] || die "$CONFIG is missing"
+BIN="${PAXOS_BENCH:-}"
+if [ -z "$BIN" ]; then
+    (cd "$ROOT" && cargo build --release --locked -q -p paxos-harness)
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/paxos-bench"
+fi
+[ -x "$BIN" ] || die "$BIN is not an executable paxos-bench"
+
+if [ "$QUICK" = 1 ]; then
+    DURATION=45; KILL_AT=12; RESTART_AFTER=3; PART_AT=22; PART_FOR=6; MEM_AT=10; SAMPLE=2
+    OUT="${OUT:-$ROOT/reports/soak-quick}"
+else
+    DURATION=600; KILL_AT=150; RESTART_AFTER=15; PART_AT=300; PART_FOR=30; MEM_AT=120; SAMPLE=10
+    OUT="${OUT:-$ROOT/reports/soak}"
+fi
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+N=5
+
+PIDS=()
+RUN_PID=""
+cleanup() {
+    for p in "${PIDS[@]}" $RUN_PID; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+start_node() { # $1 = replica id
+    "$BIN" node --cluster "$W/cluster.toml" --id "$1" >>"$W/node-$1.log" 2>&1 &
+    PIDS[$1]=$!
+}
+
+leader() { # prints the id of the replica that says it leads, or nothing
+    "$BIN" status --cluster "$W/cluster.toml" --client 15 2>/dev/null | awk '$3 == "leader" {print $1; exit}'
+}
+
+wait_for_leader() { # up to $1 seconds; prints the leader's id
+    local l="" t=0
+    while [ -z "$l" ] && [ "$t" -lt "$1" ]; do
+        l="$(leader)"; [ -n "$l" ] || { sleep 1; t=$((t + 1)); }
+    done
+    echo "$l"
+}
+
+SUMMARY="$OUT/soak.md"
+{
+    echo "| variant | ops acknowledged | writes | lost | linearizable | RSS MB at ${MEM_AT} s (max replica) | RSS MB at end | end / ${MEM_AT} s (worst replica) | verdict |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+} >"$SUMMARY"
+FAILED=0
+
+IFS=',' read -r -a LIST <<<"$VARIANTS"
+for V in "${LIST[@]}"; do
+    W="$OUT/$V"
+    rm -rf "$W"
+    mkdir -p "$W"
+    grep -q "^name = \"$V\"" "$CONFIG" || die "$V is not a [[variant]] of $CONFIG"
+    "$BIN" keys --replicas "$N" --clients 16 --out "$W/keys" >/dev/null
+    sed -e "s/^duration_s = .*/duration_s = $DURATION/" "$CONFIG" >"$W/exp.toml"
+    BASE=$((20000 + RANDOM % 30000))
+    {
+        echo "experiment = \"exp.toml\""
+        echo "variant = \"$V\""
+        echo "ca = \"keys/ca.crt\""
+        echo "client_keys = \"keys\""
+        for i in $(seq 0 $((N - 1))); do
+            echo "[[replica]]"
+            echo "id = $i"
+            echo "addr = \"127.0.0.1:$((BASE + i))\""
+            echo "cert = \"keys/replica-$i.crt\""
+            echo "key = \"keys/replica-$i.key\""
+        done
+    } >"$W/cluster.toml"
+
+    PIDS=()
+    for i in $(seq 0 $((N - 1))); do start_node "$i"; done
+    [ -n "$(wait_for_leader 30)" ] || die "$V: no leader 30 s after the nodes started (see $W/node-*.log)"
+
+    echo "soak: $V for $DURATION s (kill the leader at $KILL_AT s, partition the leader at $PART_AT s for $PART_FOR s)"
+    "$BIN" run "$W/exp.toml" --cluster "$W/cluster.toml" --out "$W/run" >"$W/run.log" 2>&1 &
+    RUN_PID=$!
+    T0=$(date +%s)
+    echo "t_s,replica,pid,rss_kb" >"$W/rss.csv"
+    KILLED="" RESTARTED=0 PARTED=0 NEXT_SAMPLE=0
+    while kill -0 "$RUN_PID" 2>/dev/null; do
+        T=$(( $(date +%s) - T0 ))
+        if [ "$T" -ge "$NEXT_SAMPLE" ] && [ "$T" -le "$DURATION" ]; then
+            for i in $(seq 0 $((N - 1))); do
+                echo "$T,$i,${PIDS[$i]},$(rss_kb "${PIDS[$i]}")" >>"$W/rss.csv"
+            done
+            NEXT_SAMPLE=$((NEXT_SAMPLE + SAMPLE))
+        fi
+        if [ -z "$KILLED" ] && [ "$T" -ge "$KILL_AT" ]; then
+            KILLED="$(leader)"
+            if [ -n "$KILLED" ]; then
+                kill -9 "${PIDS[$KILLED]}"
+                wait "${PIDS[$KILLED]}" 2>/dev/null || true
+                echo "  t=${T}s killed leader $KILLED (SIGKILL)" | tee -a "$W/faults.log"
+                KILL_T=$T
+            fi
+        fi
+        if [ -n "$KILLED" ] && [ "$RESTARTED" = 0 ] && [ "$T" -ge $((KILL_T + RESTART_AFTER)) ]; then
+            start_node "$KILLED"
+            RESTARTED=1
+            echo "  t=${T}s started replica $KILLED again from its log" | tee -a "$W/faults.log"
+        fi
+        if [ "$PARTED" = 0 ] && [ "$T" -ge "$PART_AT" ]; then
+            L="$(leader)"
+            if [ -n "$L" ]; then
+                OTHERS="$(seq 0 $((N - 1)) | grep -vx "$L" | paste -sd, -)"
+                "$BIN" partition --cluster "$W/cluster.toml" --client 14 --group "$L" --group "$OTHERS" \
+                    --seconds "$PART_FOR" >>"$W/faults.log" 2>&1 || true
+                echo "  t=${T}s partitioned leader $L from $OTHERS for ${PART_FOR}s" | tee -a "$W/faults.log"
+                PARTED=1
+            fi
+        fi
+        sleep 1
+    done
+    set +e
+    wait "$RUN_PID"
+    RC=$?
+    set -e
+    RUN_PID=""
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+
+    NOTE="$(grep -o 'acknowledged [0-9]* commands ([0-9]* writes), lost [0-9]*' "$W/run.log" | tail -1 || true)"
+    ACKED="$(echo "$NOTE" | awk '{print $2}')"
+    WRITES="$(echo "$NOTE" | sed -E 's/.*\(([0-9]+) writes\).*/\1/')"
+    LOST="$(echo "$NOTE" | awk '{print $NF}')"
+    if [ "$RC" = 0 ] && [ -n "$NOTE" ]; then LIN=yes; else LIN=no; ACKED="${ACKED:--}"; WRITES="${WRITES:--}"; LOST="${LOST:--}"; fi
+    # Memory: each replica's sample nearest MEM_AT and its last sample (a restarted replica's last is its new
+    # process's). The ratio is judged per replica.
+    read -r MEM_EARLY MEM_END WORST < <(awk -F, -v at="$MEM_AT" '
+        NR > 1 && $4 > 0 {
+            if (!($2 in early) || ($1 <= at && $1 >= et[$2])) { early[$2] = $4; et[$2] = $1 }
+            last[$2] = $4
+        }
+        END {
+            me = 0; ml = 0; w = 0
+            for (r in early) {
+                if (early[r] > me) me = early[r]
+                if (last[r] > ml) ml = last[r]
+                if (last[r] / early[r] > w) w = last[r] / early[r]
+            }
+            printf "%.1f %.1f %.3f\n", me / 1024, ml / 1024, w
+        }' "$W/rss.csv")
+    VERDICT=pass
+    [ "$LIN" = yes ] && [ "$LOST" = 0 ] || VERDICT=FAIL
+    if [ "$QUICK" = 0 ] && awk -v w="$WORST" 'BEGIN { exit !(w > 1.2) }'; then VERDICT=FAIL; fi
+    [ "$VERDICT" = pass ] || FAILED=1
+    echo "| $V | $ACKED | $WRITES | $LOST | $LIN | $MEM_EARLY | $MEM_END | $WORST | $VERDICT |" >>"$SUMMARY"
+    if [ "$RC" != 0 ]; then
+        echo "  $V: the run failed (exit $RC):" >&2
+        tail -5 "$W/run.log" >&2
+    fi
+done
+
+echo
+cat "$SUMMARY"
+[ "$QUICK" = 0 ] || echo "(quick mode: memory shown, not judged)"
+exit "$FAILED"
