@@ -2,15 +2,16 @@
 # Soak: each variant runs for ten minutes as five `paxos-bench node` processes on loopback (QUIC, write-ahead
 # logs, 1% message loss from bench-configs/soak.toml), driven by `paxos-bench run --cluster`, while this script
 #   - kills the leader with SIGKILL and starts it again from its log,
-#   - partitions the leader of that moment away from the other replicas and lets the partition heal,
+#   - partitions the leader of that moment away from the other replicas and lets the partition heal
+#     (Basic Paxos has no leader: both faults hit replica 0, the proposer the clients reach first),
 #   - samples every replica process's resident memory (VmRSS) every few seconds.
 # The run's checker verifies the history (agreement, validity, exactly-once, linearizability) and that every
 # acknowledged command is in the final state of every live replica that runs the state machine.
 #
 #   scripts/soak.sh [--quick] [--variants multi,basic,...] [--out DIR]
 #
-#   --quick     45 s per variant, faults at 12 s and 22 s (what CI runs); memory is shown, not judged, since
-#               45 s reaches no steady state
+#   --quick     30 s per variant, faults at 8 s and 16 s (what CI runs); memory is shown, not judged, since
+#               30 s reaches no steady state
 #   --variants  a comma list (default: all five)
 #   --out       where results go (default: reports/soak, or reports/soak-quick with --quick): per variant the
 #               run's results directory, the nodes' logs and rss.csv; soak.md holds the summary table
@@ -46,7 +47,7 @@ fi
 [ -x "$BIN" ] || die "$BIN is not an executable paxos-bench"
 
 if [ "$QUICK" = 1 ]; then
-    DURATION=45; KILL_AT=12; RESTART_AFTER=3; PART_AT=22; PART_FOR=6; MEM_AT=10; SAMPLE=2
+    DURATION=30; KILL_AT=8; RESTART_AFTER=3; PART_AT=16; PART_FOR=5; MEM_AT=6; SAMPLE=2
     OUT="${OUT:-$ROOT/reports/soak-quick}"
 else
     DURATION=600; KILL_AT=150; RESTART_AFTER=15; PART_AT=300; PART_FOR=30; MEM_AT=120; SAMPLE=10
@@ -74,14 +75,20 @@ start_node() { # $1 = replica id
     PIDS[$1]=$!
 }
 
-leader() { # prints the id of the replica that says it leads, or nothing
+# The replica the faults aim at: the one that says it leads; Basic Paxos has no leader, so there it is replica 0,
+# the proposer the clients reach first (all replicas are equally near and ties go to the lowest id).
+target() {
+    if [ "$V" = basic ]; then echo 0; return; fi
     "$BIN" status --cluster "$W/cluster.toml" --client 15 2>/dev/null | awk '$3 == "leader" {print $1; exit}'
 }
 
-wait_for_leader() { # up to $1 seconds; prints the leader's id
-    local l="" t=0
-    while [ -z "$l" ] && [ "$t" -lt "$1" ]; do
-        l="$(leader)"; [ -n "$l" ] || { sleep 1; t=$((t + 1)); }
+wait_for_target() { # up to $1 seconds; prints the target's id once every replica answers
+    local l="" t=0 up=0
+    while [ "$t" -lt "$1" ]; do
+        up="$("$BIN" status --cluster "$W/cluster.toml" --client 15 2>/dev/null | awk 'NR > 1 && $3 != "unreachable"' | wc -l)"
+        l="$(target)"
+        [ "$up" = "$N" ] && [ -n "$l" ] && break
+        sleep 1; t=$((t + 1))
     done
     echo "$l"
 }
@@ -118,7 +125,7 @@ for V in "${LIST[@]}"; do
 
     PIDS=()
     for i in $(seq 0 $((N - 1))); do start_node "$i"; done
-    [ -n "$(wait_for_leader 30)" ] || die "$V: no leader 30 s after the nodes started (see $W/node-*.log)"
+    [ -n "$(wait_for_target 30)" ] || die "$V: no leader 30 s after the nodes started (see $W/node-*.log)"
 
     echo "soak: $V for $DURATION s (kill the leader at $KILL_AT s, partition the leader at $PART_AT s for $PART_FOR s)"
     "$BIN" run "$W/exp.toml" --cluster "$W/cluster.toml" --out "$W/run" >"$W/run.log" 2>&1 &
@@ -135,7 +142,7 @@ for V in "${LIST[@]}"; do
             NEXT_SAMPLE=$((NEXT_SAMPLE + SAMPLE))
         fi
         if [ -z "$KILLED" ] && [ "$T" -ge "$KILL_AT" ]; then
-            KILLED="$(leader)"
+            KILLED="$(target)"
             if [ -n "$KILLED" ]; then
                 kill -9 "${PIDS[$KILLED]}"
                 wait "${PIDS[$KILLED]}" 2>/dev/null || true
@@ -149,7 +156,7 @@ for V in "${LIST[@]}"; do
             echo "  t=${T}s started replica $KILLED again from its log" | tee -a "$W/faults.log"
         fi
         if [ "$PARTED" = 0 ] && [ "$T" -ge "$PART_AT" ]; then
-            L="$(leader)"
+            L="$(target)"
             if [ -n "$L" ]; then
                 OTHERS="$(seq 0 $((N - 1)) | grep -vx "$L" | paste -sd, -)"
                 "$BIN" partition --cluster "$W/cluster.toml" --client 14 --group "$L" --group "$OTHERS" \

@@ -205,6 +205,75 @@ fn killing_the_leader_mid_run_elects_a_new_one_and_the_history_checks() {
     );
 }
 
+/// `paxos-bench partition` cuts the leader away from the other two replicas for 2 s mid-run: they elect another,
+/// the partition heals by itself, and the run checks, with every acknowledged command in all three states.
+#[test]
+fn partitioning_the_leader_away_elects_another_and_heals_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write_cluster(dir.path(), 8);
+    let _nodes = start_nodes(&cluster);
+    let leader = single_leader(&cluster);
+    let others: Vec<String> = (0..3)
+        .filter(|&r| r != leader)
+        .map(|r| r.to_string())
+        .collect();
+    let run = spawn_run(
+        &dir.path().join("exp.toml"),
+        &cluster,
+        &dir.path().join("out"),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let cut = bench()
+        .args(["partition", "--client", "6", "--seconds", "2", "--cluster"])
+        .arg(&cluster)
+        .args(["--group", &leader.to_string(), "--group", &others.join(",")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&cut.stdout);
+    assert!(cut.status.success(), "{said}");
+    assert_eq!(said.matches("partitioned for 2 s").count(), 3, "{said}");
+    let out = run.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run failed\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("lost 0: each is in the final state of all 3 live replicas"),
+        "{stdout}"
+    );
+    let new_leader = (0..3)
+        .filter(|&r| r != leader)
+        .any(|r| stdout.contains(&format!("leader at the end: replica {r}")));
+    assert!(new_leader, "{stdout}");
+    // Healed: the old leader follows and has applied as much as the others.
+    let after = status(&cluster);
+    let applied: Vec<&str> = after
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .collect();
+    assert_eq!(applied.len(), 3, "{after}");
+    assert!(applied.iter().all(|a| *a == applied[0]), "{after}");
+
+    // Orders that name no replica or put one on two sides are refused before anything is sent.
+    let bad = |groups: &[&str]| {
+        let mut c = bench();
+        c.args(["partition", "--seconds", "1", "--cluster"])
+            .arg(&cluster);
+        for g in groups {
+            c.args(["--group", g]);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        String::from_utf8_lossy(&o.stderr).to_string()
+    };
+    assert!(bad(&["0,1", "1"]).contains("replica 1 is in more than one group"));
+    assert!(bad(&["0", "7"]).contains("there is no replica 7"));
+    assert!(bad(&["0", "x"]).contains("`x` is not a replica id"));
+}
+
 #[test]
 fn a_node_reports_a_port_in_use_and_a_missing_certificate_clearly() {
     let dir = tempfile::tempdir().unwrap();

@@ -152,6 +152,66 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
     h.violations.extend(found);
 }
 
+/// What the end-of-run durability check found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// Commands whose client got a reply.
+    pub commands: usize,
+    /// Of them, writes.
+    pub writes: usize,
+    /// Acknowledged commands missing from the final state of at least one of the replicas checked.
+    pub lost: usize,
+}
+
+/// Every acknowledged command must be in the final state of every replica in `replicas` (the live ones that run
+/// the state machine): in a decided slot below what the replica has applied. The state check of [`verify`]
+/// already shows that what a replica applied is the log's prefix, so this makes "not lost" mean "in its state".
+/// Lost commands are added to the history's violations (the first few) and counted.
+pub fn acknowledged_in_every_state(
+    h: &mut History,
+    replicas: &[(NodeId, ReplicaStatus)],
+) -> Acknowledged {
+    let mut slot_of: HashMap<(ClientId, u64), u64> = HashMap::new();
+    for (s, value) in h.chosen.iter().enumerate() {
+        for cmd in value.iter().flat_map(|v| v.commands()) {
+            slot_of.entry((cmd.client, cmd.seq)).or_insert(s as u64);
+        }
+    }
+    let mut out = Acknowledged::default();
+    let mut found = Vec::new();
+    for (c, ops) in h.ops.iter().enumerate() {
+        let client = ClientId(c as u32);
+        for (seq, rec) in ops.iter().enumerate() {
+            if rec.completed.is_none() {
+                continue;
+            }
+            let seq = seq as u64;
+            out.commands += 1;
+            if matches!(rec.op, paxos_variants::Op::Put { .. }) {
+                out.writes += 1;
+            }
+            let slot = slot_of.get(&(client, seq)).copied();
+            let missing = replicas
+                .iter()
+                .find(|(_, st)| slot.is_none_or(|s| s >= st.applied_upto.0));
+            if let Some((node, st)) = missing {
+                out.lost += 1;
+                if found.len() < 10 {
+                    found.push(Violation::Lost {
+                        client,
+                        seq,
+                        node: *node,
+                        slot: slot.map(Slot),
+                        applied_upto: st.applied_upto,
+                    });
+                }
+            }
+        }
+    }
+    h.violations.extend(found);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,64 +364,42 @@ mod tests {
         verify(&mut h, &[(NodeId(0), st)]);
         assert!(matches!(h.violations[0], Violation::StateDivergence { .. }));
     }
-}
 
-/// What the end-of-run durability check found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Acknowledged {
-    /// Commands whose client got a reply.
-    pub commands: usize,
-    /// Of them, writes.
-    pub writes: usize,
-    /// Acknowledged commands missing from the final state of at least one of the replicas checked.
-    pub lost: usize,
-}
-
-/// Every acknowledged command must be in the final state of every replica in `replicas` (the live ones that run
-/// the state machine): in a decided slot below what the replica has applied. The state check of [`verify`]
-/// already shows that what a replica applied is the log's prefix, so this makes "not lost" mean "in its state".
-/// Lost commands are added to the history's violations (the first few) and counted.
-pub fn acknowledged_in_every_state(
-    h: &mut History,
-    replicas: &[(NodeId, ReplicaStatus)],
-) -> Acknowledged {
-    let mut slot_of: HashMap<(ClientId, u64), u64> = HashMap::new();
-    for (s, value) in h.chosen.iter().enumerate() {
-        for cmd in value.iter().flat_map(|v| v.commands()) {
-            slot_of.entry((cmd.client, cmd.seq)).or_insert(s as u64);
-        }
+    #[test]
+    fn an_acknowledged_command_a_live_replica_has_not_applied_is_lost() {
+        let a = put(0, 0, 1);
+        let b = put(1, 0, 2);
+        let mut h = history_with(&[
+            (a.clone(), 0, Some((10, w(1)))),
+            (b.clone(), 20, Some((30, w(1)))),
+        ]);
+        h.decision(NodeId(0), Slot(0), &Value::batch(vec![a]));
+        h.decision(NodeId(0), Slot(1), &Value::batch(vec![b]));
+        let st = |applied| ReplicaStatus {
+            applied_upto: Slot(applied),
+            state_digest: 0,
+            is_leader: false,
+            counters: Default::default(),
+            held_entries: 0,
+        };
+        let all = acknowledged_in_every_state(&mut h, &[(NodeId(0), st(2)), (NodeId(1), st(2))]);
+        assert_eq!((all.commands, all.writes, all.lost), (2, 2, 0));
+        assert!(h.violations.is_empty());
+        // Replica 1 ended one slot short: client 1's acknowledged write is not in its state.
+        let short = acknowledged_in_every_state(&mut h, &[(NodeId(0), st(2)), (NodeId(1), st(1))]);
+        assert_eq!(short.lost, 1);
+        assert!(matches!(
+            h.violations[..],
+            [Violation::Lost {
+                node: NodeId(1),
+                slot: Some(Slot(1)),
+                ..
+            }]
+        ));
+        // An acknowledged command in no decided slot is lost everywhere.
+        let mut h = history_with(&[(put(2, 0, 3), 0, Some((10, w(1))))]);
+        let none = acknowledged_in_every_state(&mut h, &[(NodeId(0), st(5))]);
+        assert_eq!(none.lost, 1);
+        assert!(h.violations[0].to_string().contains("in no decided slot"));
     }
-    let mut out = Acknowledged::default();
-    let mut found = Vec::new();
-    for (c, ops) in h.ops.iter().enumerate() {
-        let client = ClientId(c as u32);
-        for (seq, rec) in ops.iter().enumerate() {
-            if rec.completed.is_none() {
-                continue;
-            }
-            let seq = seq as u64;
-            out.commands += 1;
-            if matches!(rec.op, paxos_variants::Op::Put { .. }) {
-                out.writes += 1;
-            }
-            let slot = slot_of.get(&(client, seq)).copied();
-            let missing = replicas
-                .iter()
-                .find(|(_, st)| slot.is_none_or(|s| s >= st.applied_upto.0));
-            if let Some((node, st)) = missing {
-                out.lost += 1;
-                if found.len() < 10 {
-                    found.push(Violation::Lost {
-                        client,
-                        seq,
-                        node: *node,
-                        slot: slot.map(Slot),
-                        applied_upto: st.applied_upto,
-                    });
-                }
-            }
-        }
-    }
-    h.violations.extend(found);
-    out
 }
