@@ -191,6 +191,33 @@ impl DurableState for BasicDurable {
             }
         }
     }
+
+    fn checkpoint(&self) -> Vec<BasicRecord> {
+        let mut out = vec![BasicRecord::MaxRound(self.max_round)];
+        if let Some(snap) = &self.snapshot {
+            out.push(BasicRecord::Truncate {
+                upto: self.compacted,
+                snap: Box::new(snap.clone()),
+            });
+        }
+        for (slot, st) in &self.slots {
+            let slot = *slot;
+            if let Some((ballot, value)) = &st.accepted {
+                out.push(BasicRecord::Accepted {
+                    slot,
+                    ballot: *ballot,
+                    value: value.clone(),
+                });
+            }
+            if st.accepted.as_ref().is_none_or(|(b, _)| st.promised > *b) {
+                out.push(BasicRecord::Promised {
+                    slot,
+                    ballot: st.promised,
+                });
+            }
+        }
+        out
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

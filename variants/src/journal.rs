@@ -18,6 +18,11 @@ pub trait DurableState: Clone + Debug + Default + PartialEq + Send + 'static {
     /// Applies one record. Must be deterministic and must accept any record the variant writes, in any state
     /// (a log replayed after a crash reaches the same state as the replica that wrote it).
     fn apply(&mut self, record: Self::Record);
+
+    /// Records that rebuild exactly this state from the default one: a log whose history has grown long (one
+    /// record per promise and acceptance ever made, a state-machine copy per compaction) is rewritten as these,
+    /// so it stays about as large as the state itself.
+    fn checkpoint(&self) -> Vec<Self::Record>;
 }
 
 /// A durable state with the records made since the driver last took them.

@@ -202,6 +202,29 @@ impl DurableState for MultiDurable {
             }
         }
     }
+
+    fn checkpoint(&self) -> Vec<MultiRecord> {
+        let mut out = vec![
+            MultiRecord::MaxRound(self.max_round),
+            MultiRecord::Promised(self.promised),
+        ];
+        if let Some(state) = &self.snapshot {
+            out.push(MultiRecord::Truncate {
+                upto: self.compacted,
+                state: Box::new(state.clone()),
+            });
+        }
+        out.extend(
+            self.accepted
+                .iter()
+                .map(|(slot, (ballot, value))| MultiRecord::Accepted {
+                    slot: *slot,
+                    ballot: *ballot,
+                    value: value.clone(),
+                }),
+        );
+        out
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

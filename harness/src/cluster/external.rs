@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 const START_WAIT: Duration = Duration::from_secs(5);
 /// How long a replica has to answer a control request.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long it has to send its whole decided log (read back from its file; tens of MB after a long run).
+const LOG_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the live replicas get, after the load stops, to learn every decided slot before they are judged.
 const CONVERGE_WAIT: Duration = Duration::from_secs(15);
 
@@ -340,7 +342,10 @@ async fn ask_all(finder: &ConnFinder, n: usize, log: bool) -> Vec<Option<Snapsho
         let conn = finder.connection(Identity::Replica(r as u32));
         jobs.spawn(async move {
             let snap = match conn {
-                Some(c) => request_snapshot(&c, log, CONTROL_TIMEOUT).await.ok(),
+                Some(c) => {
+                    let limit = if log { LOG_TIMEOUT } else { CONTROL_TIMEOUT };
+                    request_snapshot(&c, log, limit).await.ok()
+                }
                 None => None,
             };
             (r, snap)

@@ -12,7 +12,8 @@ use crate::net::transport::LinkFinder;
 use crate::storage::decided::DecidedFile;
 use crate::storage::wal::{Wal, WalError, WalStats};
 use paxos_variants::{
-    DurableRecord, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time, Value, Variant,
+    DurableRecord, DurableState, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time,
+    Value, Variant,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -88,12 +89,21 @@ impl<V: Variant> Driver<V> {
         }
         wal.append(&self.records)?;
         self.records.clear();
+        // Grown well past its last rewrite: the log's history goes, a checkpoint of the state replaces it (at
+        // this point everything in memory is in the log), so the file stays about the size of the state.
+        let checkpoint = |wal: &mut Wal| -> Result<(), WalError> {
+            wal.sync()?;
+            if wal.wants_rewrite() {
+                wal.rewrite(&replica.durable().checkpoint())?;
+            }
+            Ok(())
+        };
         // The sync blocks this thread; let the runtime move other tasks off it meanwhile.
         match tokio::runtime::Handle::current().runtime_flavor() {
             tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| wal.sync())
+                tokio::task::block_in_place(|| checkpoint(wal))
             }
-            _ => wal.sync(),
+            _ => checkpoint(wal),
         }
     }
 
@@ -181,7 +191,10 @@ impl<V: Variant> ReplicaTask<V> {
             let wake = d
                 .timers
                 .next_at()
-                .map(|at| epoch + Duration::from_nanos(at));
+                .map(|at| epoch + Duration::from_nanos(at))
+                .into_iter()
+                .chain(heal_at)
+                .min();
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
@@ -202,7 +215,7 @@ impl<V: Variant> ReplicaTask<V> {
                                     p.split(&groups);
                                 }
                             }
-                            heal_at = Some(Instant::now() + Duration::from_millis(for_ms));
+                            heal_at = Instant::now().checked_add(Duration::from_millis(for_ms));
                             let _ = call.reply.send(postcard::to_allocvec(&id).unwrap_or_default());
                             continue;
                         }

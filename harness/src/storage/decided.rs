@@ -41,11 +41,16 @@ pub struct DecidedFile {
 
 impl DecidedFile {
     /// Opens the file at `path`: emptied for a replica that starts afresh, appended to (`keep`) for one that
-    /// starts again from its log.
+    /// starts again from its log. A last write that a kill cut short is cut off first, so the new incarnation's
+    /// frames follow whole ones.
     pub fn open(path: &Path, keep: bool) -> Result<DecidedFile, DecidedError> {
         let io = |source| DecidedError::Io {
             path: path.to_path_buf(),
             source,
+        };
+        let whole = match keep {
+            true if path.exists() => Some(read_frames(path)?.1),
+            _ => None,
         };
         let mut opts = OpenOptions::new();
         opts.create(true);
@@ -55,6 +60,9 @@ impl DecidedFile {
             opts.write(true).truncate(true);
         }
         let file = opts.open(path).map_err(io)?;
+        if let Some(len) = whole {
+            file.set_len(len).map_err(io)?;
+        }
         Ok(DecidedFile {
             path: path.to_path_buf(),
             file,
@@ -98,6 +106,11 @@ impl DecidedFile {
 
 /// Reads a decided-slot file; a short last frame (a write cut by a kill) is ignored.
 pub fn read_decided(path: &Path) -> Result<Vec<(Slot, Value)>, DecidedError> {
+    Ok(read_frames(path)?.0)
+}
+
+/// The decisions a file holds, and the length of its whole frames.
+fn read_frames(path: &Path) -> Result<(Vec<(Slot, Value)>, u64), DecidedError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
@@ -120,7 +133,7 @@ pub fn read_decided(path: &Path) -> Result<Vec<(Slot, Value)>, DecidedError> {
         out.push(d);
         at += 4 + len;
     }
-    Ok(out)
+    Ok((out, at as u64))
 }
 
 #[cfg(test)]
@@ -163,6 +176,12 @@ mod tests {
         raw.extend_from_slice(b"short");
         std::fs::write(&path, &raw).unwrap();
         assert_eq!(read_decided(&path).unwrap().len(), 3);
+        // Started again after that kill: the torn frame goes, the new decisions follow the whole ones.
+        let mut f = DecidedFile::open(&path, true).unwrap();
+        f.append(&[put(3)]).unwrap();
+        assert_eq!(f.read_all().unwrap(), vec![put(0), put(1), put(2), put(3)]);
+        let mut raw = std::fs::read(&path).unwrap();
+        raw.truncate(whole);
         // A frame that does not decode is named, not skipped.
         raw.truncate(whole);
         raw.extend_from_slice(&2u32.to_le_bytes());

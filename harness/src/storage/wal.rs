@@ -76,6 +76,8 @@ pub struct Recovered<R> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WalStats {
     pub syncs: u64,
+    /// Times the log was rewritten as a checkpoint of the state ([`Wal::rewrite`]).
+    pub rewrites: u64,
     pub records: u64,
     pub bytes: u64,
     pub sync_ns: u64,
@@ -84,9 +86,20 @@ pub struct WalStats {
 pub struct Wal {
     file: File,
     path: PathBuf,
+    variant: String,
     buf: Vec<u8>,
     pub stats: WalStats,
+    /// Boot markers in the file, this start's included: a rewrite keeps them, so the incarnation count holds.
+    boots: u64,
+    /// The file's length, and its length after the last rewrite (or at open).
+    len: u64,
+    base_len: u64,
+    /// A log is rewritten once it is past this size and four times its size after the last rewrite.
+    pub rewrite_from: u64,
 }
+
+/// The smallest log that is rewritten as a checkpoint.
+pub const REWRITE_FROM: u64 = 1 << 20;
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> WalError + '_ {
     move |source| WalError::Io {
@@ -137,8 +150,13 @@ impl Wal {
         let mut wal = Wal {
             file,
             path: path.to_path_buf(),
+            variant: variant.to_string(),
             buf: Vec::new(),
             stats: WalStats::default(),
+            boots: recovered.boots + 1,
+            len: good_end,
+            base_len: good_end,
+            rewrite_from: REWRITE_FROM,
         };
         wal.push(&Entry::<()>::Boot)?;
         wal.sync()?;
@@ -179,6 +197,7 @@ impl Wal {
         let err = io(&self.path);
         self.file.write_all(&self.buf).map_err(&err)?;
         self.file.sync_data().map_err(&err)?;
+        self.len += self.buf.len() as u64;
         self.stats.bytes += self.buf.len() as u64;
         self.stats.syncs += 1;
         self.stats.sync_ns += t0.elapsed().as_nanos() as u64;
@@ -188,6 +207,48 @@ impl Wal {
 
     pub fn has_pending(&self) -> bool {
         !self.buf.is_empty()
+    }
+
+    /// Whether the log has grown enough past its last rewrite to be rewritten.
+    pub fn wants_rewrite(&self) -> bool {
+        self.len >= self.rewrite_from.max(self.base_len.saturating_mul(4))
+    }
+
+    /// Replaces the log's history with `checkpoint`, records that rebuild the current state (see
+    /// `DurableState::checkpoint`), keeping its boot markers. Everything appended must be synced first. The new
+    /// log is written and synced beside the old one and renamed over it, so a crash at any point leaves one
+    /// whole log: the old history or the checkpoint.
+    pub fn rewrite<R: Serialize + Clone>(&mut self, checkpoint: &[R]) -> Result<(), WalError> {
+        self.sync()?;
+        let mut tmp_name = self.path.as_os_str().to_owned();
+        tmp_name.push(".rewrite");
+        let tmp = PathBuf::from(tmp_name);
+        let err = io(&tmp);
+        self.buf = header(&self.variant);
+        for _ in 0..self.boots {
+            self.push(&Entry::<()>::Boot)?;
+        }
+        for r in checkpoint {
+            self.push(&Entry::Record(r.clone()))?;
+        }
+        let bytes = std::mem::take(&mut self.buf);
+        let mut f = File::create(&tmp).map_err(&err)?;
+        f.write_all(&bytes).map_err(&err)?;
+        f.sync_all().map_err(&err)?;
+        drop(f);
+        std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        sync_parent(&self.path).map_err(io(&self.path))?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        file.seek(SeekFrom::End(0)).map_err(io(&self.path))?;
+        self.file = file;
+        self.len = bytes.len() as u64;
+        self.base_len = self.len;
+        self.stats.rewrites += 1;
+        Ok(())
     }
 }
 
@@ -333,6 +394,35 @@ mod tests {
         assert_eq!((r.boots, r.torn_bytes), (1, 0));
         let (_, r) = open(&p).unwrap();
         assert_eq!(r.boots, 2);
+    }
+
+    #[test]
+    fn a_rewritten_log_holds_the_checkpoint_keeps_its_boots_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r0.wal");
+        drop(open(&p).unwrap());
+        let (mut w, _) = open(&p).unwrap();
+        w.rewrite_from = 200;
+        let history: Vec<u64> = (0..40).collect();
+        w.append(&history).unwrap();
+        w.sync().unwrap();
+        assert!(w.wants_rewrite());
+        w.rewrite(&[100u64, 101]).unwrap();
+        assert!(!w.wants_rewrite(), "just rewritten");
+        assert_eq!(w.stats.rewrites, 1);
+        w.append(&[102u64]).unwrap();
+        w.sync().unwrap();
+        let small = std::fs::metadata(&p).unwrap().len();
+        drop(w);
+        let (_, r) = open(&p).unwrap();
+        assert_eq!(r.records, vec![100, 101, 102]);
+        assert_eq!(r.boots, 2, "both earlier starts are still counted");
+        assert!(small < 150, "{small} bytes");
+        assert!(!dir.path().join("r0.wal.rewrite").exists());
+        // A rewrite that a crash cut short leaves the old log whole; its leftover file is ignored.
+        std::fs::write(dir.path().join("r0.wal.rewrite"), b"half").unwrap();
+        let (_, r) = open(&p).unwrap();
+        assert_eq!(r.records, vec![100, 101, 102]);
     }
 
     #[test]

@@ -245,6 +245,33 @@ impl DurableState for FastDurable {
             }
         }
     }
+
+    fn checkpoint(&self) -> Vec<FastRecord> {
+        let mut out = vec![
+            FastRecord::MaxRound(self.max_round),
+            FastRecord::Promised(self.promised),
+            FastRecord::FastFloor {
+                ballot: self.fast_floor.0,
+                slot: self.fast_floor.1,
+            },
+        ];
+        if let Some(snap) = &self.snapshot {
+            out.push(FastRecord::Truncate {
+                upto: self.compacted,
+                snap: Box::new(snap.clone()),
+            });
+        }
+        out.extend(
+            self.votes
+                .iter()
+                .map(|(slot, (round, value))| FastRecord::Vote {
+                    slot: *slot,
+                    round: *round,
+                    value: value.clone(),
+                }),
+        );
+        out
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
