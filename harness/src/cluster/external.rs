@@ -383,29 +383,43 @@ pub fn cluster_status(
     cluster: &ClusterSpec,
     client: u32,
 ) -> Result<Vec<Option<Snapshot>>, ClusterError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ClusterError::Runtime)?;
-    rt.block_on(async {
-        let mut s = Session::new(cluster.clone());
-        s.next_client = client;
-        let creds = s.client_credentials(1)?;
-        let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
-        // Any message type will do: only control streams are used.
-        let fleet =
-            Fleet::<paxos_variants::multi::Multi>::dial(&read_cert(&cluster.ca)?, creds, &addrs)?;
-        let deadline = Instant::now() + CONTROL_TIMEOUT;
-        while !fleet.missing(addrs.len()).is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    let n = cluster.replicas.len();
+    control_runtime()?.block_on(async {
+        let fleet = control_fleet(cluster, client).await?;
         let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
-            return Ok(vec![None; addrs.len()]);
+            return Ok(vec![None; n]);
         };
-        let out = ask_all(&finder, addrs.len(), false).await;
+        let out = ask_all(&finder, n, false).await;
         fleet.shutdown(&mut NetTotals::default()).await;
         Ok(out)
     })
+}
+
+fn control_runtime() -> Result<tokio::runtime::Runtime, ClusterError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClusterError::Runtime)
+}
+
+/// Connections to every replica with client `client`'s certificate, for control requests only; waits (a
+/// bounded time) until all are up.
+async fn control_fleet(
+    cluster: &ClusterSpec,
+    client: u32,
+) -> Result<Fleet<paxos_variants::multi::Multi>, ClusterError> {
+    let mut s = Session::new(cluster.clone());
+    s.next_client = client;
+    let creds = s.client_credentials(1)?;
+    let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
+    // Any message type will do: only control streams are used.
+    let fleet =
+        Fleet::<paxos_variants::multi::Multi>::dial(&read_cert(&cluster.ca)?, creds, &addrs)?;
+    let deadline = Instant::now() + CONTROL_TIMEOUT;
+    while !fleet.missing(addrs.len()).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(fleet)
 }
 
 /// Splits a cluster's replica processes into `groups` for `for_ms` (`paxos-bench partition`): each replica
@@ -424,21 +438,8 @@ pub fn partition_cluster(
             cluster.file.display()
         )));
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ClusterError::Runtime)?;
-    rt.block_on(async {
-        let mut s = Session::new(cluster.clone());
-        s.next_client = client;
-        let creds = s.client_credentials(1)?;
-        let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
-        let fleet =
-            Fleet::<paxos_variants::multi::Multi>::dial(&read_cert(&cluster.ca)?, creds, &addrs)?;
-        let deadline = Instant::now() + CONTROL_TIMEOUT;
-        while !fleet.missing(n).is_empty() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    control_runtime()?.block_on(async {
+        let fleet = control_fleet(cluster, client).await?;
         let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
             return Ok(vec![false; n]);
         };
