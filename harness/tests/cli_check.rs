@@ -58,7 +58,12 @@ fn every_variant_passes_500_seeds_with_all_faults() {
 }
 
 fn caught<V: Variant>(mutation: Mutation) -> Vec<u64> {
-    let seeds: Vec<u64> = (1..=500).collect();
+    caught_within::<V>(mutation, 500)
+}
+
+/// The failing seeds among 1..=`seeds` (the search stops at the first).
+fn caught_within<V: Variant>(mutation: Mutation, seeds: u64) -> Vec<u64> {
+    let seeds: Vec<u64> = (1..=seeds).collect();
     let s = check_seeds::<V>(&seeds, FaultKinds::all(), mutation, 2, true, &|| {});
     s.failing.iter().map(|o| o.seed).collect()
 }
@@ -76,16 +81,11 @@ fn fast_paxos_recovery_that_ignores_the_fast_quorum_rule_is_caught() {
 
 #[test]
 fn cheap_paxos_that_ignores_its_reconfigurations_in_phase_1_is_caught() {
-    let seeds: Vec<u64> = (1..=1000).collect();
-    let s = check_seeds::<paxos_variants::cheap::Cheap>(
-        &seeds,
-        FaultKinds::all(),
+    assert!(!caught_within::<paxos_variants::cheap::Cheap>(
         Mutation::CheapIgnoresReconfigurations,
-        2,
-        true,
-        &|| {},
-    );
-    assert!(!s.failing.is_empty());
+        1000
+    )
+    .is_empty());
 }
 
 #[test]
@@ -108,27 +108,9 @@ fn a_leader_that_ignores_a_compaction_point_is_caught() {
     // The check scenarios compact eagerly, so restarted and lagging candidates meet forgotten slots. Flexible
     // Paxos's small phase-2 quorums leave the fewest copies of a slot, so it shows the bug most often.
     assert!(!caught::<Flexible>(Mutation::LeadPastCompaction).is_empty());
-    let seeds: Vec<u64> = (1..=2000).collect();
-    let s = check_seeds::<Multi>(
-        &seeds,
-        FaultKinds::all(),
-        Mutation::LeadPastCompaction,
-        2,
-        true,
-        &|| {},
-    );
-    assert!(!s.failing.is_empty());
+    assert!(!caught_within::<Multi>(Mutation::LeadPastCompaction, 2000).is_empty());
     // Fast Paxos's fast quorums leave more copies of a slot: the bug shows about once in a thousand seeds.
-    let seeds: Vec<u64> = (1..=6000).collect();
-    let s = check_seeds::<Fast>(
-        &seeds,
-        FaultKinds::all(),
-        Mutation::LeadPastCompaction,
-        2,
-        true,
-        &|| {},
-    );
-    assert!(!s.failing.is_empty());
+    assert!(!caught_within::<Fast>(Mutation::LeadPastCompaction, 6000).is_empty());
 }
 
 #[test]
