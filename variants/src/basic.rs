@@ -577,13 +577,10 @@ impl BasicReplica {
     /// Drops decided values and acceptor state well behind what is applied (see `Tuning::log_keep`).
     fn maybe_compact(&mut self) {
         let t = &self.setup.tuning;
-        let Some(upto) = self.learner.compaction_due(t.log_keep, t.compact_every) else {
-            return;
-        };
-        // The state machine is persisted with the truncation: the slots dropped here live on in it.
-        let snap = Box::new(self.learner.snapshot());
-        self.learner.compact(upto);
-        self.d.record(BasicRecord::Truncate { upto, snap });
+        if let Some((upto, snap)) = self.learner.compact_if_due(t.log_keep, t.compact_every) {
+            let snap = Box::new(snap);
+            self.d.record(BasicRecord::Truncate { upto, snap });
+        }
     }
 
     /// A slot is decided: finish our instance there and put back any of our commands it did not carry.

@@ -142,6 +142,15 @@ impl Learner {
         (self.applied >= due).then(|| Slot(self.applied - keep as u64))
     }
 
+    /// Compacts if [`Learner::compaction_due`] says so, returning the point and the state machine as it was
+    /// just before: the caller persists both, since the values dropped here live on only in that state.
+    pub fn compact_if_due(&mut self, keep: usize, every: usize) -> Option<(Slot, Snapshot)> {
+        let upto = self.compaction_due(keep, every)?;
+        let snap = self.snapshot();
+        self.compact(upto);
+        Some((upto, snap))
+    }
+
     /// Drops the decided values below `upto` (at most up to what is applied): the state machine holds them.
     pub fn compact(&mut self, upto: Slot) {
         let upto = upto.0.min(self.applied);
@@ -241,6 +250,13 @@ mod tests {
         l.compact(Slot(6));
         assert_eq!(l.compaction_due(4, 6), None, "the next step is 6 slots on");
         assert_eq!(l.compaction_due(usize::MAX, usize::MAX), None);
+        // Compacting when due hands back the state machine as of everything applied.
+        let mut l = learner_with(10);
+        let digest = l.kv().digest();
+        assert!(l.compact_if_due(4, 8).is_none());
+        let (upto, snap) = l.compact_if_due(4, 6).unwrap();
+        assert_eq!((upto, snap.upto, l.base()), (Slot(6), Slot(10), Slot(6)));
+        assert_eq!(snap.kv.digest(), digest);
     }
 
     #[test]

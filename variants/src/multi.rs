@@ -344,7 +344,11 @@ impl MultiReplica {
 
     /// The state machine now, with the reconfigurations before it.
     fn current_state(&self) -> Durable {
-        let snap = self.learner.snapshot();
+        self.with_configs(self.learner.snapshot())
+    }
+
+    /// A state machine with the reconfigurations decided before it.
+    fn with_configs(&self, snap: Snapshot) -> Durable {
         let configs = self
             .cheap
             .as_ref()
@@ -766,13 +770,10 @@ impl MultiReplica {
     /// Drops decided values and acceptances well behind what is applied (see [`Tuning::log_keep`]).
     fn maybe_compact(&mut self) {
         let t = &self.setup.tuning;
-        let Some(upto) = self.learner.compaction_due(t.log_keep, t.compact_every) else {
-            return;
-        };
-        // The state machine is persisted with the truncation: the values dropped here live on in it.
-        let state = Box::new(self.current_state());
-        self.learner.compact(upto);
-        self.d.record(MultiRecord::Truncate { upto, state });
+        if let Some((upto, snap)) = self.learner.compact_if_due(t.log_keep, t.compact_every) {
+            let state = Box::new(self.with_configs(snap));
+            self.d.record(MultiRecord::Truncate { upto, state });
+        }
     }
 
     /// Applies what is decided (the leader answers the clients), then compacts.

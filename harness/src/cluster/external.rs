@@ -12,7 +12,7 @@ use super::{wait_connected, ClusterError, NetTotals, QuicOutcome, ReplicaReport}
 use crate::check::{History, OpRecord};
 use crate::config::cluster::ClusterSpec;
 use crate::metrics::Metrics;
-use crate::net::control::{request_snapshot, Snapshot};
+use crate::net::control::{call, ControlRequest, Snapshot};
 use crate::net::inject::{DelayerThread, Regions};
 use crate::net::tls::{identity_of, read_cert, read_key, Credentials, Identity};
 use crate::net::transport::ConnFinder;
@@ -337,24 +337,34 @@ async fn converge(
 /// Every replica's snapshot, asked of all at once over their current connections; `None` for those that do
 /// not answer in time.
 async fn ask_all(finder: &ConnFinder, n: usize, log: bool) -> Vec<Option<Snapshot>> {
+    let limit = if log { LOG_TIMEOUT } else { CONTROL_TIMEOUT };
+    ask_each(finder, n, &ControlRequest::Snapshot { log }, limit).await
+}
+
+/// One control request sent to every replica at once; each answer by replica id, `None` for a replica that is
+/// not connected or does not answer within `limit`.
+async fn ask_each<T: serde::de::DeserializeOwned + Send + 'static>(
+    finder: &ConnFinder,
+    n: usize,
+    req: &ControlRequest,
+    limit: Duration,
+) -> Vec<Option<T>> {
     let mut jobs = tokio::task::JoinSet::new();
     for r in 0..n {
         let conn = finder.connection(Identity::Replica(r as u32));
+        let req = req.clone();
         jobs.spawn(async move {
-            let snap = match conn {
-                Some(c) => {
-                    let limit = if log { LOG_TIMEOUT } else { CONTROL_TIMEOUT };
-                    request_snapshot(&c, log, limit).await.ok()
-                }
+            let answer = match conn {
+                Some(c) => call::<T>(&c, &req, limit).await.ok(),
                 None => None,
             };
-            (r, snap)
+            (r, answer)
         });
     }
-    let mut out = vec![None; n];
+    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
     while let Some(done) = jobs.join_next().await {
-        if let Ok((r, snap)) = done {
-            out[r] = snap;
+        if let Ok((r, answer)) = done {
+            out[r] = answer;
         }
     }
     out
@@ -443,30 +453,17 @@ pub fn partition_cluster(
         let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
             return Ok(vec![false; n]);
         };
-        let req = crate::net::control::ControlRequest::Partition {
+        let req = ControlRequest::Partition {
             groups: groups.to_vec(),
             for_ms,
         };
-        let mut jobs = tokio::task::JoinSet::new();
-        for r in 0..n {
-            let conn = finder.connection(Identity::Replica(r as u32));
-            let req = req.clone();
-            jobs.spawn(async move {
-                let ok = match conn {
-                    Some(c) => crate::net::control::call::<u32>(&c, &req, CONTROL_TIMEOUT)
-                        .await
-                        .is_ok_and(|id| id == r as u32),
-                    None => false,
-                };
-                (r, ok)
-            });
-        }
-        let mut out = vec![false; n];
-        while let Some(done) = jobs.join_next().await {
-            if let Ok((r, ok)) = done {
-                out[r] = ok;
-            }
-        }
+        // A replica answers with its id: the order reached the replica it was meant for.
+        let out = ask_each::<u32>(&finder, n, &req, CONTROL_TIMEOUT)
+            .await
+            .into_iter()
+            .enumerate()
+            .map(|(r, id)| id == Some(r as u32))
+            .collect();
         fleet.shutdown(&mut NetTotals::default()).await;
         Ok(out)
     })

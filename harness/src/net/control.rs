@@ -66,15 +66,6 @@ pub enum ControlError {
     Timeout(Duration),
 }
 
-/// Asks the replica at the other end of `conn` for its snapshot.
-pub async fn request_snapshot(
-    conn: &quinn::Connection,
-    log: bool,
-    timeout: Duration,
-) -> Result<Snapshot, ControlError> {
-    call(conn, &ControlRequest::Snapshot { log }, timeout).await
-}
-
 /// Sends one control request and reads its answer.
 pub async fn call<T: serde::de::DeserializeOwned>(
     conn: &quinn::Connection,

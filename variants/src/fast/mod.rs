@@ -803,13 +803,10 @@ impl FastReplica {
     /// Drops decided values and votes well behind what is applied (see `Tuning::log_keep`).
     fn maybe_compact(&mut self) {
         let t = &self.setup.tuning;
-        let Some(upto) = self.learner.compaction_due(t.log_keep, t.compact_every) else {
-            return;
-        };
-        // The state machine is persisted with the truncation: the values dropped here live on in it.
-        let snap = Box::new(self.learner.snapshot());
-        self.learner.compact(upto);
-        self.d.record(FastRecord::Truncate { upto, snap });
+        if let Some((upto, snap)) = self.learner.compact_if_due(t.log_keep, t.compact_every) {
+            let snap = Box::new(snap);
+            self.d.record(FastRecord::Truncate { upto, snap });
+        }
     }
 
     fn send_snapshot(&self, to: NodeId, out: &mut Effects<FastMsg, FastTimer>) {
