@@ -44,7 +44,7 @@ pub enum Value {
     Noop,
     Batch(Arc<[Command]>),
     /// Cheap Paxos: the configuration that governs the slots after this one.
-    Config(crate::cheap::Membership),
+    Config(crate::quorum::Membership),
 }
 
 impl Value {

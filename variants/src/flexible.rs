@@ -13,6 +13,7 @@
 //! validated when the config is read (an unsafe pair is refused with both sizes and N).
 
 use crate::client::LeaderClient;
+use crate::multi::reconfig::FixedMembership;
 use crate::multi::{MultiMsg, MultiReplica};
 use crate::replica::Variant;
 
@@ -21,6 +22,6 @@ pub struct Flexible;
 impl Variant for Flexible {
     const NAME: &'static str = "flexible";
     type Msg = MultiMsg;
-    type Replica = MultiReplica;
+    type Replica = MultiReplica<FixedMembership>;
     type Client = LeaderClient<MultiMsg>;
 }

@@ -6,9 +6,11 @@
 //!
 //! Where things are:
 //! - [`replica`]: the `Replica`, `Client` and `Variant` traits, setup and tuning, test-only mutations.
-//! - [`quorum`]: validated quorum systems (majority, flexible, grid).
-//! - [`basic`], [`multi`], [`flexible`]: the protocols, one file each (Flexible Paxos is Multi-Paxos's code with
-//!   another quorum system), [`fast`] (Fast Paxos: the protocol, its client and its recovery rule).
+//! - [`quorum`]: validated quorum systems (majority, flexible, grid, fast/classic) and Cheap Paxos's
+//!   memberships.
+//! - [`basic`], [`multi`], [`fast`]: the protocols. [`flexible`] is the Multi-Paxos core with another quorum
+//!   system; [`cheap`] is the Multi-Paxos core with a main/auxiliary membership policy
+//!   ([`multi::reconfig`]).
 //! - [`journal`]: durable acceptor state that changes only through records the drivers persist.
 //! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.

@@ -10,9 +10,11 @@
 //!   which value a fast quorum may have chosen) and 3f > 2n (any three fast quorums share one). Phase 1 and
 //!   classic Phase 2 use c.
 
+mod membership;
 mod nodeset;
 mod verify;
 
+pub use membership::Membership;
 pub use nodeset::NodeSet;
 pub use verify::exhaustive_intersection_check;
 
@@ -254,7 +256,7 @@ impl QuorumSystem {
             QuorumSystem::Grid { rows, cols } => {
                 (0..cols).any(|c| (0..rows).all(|r| set.contains_index(r * cols + c)))
             }
-            QuorumSystem::Cheap { n, mains } => crate::cheap::Membership {
+            QuorumSystem::Cheap { n, mains } => Membership {
                 members: NodeSet::all(n),
                 mains,
             }
@@ -270,7 +272,7 @@ impl QuorumSystem {
             QuorumSystem::Grid { rows, cols } => {
                 (0..rows).any(|r| (0..cols).all(|c| set.contains_index(r * cols + c)))
             }
-            QuorumSystem::Cheap { n, mains } => crate::cheap::Membership {
+            QuorumSystem::Cheap { n, mains } => Membership {
                 members: NodeSet::all(n),
                 mains,
             }

@@ -27,14 +27,13 @@
 //! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); non-leaders
 //! redirect rather than forward.
 
-use crate::cheap::Configs;
 use crate::client::{ClientWire, LeaderClient};
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
 use crate::kv::Outcome;
 use crate::learner::{Learner, Snapshot};
-use crate::quorum::{NodeSet, QuorumSystem};
+use crate::quorum::{Membership, NodeSet};
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
@@ -44,8 +43,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-/// Cheap Paxos: every this many ticks the leader's heartbeat also goes to the non-main replicas.
-const CHEAP_SPARSE_HEARTBEAT: u64 = 8;
+pub mod reconfig;
+
+use reconfig::{FixedMembership, InflightView, Reconfig};
 
 /// Most decided values sent in one catch-up reply.
 const CATCH_UP_CHUNK: usize = 256;
@@ -55,7 +55,7 @@ pub struct Multi;
 impl Variant for Multi {
     const NAME: &'static str = "multi";
     type Msg = MultiMsg;
-    type Replica = MultiReplica;
+    type Replica = MultiReplica<FixedMembership>;
     type Client = LeaderClient<MultiMsg>;
 }
 
@@ -102,7 +102,7 @@ pub enum MultiMsg {
     /// the reconfigurations decided before it.
     Snapshot {
         snap: Box<Snapshot>,
-        configs: Vec<(Slot, crate::cheap::Membership)>,
+        configs: Vec<(Slot, Membership)>,
     },
 }
 
@@ -155,7 +155,7 @@ pub struct MultiDurable {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Durable {
     pub snap: Snapshot,
-    pub configs: Vec<(Slot, crate::cheap::Membership)>,
+    pub configs: Vec<(Slot, Membership)>,
 }
 
 /// One change to [`MultiDurable`], as the write-ahead log holds it.
@@ -274,8 +274,10 @@ enum Role {
     Leader(Leader),
 }
 
+/// A Multi-Paxos replica whose membership follows the policy `P` (fixed for Multi and Flexible Paxos, Cheap
+/// Paxos's main/auxiliary sets for Cheap Paxos).
 #[derive(Debug)]
-pub struct MultiReplica {
+pub struct MultiReplica<P: Reconfig = FixedMembership> {
     setup: ReplicaSetup,
     rng: DetRng,
     d: Journaled<MultiDurable>,
@@ -290,16 +292,14 @@ pub struct MultiReplica {
     failed_elections: u32,
     /// Highest commit index heard from a leader.
     commit_seen: Slot,
-    /// Cheap Paxos's configurations, when the quorum system is Cheap Paxos's ([`crate::cheap`]).
-    cheap: Option<Configs>,
-    reconfigurations: u64,
-    /// Ticks as leader, to pace Cheap Paxos's occasional heartbeat to the non-main replicas.
-    ticks: u64,
+    /// Who the acceptors are, and how that changes.
+    membership: P,
 }
 
-impl MultiReplica {
-    fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time) -> MultiReplica {
+impl<P: Reconfig> MultiReplica<P> {
+    fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time) -> Self {
         let rng = DetRng::new(setup.seed);
+        let membership = P::new(&setup.quorums);
         let mut r = MultiReplica {
             rng,
             d: Journaled::new(d),
@@ -310,12 +310,7 @@ impl MultiReplica {
             timeout: Duration::ZERO,
             failed_elections: 0,
             commit_seen: Slot(0),
-            cheap: match setup.quorums {
-                QuorumSystem::Cheap { n, mains } => Some(Configs::new(n, mains)),
-                _ => None,
-            },
-            reconfigurations: 0,
-            ticks: 0,
+            membership,
             setup,
         };
         // A restart begins from the last persisted state machine; the decided slots after it come back
@@ -332,13 +327,7 @@ impl MultiReplica {
         if !self.learner.install(state.snap) {
             return false;
         }
-        if let Some(cfg) = &mut self.cheap {
-            for (from, m) in state.configs {
-                if let Some(slot) = from.0.checked_sub(1) {
-                    cfg.decided(Slot(slot), m);
-                }
-            }
-        }
+        self.membership.install(state.configs);
         true
     }
 
@@ -349,11 +338,7 @@ impl MultiReplica {
 
     /// A state machine with the reconfigurations decided before it.
     fn with_configs(&self, snap: Snapshot) -> Durable {
-        let configs = self
-            .cheap
-            .as_ref()
-            .map(|c| c.decided_below(snap.upto))
-            .unwrap_or_default();
+        let configs = self.membership.decided_below(snap.upto);
         Durable { snap, configs }
     }
 
@@ -361,57 +346,37 @@ impl MultiReplica {
         self.setup.id
     }
 
-    /// A Phase 2 quorum for `slot`. Cheap Paxos: one in the slot's configuration and in every reconfiguration
-    /// this leader has in flight before the slot (whichever way that one ends).
+    /// A Phase 2 quorum for `slot` (the policy also sees the values in flight before it).
     fn phase2_quorum(&self, slot: Slot, acks: NodeSet) -> bool {
-        let Some(cfg) = &self.cheap else {
-            return self.setup.quorums.is_phase2_quorum(acks);
+        let earlier = match &self.role {
+            Role::Leader(l) => Some(l.inflight.range(..slot).map(|(_, inf)| &inf.value)),
+            _ => None,
         };
-        if !cfg.at(slot).is_quorum(acks) {
-            return false;
-        }
-        match &self.role {
-            Role::Leader(l) => l.inflight.range(..slot).all(|(_, inf)| match &inf.value {
-                Value::Config(m) => m.is_quorum(acks),
-                _ => true,
-            }),
-            _ => true,
-        }
+        self.membership.is_phase2_quorum(
+            &self.setup.quorums,
+            slot,
+            acks,
+            earlier.into_iter().flatten(),
+        )
     }
 
-    /// Whether the candidate's promises win Phase 1. Cheap Paxos: a quorum in the configuration of its first
-    /// slot, in every later one it knows to be decided, and in every configuration a promise reports.
+    /// Whether the candidate's promises win Phase 1 (the policy also sees the values they reported).
     fn candidate_won(&self) -> bool {
         let Role::Candidate(c) = &self.role else {
             return false;
         };
-        let Some(cfg) = &self.cheap else {
-            return self.setup.quorums.is_phase1_quorum(c.promises);
-        };
-        if self.setup.mutation == Mutation::CheapIgnoresReconfigurations {
-            return cfg.at(c.from).is_quorum(c.promises);
-        }
-        cfg.from(c.from).all(|m| m.is_quorum(c.promises))
-            && c.reports.values().all(|(_, v)| match v {
-                Value::Config(m) => m.is_quorum(c.promises),
-                _ => true,
-            })
+        self.membership.is_phase1_quorum(
+            &self.setup.quorums,
+            c.from,
+            c.promises,
+            c.reports.values().map(|(_, v)| v),
+            self.setup.mutation,
+        )
     }
 
-    /// Bookkeeping for a value just learned: a decided reconfiguration takes effect after its slot.
+    /// Bookkeeping for a value just learned (a decided reconfiguration takes effect after its slot).
     fn learned(&mut self, slot: Slot, value: &Value) {
-        let Some(cfg) = &mut self.cheap else {
-            return;
-        };
-        if cfg.pending == Some(slot) {
-            cfg.pending = None;
-            if matches!(value, Value::Config(_)) {
-                self.reconfigurations += 1;
-            }
-        }
-        if let Value::Config(m) = value {
-            cfg.decided(slot, *m);
-        }
+        self.membership.learned(slot, value);
     }
 
     fn redraw_timeout(&mut self) {
@@ -613,10 +578,7 @@ impl MultiReplica {
             }
         }
         self.role = Role::Leader(leader);
-        if let Some(cfg) = &mut self.cheap {
-            // A reconfiguration of an earlier leadership is re-proposed (or not) by Phase 1's rule.
-            cfg.pending = None;
-        }
+        self.membership.led();
         self.leader_hint = Some(self.me());
         self.failed_elections = 0;
         for (slot, value) in recovered {
@@ -657,16 +619,9 @@ impl MultiReplica {
             value: value.clone(),
             commit,
         };
-        match &self.cheap {
-            // Cheap Paxos: the mains only, unless this is a reconfiguration (it needs the auxiliaries).
-            Some(cfg) => {
-                let m = cfg.at(slot);
-                let to = if matches!(value, Value::Config(_)) {
-                    m.members
-                } else {
-                    m.mains
-                };
-                for r in crate::cheap::Membership::ids(to).filter(|&r| r != me) {
+        match self.membership.accept_to(slot, &value) {
+            Some(to) => {
+                for r in Membership::ids(to).filter(|&r| r != me) {
                     out.send(Peer::Replica(r), accept.clone());
                 }
             }
@@ -694,7 +649,7 @@ impl MultiReplica {
             };
             if l.pending.is_empty()
                 || l.inflight.len() >= self.setup.tuning.max_inflight
-                || self.cheap.as_ref().is_some_and(|c| c.pending.is_some())
+                || self.membership.holds_new_slots()
             {
                 return;
             }
@@ -725,7 +680,7 @@ impl MultiReplica {
         &mut self,
         now: Time,
         snap: Snapshot,
-        configs: Vec<(Slot, crate::cheap::Membership)>,
+        configs: Vec<(Slot, Membership)>,
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) {
         let upto = snap.upto;
@@ -927,15 +882,9 @@ impl MultiReplica {
                     ballot: l.ballot,
                     commit,
                 };
-                self.ticks += 1;
-                match &self.cheap {
-                    // Cheap Paxos: only the mains hear the leader every tick; the others (auxiliaries, removed
-                    // mains) now and then, so that they redirect clients to the right leader and stay quiet.
-                    Some(_) if self.ticks % CHEAP_SPARSE_HEARTBEAT == 0 => out.broadcast(heartbeat),
-                    Some(cfg) => {
-                        for r in
-                            crate::cheap::Membership::ids(cfg.at(commit).mains).filter(|&r| r != me)
-                        {
+                match self.membership.heartbeat_to(commit) {
+                    Some(to) => {
+                        for r in Membership::ids(to).filter(|&r| r != me) {
                             out.send(Peer::Replica(r), heartbeat.clone());
                         }
                     }
@@ -954,32 +903,16 @@ impl MultiReplica {
                         });
                     }
                 }
-                // Cheap Paxos: a main of the newest configuration that has left a slot unanswered for a whole
-                // retransmission period is configured out, one reconfiguration at a time. (Waiting longer would
-                // not help: the auxiliaries complete the slot at its first retransmission, so every later slot
-                // would pay the period again.)
-                if let Some(cfg) = &mut self.cheap {
-                    let reconfiguring = cfg.pending.is_some()
-                        || l.inflight
-                            .values()
-                            .any(|i| matches!(i.value, Value::Config(_)));
-                    let newest = cfg.at(l.next_slot);
-                    let silent = l
-                        .inflight
-                        .values()
-                        .filter(|i| i.resends >= 1)
-                        .flat_map(|i| {
-                            crate::cheap::Membership::ids(crate::quorum::NodeSet(
-                                newest.mains.0 & !i.acks.0,
-                            ))
-                        })
-                        .find(|&r| r != me);
-                    if let (false, Some(m)) = (reconfiguring, silent) {
-                        let slot = l.next_slot;
-                        l.next_slot = slot.next();
-                        cfg.pending = Some(slot);
-                        self.propose(now, slot, Value::Config(newest.without(m)), out);
-                    }
+                // A membership change the policy wants (Cheap Paxos: a silent main is configured out).
+                let views = l.inflight.values().map(|i| InflightView {
+                    value: &i.value,
+                    acks: i.acks,
+                    resends: i.resends,
+                });
+                if let Some(m) = self.membership.on_leader_tick(me, l.next_slot, views) {
+                    let slot = l.next_slot;
+                    l.next_slot = slot.next();
+                    self.propose(now, slot, Value::Config(m), out);
                 }
                 return;
             }
@@ -995,11 +928,7 @@ impl MultiReplica {
             }
             Role::Follower => {
                 // Cheap Paxos's auxiliaries never lead and need not learn the log.
-                if self
-                    .cheap
-                    .as_ref()
-                    .is_some_and(|c| c.auxiliaries.contains(me))
-                {
+                if self.membership.never_campaigns(me) {
                     return;
                 }
                 if now.saturating_since(self.last_contact) >= timeout {
@@ -1016,7 +945,7 @@ impl MultiReplica {
     }
 }
 
-impl Replica for MultiReplica {
+impl<P: Reconfig> Replica for MultiReplica<P> {
     type Msg = MultiMsg;
     type Timer = MultiTimer;
     type Durable = MultiDurable;
@@ -1024,7 +953,7 @@ impl Replica for MultiReplica {
     fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) -> Self {
         let leads = setup.id == setup.initial_leader;
         let initial = setup.initial_leader;
-        let mut r = MultiReplica::boot(setup, MultiDurable::default(), now);
+        let mut r = Self::boot(setup, MultiDurable::default(), now);
         out.set_timer(r.setup.tuning.heartbeat, MultiTimer::Tick);
         if leads {
             r.start_election(now, out);
@@ -1040,7 +969,7 @@ impl Replica for MultiReplica {
         now: Time,
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) -> Self {
-        let r = MultiReplica::boot(setup, durable, now);
+        let r = Self::boot(setup, durable, now);
         out.set_timer(r.setup.tuning.heartbeat, MultiTimer::Tick);
         r
     }
@@ -1198,7 +1127,7 @@ impl Replica for MultiReplica {
             state_digest: self.learner.kv().digest(),
             is_leader: self.is_leader(),
             counters: crate::replica::Counters {
-                reconfigurations: self.reconfigurations,
+                reconfigurations: self.membership.reconfigurations(),
                 ..Default::default()
             },
             held_entries: self.learner.held() + self.d.accepted.len() as u64,
