@@ -1,4 +1,4 @@
-//! The analytic latency model (`../shared/PROTOCOLS.md`, "Latency model"): the commit latency of one command
+//! The analytic latency model (`docs/PROTOCOLS.md` gives its formulas): the commit latency of one command
 //! with one client, no contention, no jitter and no loss, from the link matrix, the placement, the quorum system
 //! and the per-message CPU cost. Reports print it beside each measured p50 so a reader can see they agree.
 //!
