@@ -158,7 +158,9 @@ fn run_sim<V: Variant>(
     let mut history = std::mem::take(&mut sim.history);
     checked(v, plan, &mut history, &statuses)?;
     let cpu_ms = sim.busy_ns().iter().map(|&b| b as f64 / 1e6).collect();
-    Ok(figures(exp, v, plan, &sim.metrics, cpu_ms, &statuses))
+    let mut r = figures(exp, v, plan, &sim.metrics, cpu_ms, &statuses);
+    r.notes.extend(membership_note(&history));
+    Ok(r)
 }
 
 /// How long a QUIC run's clients wait, after they stop issuing, for their last answers.
@@ -210,6 +212,7 @@ fn run_quic<V: Variant>(
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.notes = out.notes;
+    r.notes.extend(membership_note(&out.history));
     if let Some(w) = out.wal {
         r.wal_syncs = Some(w.syncs);
     }
@@ -258,7 +261,40 @@ pub fn run_external(
         .collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.notes = out.notes;
+    r.notes.extend(membership_note(&out.history));
     Ok(r)
+}
+
+/// Cheap Paxos: the membership changes the run decided, in log order, and the membership at the end, so a
+/// reader sees a main configured out and whether it came back.
+fn membership_note(history: &crate::check::History) -> Option<String> {
+    let ids = |set: paxos_variants::NodeSet| {
+        paxos_variants::quorum::Membership::ids(set)
+            .map(|n| n.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let changes: Vec<(usize, paxos_variants::quorum::Membership)> = history
+        .chosen
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, v)| match v {
+            Some(paxos_variants::Value::Config(m)) => Some((slot, *m)),
+            _ => None,
+        })
+        .collect();
+    let (_, last) = changes.last()?;
+    let steps: Vec<String> = changes
+        .iter()
+        .map(|(slot, m)| format!("slot {slot}: mains {{{}}}", ids(m.mains)))
+        .collect();
+    Some(format!(
+        "{} membership change(s) decided ({}); at the end mains {{{}}} of members {{{}}}",
+        changes.len(),
+        steps.join(", "),
+        ids(last.mains),
+        ids(last.members)
+    ))
 }
 
 /// Runs the checker over a finished run's history; a violation means no figures.

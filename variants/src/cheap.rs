@@ -18,6 +18,11 @@
 //! - Phase 2 for a slot needs a quorum of its configuration and of every reconfiguration in flight before it
 //!   (whichever way that one ends).
 //!
+//! - A main that was configured out and is heard from again (it acknowledges a retransmitted Accept of a slot
+//!   the smaller configuration governs, or asks for the log after hearing a sparse heartbeat) is brought back
+//!   with another reconfiguration, as the paper does with a repaired replica; once every main is back, the
+//!   auxiliaries are idle again.
+//!
 //! Simplified: the auxiliaries keep what they accepted rather than dropping it once the mains have learned it.
 
 use crate::client::LeaderClient;
@@ -25,8 +30,8 @@ use crate::command::Value;
 use crate::multi::reconfig::{InflightView, Reconfig};
 use crate::multi::{MultiMsg, MultiReplica};
 use crate::quorum::{Membership, NodeSet, QuorumSystem};
-use crate::replica::{Mutation, Variant};
-use crate::types::{NodeId, Slot};
+use crate::replica::{Mutation, ReplicaSetup, Variant};
+use crate::types::{NodeId, Slot, Time};
 
 pub struct Cheap;
 
@@ -47,11 +52,17 @@ pub struct CheapMembership {
     reconfigurations: u64,
     /// Ticks as leader, to pace the occasional heartbeat to the non-main replicas.
     ticks: u64,
+    /// Mains configured out that this leader has heard from since: each comes back with a reconfiguration.
+    returning: NodeSet,
+    /// As leader: when each replica last acknowledged an Accept of this leadership or asked for the log.
+    last_heard: Vec<Time>,
+    /// As leader: since when each main has been suspected of having failed (it missed a retransmitted slot).
+    suspect: Vec<Option<Time>>,
 }
 
 impl Reconfig for CheapMembership {
-    fn new(quorums: &QuorumSystem) -> Self {
-        let cfg = match *quorums {
+    fn new(setup: &ReplicaSetup) -> Self {
+        let cfg = match setup.quorums {
             QuorumSystem::Cheap { n, mains } => Configs::new(n, mains),
             // Any other system: every replica a main, so the mains are the only quorum needed.
             ref q => Configs::new(q.n(), NodeSet::all(q.n())),
@@ -60,6 +71,9 @@ impl Reconfig for CheapMembership {
             cfg,
             reconfigurations: 0,
             ticks: 0,
+            returning: NodeSet::EMPTY,
+            last_heard: vec![Time::ZERO; setup.n()],
+            suspect: vec![None; setup.n()],
         }
     }
 
@@ -119,22 +133,27 @@ impl Reconfig for CheapMembership {
             })
     }
 
-    fn led(&mut self) {
+    fn led(&mut self, now: Time) {
         self.cfg.pending = None;
+        self.last_heard.fill(now);
+        self.suspect.fill(None);
     }
 
     fn holds_new_slots(&self) -> bool {
         self.cfg.pending.is_some()
     }
 
-    /// The mains only, unless this is a reconfiguration (it needs the auxiliaries).
+    /// The mains only, unless this is a reconfiguration (it needs the auxiliaries) or the mains left are no
+    /// longer a quorum of their configuration (then the slot needs a majority of the members).
     fn accept_to(&self, slot: Slot, value: &Value) -> Option<NodeSet> {
         let m = self.cfg.at(slot);
-        Some(if matches!(value, Value::Config(_)) {
-            m.members
-        } else {
-            m.mains
-        })
+        Some(
+            if matches!(value, Value::Config(_)) || !m.mains_are_quorum() {
+                m.members
+            } else {
+                m.mains
+            },
+        )
     }
 
     /// Only the mains hear the leader every tick; the others (auxiliaries, removed mains) now and then.
@@ -147,12 +166,16 @@ impl Reconfig for CheapMembership {
         }
     }
 
-    /// A main of the newest configuration that has left a slot unanswered for a whole retransmission period is
-    /// configured out, one reconfiguration at a time. (Waiting longer would not help: the auxiliaries complete
-    /// the slot at its first retransmission, so every later slot would pay the period again.)
+    /// A main of the newest configuration that misses a retransmitted slot twice, with no word from it in
+    /// between, is configured out, one reconfiguration at a time: the first miss makes it a suspect (its Accept
+    /// may just have been lost, and the retransmission gives it a second chance), the second, at a later
+    /// retransmission, removes it. (Waiting for more would not help: the auxiliaries complete each stuck slot
+    /// at its first retransmission, so every later slot would pay the period again.) When nobody is to go, a
+    /// returned main comes back.
     fn on_leader_tick<'a>(
         &mut self,
         me: NodeId,
+        now: Time,
         next_slot: Slot,
         inflight: impl Iterator<Item = InflightView<'a>> + Clone,
     ) -> Option<Membership> {
@@ -161,20 +184,60 @@ impl Reconfig for CheapMembership {
                 .clone()
                 .any(|i| matches!(i.value, Value::Config(_)));
         let newest = self.cfg.at(next_slot);
-        let silent = inflight
-            .filter(|i| i.resends >= 1)
-            .flat_map(|i| Membership::ids(NodeSet(newest.mains.0 & !i.acks.0)))
-            .find(|&r| r != me);
-        match (reconfiguring, silent) {
-            (false, Some(m)) => {
-                self.cfg.pending = Some(next_slot);
-                Some(newest.without(m))
-            }
-            _ => None,
+        let mut missing = NodeSet::EMPTY;
+        for i in inflight.filter(|i| i.resends >= 1) {
+            missing.0 |= newest.mains.0 & !i.acks.0;
         }
+        let mut silent = None;
+        for r in Membership::ids(missing).filter(|&r| r != me) {
+            let i = r.0 as usize;
+            let heard = self.last_heard.get(i).copied().unwrap_or(Time::ZERO);
+            match self.suspect.get(i).copied().flatten() {
+                Some(since) if heard < since && since < now => {
+                    silent = silent.or(Some(r));
+                }
+                Some(since) if since == now => {}
+                _ => {
+                    if let Some(s) = self.suspect.get_mut(i) {
+                        *s = Some(now);
+                    }
+                }
+            }
+        }
+        if reconfiguring {
+            return None;
+        }
+        let change = match silent {
+            Some(m) => newest.without(m),
+            // Nobody to configure out: bring back a main that returned (the lowest id first).
+            None => {
+                let back =
+                    Membership::ids(self.returning).find(|&r| !newest.members.contains(r))?;
+                self.returning = NodeSet(self.returning.0 & !(1u64 << back.0));
+                newest.with_main(back)
+            }
+        };
+        self.cfg.pending = Some(next_slot);
+        Some(change)
     }
 
-    fn heard_from(&mut self, _: NodeId) {}
+    /// A main that was configured out and is heard from again (it acknowledged an Accept of a slot the
+    /// configuration without it governs, or asked for the log) is brought back at the next tick.
+    fn heard_from(&mut self, node: NodeId, accepted: Option<Slot>, now: Time) {
+        if let Some(t) = self.last_heard.get_mut(node.0 as usize) {
+            *t = now;
+        }
+        if self.cfg.auxiliaries.contains(node) {
+            return;
+        }
+        let (from, newest) = self.cfg.newest();
+        if newest.members.contains(node) {
+            return;
+        }
+        if accepted.is_none_or(|slot| slot >= from) {
+            self.returning.insert(node);
+        }
+    }
 
     /// The initial auxiliaries never lead and need not learn the log.
     fn never_campaigns(&self, me: NodeId) -> bool {
@@ -226,6 +289,14 @@ impl Configs {
             .unwrap_or(self.list[0].1)
     }
 
+    /// The newest configuration known, with the first slot it governs.
+    fn newest(&self) -> (Slot, Membership) {
+        self.list
+            .last()
+            .copied()
+            .unwrap_or((Slot(0), self.list[0].1))
+    }
+
     /// The configurations that govern `slot` and the slots after it, as far as they are known.
     fn from(&self, slot: Slot) -> impl Iterator<Item = Membership> + '_ {
         std::iter::once(self.at(slot)).chain(
@@ -257,6 +328,127 @@ mod tests {
             s.insert(NodeId(*i));
         }
         s
+    }
+
+    fn policy() -> CheapMembership {
+        let setup = ReplicaSetup {
+            id: NodeId(0),
+            quorums: QuorumSystem::cheap(5, None).unwrap(),
+            initial_leader: NodeId(0),
+            tuning: crate::replica::Tuning::default(),
+            mutation: Mutation::None,
+            seed: 1,
+        };
+        let mut p = CheapMembership::new(&setup);
+        p.led(Time(0));
+        p
+    }
+
+    /// One slot in flight, retransmitted, acknowledged by `acks`.
+    fn stuck<'a>(value: &'a Value, acks: &[u32]) -> Vec<InflightView<'a>> {
+        vec![InflightView {
+            value,
+            acks: set(acks),
+            resends: 1,
+        }]
+    }
+
+    fn ms(t: u64) -> Time {
+        Time(t * 1_000_000)
+    }
+
+    #[test]
+    fn a_main_that_misses_two_retransmissions_in_silence_is_configured_out() {
+        let mut p = policy();
+        let v = Value::Noop;
+        // First miss: a suspect only.
+        assert_eq!(
+            p.on_leader_tick(
+                NodeId(0),
+                ms(300),
+                Slot(5),
+                stuck(&v, &[0, 2, 3]).into_iter()
+            ),
+            None
+        );
+        // Not heard from since, and it misses again later: out.
+        let change = p.on_leader_tick(
+            NodeId(0),
+            ms(650),
+            Slot(6),
+            stuck(&v, &[0, 2, 4]).into_iter(),
+        );
+        assert_eq!(change, Some(p.cfg.at(Slot(0)).without(NodeId(1))));
+        assert!(
+            p.holds_new_slots(),
+            "nothing opens past a pending reconfiguration"
+        );
+    }
+
+    #[test]
+    fn a_live_main_whose_one_answer_was_lost_stays() {
+        let mut p = policy();
+        let v = Value::Noop;
+        assert_eq!(
+            p.on_leader_tick(
+                NodeId(0),
+                ms(300),
+                Slot(5),
+                stuck(&v, &[0, 2, 3]).into_iter()
+            ),
+            None
+        );
+        // It answers the retransmission; a later loss starts a fresh suspicion instead of removing it.
+        p.heard_from(NodeId(1), Some(Slot(5)), ms(310));
+        assert_eq!(
+            p.on_leader_tick(
+                NodeId(0),
+                ms(900),
+                Slot(9),
+                stuck(&v, &[0, 2, 3]).into_iter()
+            ),
+            None
+        );
+        assert!(!p.holds_new_slots());
+    }
+
+    #[test]
+    fn a_returning_main_is_brought_back_once_the_removal_is_decided() {
+        let mut p = policy();
+        let first = p.cfg.at(Slot(0));
+        let without = first.without(NodeId(1));
+        // The removal, decided in slot 5 (it was this leader's pending change).
+        p.cfg.pending = Some(Slot(5));
+        p.learned(Slot(5), &Value::Config(without));
+        assert_eq!(p.reconfigurations(), 1);
+        assert_eq!(p.accept_to(Slot(6), &Value::Noop), Some(without.mains));
+        // A stale acceptance from before the removal is no sign of return; a request for the log is.
+        p.heard_from(NodeId(1), Some(Slot(4)), ms(1000));
+        assert_eq!(
+            p.on_leader_tick(NodeId(0), ms(1050), Slot(7), std::iter::empty()),
+            None
+        );
+        p.heard_from(NodeId(1), None, ms(1100));
+        let back = p.on_leader_tick(NodeId(0), ms(1150), Slot(7), std::iter::empty());
+        assert_eq!(back, Some(first));
+        p.learned(Slot(7), &Value::Config(first));
+        assert_eq!(p.reconfigurations(), 2);
+        assert_eq!(
+            p.accept_to(Slot(8), &Value::Noop),
+            Some(first.mains),
+            "auxiliaries idle again"
+        );
+    }
+
+    #[test]
+    fn an_auxiliary_is_never_brought_in_as_a_main() {
+        let mut p = policy();
+        p.heard_from(NodeId(4), None, ms(10));
+        assert_eq!(
+            p.on_leader_tick(NodeId(0), ms(50), Slot(1), std::iter::empty()),
+            None
+        );
+        assert!(p.never_campaigns(NodeId(4)) && !p.never_campaigns(NodeId(1)));
     }
 
     #[test]

@@ -299,7 +299,7 @@ pub struct MultiReplica<P: Reconfig = FixedMembership> {
 impl<P: Reconfig> MultiReplica<P> {
     fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time) -> Self {
         let rng = DetRng::new(setup.seed);
-        let membership = P::new(&setup.quorums);
+        let membership = P::new(&setup);
         let mut r = MultiReplica {
             rng,
             d: Journaled::new(d),
@@ -372,6 +372,13 @@ impl<P: Reconfig> MultiReplica<P> {
             c.reports.values().map(|(_, v)| v),
             self.setup.mutation,
         )
+    }
+
+    /// A replica asks this one for the log: as leader, that is a sign of life the policy may act on.
+    fn heard_from_catching_up(&mut self, now: Time, from: NodeId) {
+        if self.is_leader() {
+            self.membership.heard_from(from, None, now);
+        }
     }
 
     /// Bookkeeping for a value just learned (a decided reconfiguration takes effect after its slot).
@@ -578,7 +585,7 @@ impl<P: Reconfig> MultiReplica<P> {
             }
         }
         self.role = Role::Leader(leader);
-        self.membership.led();
+        self.membership.led(now);
         self.leader_hint = Some(self.me());
         self.failed_elections = 0;
         for (slot, value) in recovered {
@@ -909,7 +916,7 @@ impl<P: Reconfig> MultiReplica<P> {
                     acks: i.acks,
                     resends: i.resends,
                 });
-                if let Some(m) = self.membership.on_leader_tick(me, l.next_slot, views) {
+                if let Some(m) = self.membership.on_leader_tick(me, now, l.next_slot, views) {
                     let slot = l.next_slot;
                     l.next_slot = slot.next();
                     self.propose(now, slot, Value::Config(m), out);
@@ -1046,6 +1053,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                 if l.ballot != ballot {
                     return;
                 }
+                self.membership.heard_from(from, Some(slot), now);
                 let Some(inf) = l.inflight.get_mut(&slot) else {
                     return;
                 };
@@ -1072,10 +1080,12 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                 }
             }
             MultiMsg::CatchUp { from: start } if start < self.learner.base() => {
+                self.heard_from_catching_up(now, from);
                 self.send_snapshot(from, out)
             }
             MultiMsg::Snapshot { snap, configs } => self.on_snapshot(now, *snap, configs, out),
             MultiMsg::CatchUp { from: start } => {
+                self.heard_from_catching_up(now, from);
                 let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
                 if !values.is_empty() {
                     out.send(

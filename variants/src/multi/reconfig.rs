@@ -6,11 +6,12 @@
 
 use crate::command::Value;
 use crate::quorum::{Membership, NodeSet, QuorumSystem};
-use crate::replica::Mutation;
-use crate::types::{NodeId, Slot};
+use crate::replica::{Mutation, ReplicaSetup};
+use crate::types::{NodeId, Slot, Time};
 use std::fmt::Debug;
 
 /// What the leader knows of one slot it has in Phase 2, as a policy sees it.
+#[derive(Clone, Copy)]
 pub struct InflightView<'a> {
     pub value: &'a Value,
     /// Acceptances so far (the leader's own included).
@@ -21,7 +22,7 @@ pub struct InflightView<'a> {
 
 /// A membership policy for the Multi-Paxos core.
 pub trait Reconfig: Debug + Send + 'static {
-    fn new(quorums: &QuorumSystem) -> Self;
+    fn new(setup: &ReplicaSetup) -> Self;
 
     /// Takes the reconfigurations a snapshot carries (each with the first slot it governs).
     fn install(&mut self, configs: Vec<(Slot, Membership)>);
@@ -53,7 +54,7 @@ pub trait Reconfig: Debug + Send + 'static {
 
     /// This replica has just won Phase 1: a change an earlier leadership left pending is settled by Phase 1's
     /// own rule (re-proposed or not), not by this replica's memory of it.
-    fn led(&mut self);
+    fn led(&mut self, now: Time);
 
     /// Whether the leader must open no new slot now (a membership change is waiting to be decided).
     fn holds_new_slots(&self) -> bool;
@@ -69,12 +70,14 @@ pub trait Reconfig: Debug + Send + 'static {
     fn on_leader_tick<'a>(
         &mut self,
         me: NodeId,
+        now: Time,
         next_slot: Slot,
         inflight: impl Iterator<Item = InflightView<'a>> + Clone,
     ) -> Option<Membership>;
 
-    /// The leader heard from `node` (any message of its own): a policy can bring a returning replica back.
-    fn heard_from(&mut self, node: NodeId);
+    /// The leader heard from `node`: an acceptance of `accepted` under its ballot, or (`None`) a request for the
+    /// log, which a replica sends only while it hears a leader. A policy can bring a returning replica back.
+    fn heard_from(&mut self, node: NodeId, accepted: Option<Slot>, now: Time);
 
     /// Whether `me` never runs for leader.
     fn never_campaigns(&self, me: NodeId) -> bool;
@@ -88,7 +91,7 @@ pub trait Reconfig: Debug + Send + 'static {
 pub struct FixedMembership;
 
 impl Reconfig for FixedMembership {
-    fn new(_: &QuorumSystem) -> Self {
+    fn new(_: &ReplicaSetup) -> Self {
         FixedMembership
     }
     fn install(&mut self, _: Vec<(Slot, Membership)>) {}
@@ -115,7 +118,7 @@ impl Reconfig for FixedMembership {
     ) -> bool {
         quorums.is_phase1_quorum(promises)
     }
-    fn led(&mut self) {}
+    fn led(&mut self, _: Time) {}
     fn holds_new_slots(&self) -> bool {
         false
     }
@@ -128,12 +131,13 @@ impl Reconfig for FixedMembership {
     fn on_leader_tick<'a>(
         &mut self,
         _: NodeId,
+        _: Time,
         _: Slot,
         _: impl Iterator<Item = InflightView<'a>> + Clone,
     ) -> Option<Membership> {
         None
     }
-    fn heard_from(&mut self, _: NodeId) {}
+    fn heard_from(&mut self, _: NodeId, _: Option<Slot>, _: Time) {}
     fn never_campaigns(&self, _: NodeId) -> bool {
         false
     }
