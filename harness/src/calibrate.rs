@@ -17,6 +17,7 @@ use crate::experiment::{plan, sim_spec_for};
 use crate::net::frame;
 use crate::sim::{Input, InputTrace, Sim};
 use crate::with_variant;
+use paxos_variants::step::{Outputs, Step};
 use paxos_variants::{Effects, Message, Replica, ReplicaSetup, Time, Variant};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -179,20 +180,48 @@ fn replay_with<V: Variant, const TIMED: bool>(
                 None
             }
         };
-        // As a driver does after every input: take the durable records (a memory-storage driver drops them).
-        replica.take_records(&mut records);
-        records.clear();
-        for (_, m) in &out.sends {
-            if frame::encode(m).is_ok() {
-                encoded += 1;
-            }
+        // As a memory-storage driver does after every input, with each message encoded as it would be sent.
+        let step = Step::of_replica(&mut replica, &mut out, &mut records);
+        let mut encoder = Encoder {
+            encoded: &mut encoded,
+        };
+        match step.carry_out(&mut encoder) {
+            Ok(()) => {}
+            Err(never) => match never {},
         }
-        out.clear();
         if let Some(start) = start {
             time(kind, start.elapsed().as_nanos() as u64);
         }
     }
     encoded
+}
+
+/// A replay's outputs: records dropped (memory storage), each message encoded as for the wire.
+struct Encoder<'a> {
+    encoded: &'a mut u64,
+}
+
+impl<M: paxos_variants::Message, T, R> Outputs<M, T, R> for Encoder<'_> {
+    type Error = std::convert::Infallible;
+    fn persist(&mut self, records: &mut Vec<R>) -> Result<(), Self::Error> {
+        records.clear();
+        Ok(())
+    }
+    fn decided(
+        &mut self,
+        decisions: &mut Vec<(paxos_variants::Slot, paxos_variants::Value)>,
+    ) -> Result<(), Self::Error> {
+        decisions.clear();
+        Ok(())
+    }
+    fn learned(&mut self, _: u64, _: paxos_variants::Slot) {}
+    fn completed(&mut self, _: u64, _: paxos_variants::Reply) {}
+    fn send(&mut self, _: paxos_variants::Dest, msg: M) {
+        if frame::encode(&msg).is_ok() {
+            *self.encoded += 1;
+        }
+    }
+    fn arm(&mut self, _: std::time::Duration, _: T) {}
 }
 
 /// What one message type costs, measured.

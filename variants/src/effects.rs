@@ -1,9 +1,6 @@
-//! The output buffer every handler writes into. The driver owns it, drains it after each input and reuses it, so a
-//! handler never allocates a fresh `Vec` per call.
-//!
-//! Order of carrying out (both drivers): record decisions and completions, then send, then arm timers. State is
-//! durable the moment a handler returns (the simulator crashes nodes only between inputs; the write-ahead log of
-//! the durability work will persist before it sends).
+//! The output buffer every handler writes into. The driver owns it, hands it to each input and reuses it, so a
+//! handler never allocates a fresh `Vec` per call. What is in it leaves only through
+//! [`Step::carry_out`](crate::step::Step::carry_out), in the order persist, decide, send, arm.
 
 use crate::command::{Reply, Value};
 use crate::types::{Peer, Slot};
@@ -18,15 +15,15 @@ pub enum Dest {
 
 #[derive(Debug)]
 pub struct Effects<M, T> {
-    pub sends: Vec<(Dest, M)>,
-    pub timers: Vec<(Duration, T)>,
+    pub(crate) sends: Vec<(Dest, M)>,
+    pub(crate) timers: Vec<(Duration, T)>,
     /// Slots this replica has just learned to be decided (each reported once per replica incarnation).
-    pub decisions: Vec<(Slot, Value)>,
+    pub(crate) decisions: Vec<(Slot, Value)>,
     /// Client side: commands whose reply arrived, by sequence number.
-    pub completions: Vec<(u64, Reply)>,
+    pub(crate) completions: Vec<(u64, Reply)>,
     /// Client side: commands the client knows to be chosen, and in which slot, before their reply arrived
     /// (a Fast Paxos client that has counted a fast quorum of votes). The checker holds the client to it.
-    pub learned: Vec<(u64, Slot)>,
+    pub(crate) learned: Vec<(u64, Slot)>,
 }
 
 impl<M, T> Default for Effects<M, T> {
@@ -78,6 +75,17 @@ impl<M, T> Effects<M, T> {
             && self.learned.is_empty()
     }
 
+    /// The messages waiting to go out, to look at (tests, traces); only [`Step::carry_out`](crate::step::Step::carry_out) sends them.
+    pub fn pending_sends(&self) -> &[(Dest, M)] {
+        &self.sends
+    }
+
+    /// The decisions waiting to be reported, to look at.
+    pub fn pending_decisions(&self) -> &[(Slot, Value)] {
+        &self.decisions
+    }
+
+    /// Drops everything pending (a driver that discards a step's outputs, as a crash would).
     pub fn clear(&mut self) {
         self.sends.clear();
         self.timers.clear();

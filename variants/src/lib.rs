@@ -11,6 +11,7 @@
 //! - [`basic`], [`multi`], [`fast`]: the protocols. [`flexible`] is the Multi-Paxos core with another quorum
 //!   system; [`cheap`] is the Multi-Paxos core with a main/auxiliary membership policy
 //!   ([`multi::reconfig`]).
+//! - [`effects`], [`step`]: what a handler produces, and the one order a driver carries it out in.
 //! - [`journal`]: durable acceptor state that changes only through records the drivers persist.
 //! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
@@ -29,6 +30,7 @@ pub mod multi;
 pub mod quorum;
 pub mod replica;
 pub mod rng;
+pub mod step;
 pub mod types;
 
 pub use command::{Command, CommandId, Op, Reply, Value};

@@ -10,7 +10,11 @@ use crate::config::LoadKind;
 use crate::load::Workload;
 use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
-use paxos_variants::{Client, ClientId, Command, DetRng, Effects, NodeId, Peer, Time, Variant};
+use paxos_variants::step::{Outputs, Step};
+use paxos_variants::{
+    Client, ClientId, Command, Dest, DetRng, Effects, NodeId, Peer, Reply, Slot, Time, Value,
+    Variant,
+};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -82,34 +86,23 @@ impl<V: Variant> State<V> {
         self.flush(now_ns);
     }
 
+    /// Carries out what the client's last input produced ([`Step::carry_out`]), then issues again for each
+    /// completion when the loop is closed.
     fn flush(&mut self, now_ns: u64) {
-        let mut finished = 0;
-        for (seq, slot) in self.out.learned.drain(..) {
-            if let Some(rec) = self.records.get_mut(seq as usize) {
-                rec.learned.get_or_insert((now_ns, slot));
-            }
+        let step = Step::of_client(&self.proto, &mut self.out);
+        let mut sink = ClientIo {
+            records: &mut self.records,
+            timers: &mut self.timers,
+            sender: &mut self.sender,
+            links: &mut self.links,
+            now_ns,
+            finished: 0,
+        };
+        match step.carry_out(&mut sink) {
+            Ok(()) => {}
+            Err(never) => match never {},
         }
-        for (seq, reply) in self.out.completions.drain(..) {
-            let Some(rec) = self.records.get_mut(seq as usize) else {
-                continue;
-            };
-            if rec.completed.is_none() {
-                rec.completed = Some((now_ns, reply));
-                let learned = rec.learned.map(|(t, _)| t);
-                self.sender
-                    .metrics
-                    .record_op(rec.invoked_ns, now_ns, learned);
-                finished += 1;
-            }
-        }
-        let links = &mut self.links;
-        for (dest, msg) in self.out.sends.drain(..) {
-            self.sender.send(dest, &msg, |p| links.find(p));
-        }
-        for (after, t) in self.out.timers.drain(..) {
-            self.timers.set(now_ns + after.as_nanos() as u64, t);
-        }
-        self.out.decisions.clear();
+        let finished = sink.finished;
         self.outstanding -= finished;
         if let LoadKind::Closed { .. } = self.workload.spec().kind {
             if now_ns < self.schedule.stop_issuing_ns {
@@ -118,6 +111,54 @@ impl<V: Variant> State<V> {
                 }
             }
         }
+    }
+}
+
+/// Where a client's outputs go: its history records and metrics, the network, its timers.
+struct ClientIo<'a, T> {
+    records: &'a mut Vec<OpRecord>,
+    timers: &'a mut Timers<T>,
+    sender: &'a mut WanSender,
+    links: &'a mut LinkFinder,
+    now_ns: u64,
+    finished: usize,
+}
+
+impl<M: paxos_variants::Message, T> Outputs<M, T, ()> for ClientIo<'_, T> {
+    type Error = std::convert::Infallible;
+    fn persist(&mut self, records: &mut Vec<()>) -> Result<(), Self::Error> {
+        records.clear();
+        Ok(())
+    }
+    fn decided(&mut self, decisions: &mut Vec<(Slot, Value)>) -> Result<(), Self::Error> {
+        decisions.clear();
+        Ok(())
+    }
+    fn learned(&mut self, seq: u64, slot: Slot) {
+        if let Some(rec) = self.records.get_mut(seq as usize) {
+            rec.learned.get_or_insert((self.now_ns, slot));
+        }
+    }
+    fn completed(&mut self, seq: u64, reply: Reply) {
+        let Some(rec) = self.records.get_mut(seq as usize) else {
+            return;
+        };
+        if rec.completed.is_none() {
+            rec.completed = Some((self.now_ns, reply));
+            let learned = rec.learned.map(|(t, _)| t);
+            self.sender
+                .metrics
+                .record_op(rec.invoked_ns, self.now_ns, learned);
+            self.finished += 1;
+        }
+    }
+    fn send(&mut self, to: Dest, msg: M) {
+        let links = &mut *self.links;
+        self.sender.send(to, &msg, |p| links.find(p));
+    }
+    fn arm(&mut self, after: Duration, timer: T) {
+        self.timers
+            .set(self.now_ns + after.as_nanos() as u64, timer);
     }
 }
 

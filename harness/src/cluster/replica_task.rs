@@ -11,9 +11,10 @@ use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
 use crate::storage::decided::DecidedFile;
 use crate::storage::wal::{Wal, WalError, WalStats};
+use paxos_variants::step::{Outputs, Step};
 use paxos_variants::{
-    DurableRecord, DurableState, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Slot, Time,
-    Value, Variant,
+    Dest, DurableRecord, DurableState, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Reply,
+    Slot, Time, Value, Variant,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -67,6 +68,11 @@ pub struct ReplicaTask<V: Variant> {
 struct Driver<V: Variant> {
     out: Effects<Msg<V>, RTimer<V>>,
     records: Vec<DurableRecord<V::Replica>>,
+    io: Io<V>,
+}
+
+/// Where a step's outputs go: the log, the decided file or memory, the network, the timers.
+struct Io<V: Variant> {
     wal: Option<Wal>,
     timers: Timers<RTimer<V>>,
     decisions: Vec<(Slot, Value)>,
@@ -76,25 +82,51 @@ struct Driver<V: Variant> {
 }
 
 impl<V: Variant> Driver<V> {
-    /// Makes the records of the inputs handled since the last call durable (memory storage: drops them; the
-    /// harness keeps the state itself).
-    fn persist(&mut self, replica: &mut V::Replica) -> Result<(), WalError> {
-        replica.take_records(&mut self.records);
-        let Some(wal) = self.wal.as_mut() else {
-            self.records.clear();
+    /// Carries out what the inputs handled since the last call produced: their records are made durable
+    /// (appended and synced; memory storage drops them, the harness keeps the state itself) before anything
+    /// is sent ([`Step::carry_out`]). An error means the replica must stop.
+    fn flush(&mut self, replica: &mut V::Replica, now_ns: u64) -> Result<(), String> {
+        let step = Step::of_replica(replica, &mut self.out, &mut self.records);
+        step.carry_out(&mut IoNow {
+            io: &mut self.io,
+            durable: replica.durable(),
+            now_ns,
+        })
+    }
+
+    /// Every decision this replica recorded, for the checker.
+    fn decided_log(&self) -> Result<Vec<(Slot, Value)>, String> {
+        match &self.io.decided {
+            Some(file) => file.read_all().map_err(|e| e.to_string()),
+            None => Ok(self.io.decisions.clone()),
+        }
+    }
+}
+
+/// [`Io`] at one moment, with the replica's durable state for a log rewrite.
+struct IoNow<'a, V: Variant> {
+    io: &'a mut Io<V>,
+    durable: &'a Durable<V>,
+    now_ns: u64,
+}
+
+impl<V: Variant> Outputs<Msg<V>, RTimer<V>, DurableRecord<V::Replica>> for IoNow<'_, V> {
+    type Error = String;
+
+    fn persist(&mut self, records: &mut Vec<DurableRecord<V::Replica>>) -> Result<(), String> {
+        let Some(wal) = self.io.wal.as_mut() else {
+            records.clear();
             return Ok(());
         };
-        if self.records.is_empty() {
-            return Ok(());
-        }
-        wal.append(&self.records)?;
-        self.records.clear();
+        wal.append(records).map_err(|e| e.to_string())?;
+        records.clear();
         // Grown well past its last rewrite: the log's history goes, a checkpoint of the state replaces it (at
         // this point everything in memory is in the log), so the file stays about the size of the state.
+        let durable = self.durable;
         let checkpoint = |wal: &mut Wal| -> Result<(), WalError> {
             wal.sync()?;
             if wal.wants_rewrite() {
-                wal.rewrite(&replica.durable().checkpoint())?;
+                wal.rewrite(&durable.checkpoint())?;
             }
             Ok(())
         };
@@ -105,35 +137,35 @@ impl<V: Variant> Driver<V> {
             }
             _ => checkpoint(wal),
         }
+        .map_err(|e| e.to_string())
     }
 
-    /// Records what the inputs decided, then sends what they produced and arms their timers.
-    fn flush(&mut self, now_ns: u64) -> Result<(), String> {
-        match self.decided.as_mut() {
+    fn decided(&mut self, decisions: &mut Vec<(Slot, Value)>) -> Result<(), String> {
+        match self.io.decided.as_mut() {
             Some(file) => {
-                let r = file.append(&self.out.decisions);
-                self.out.decisions.clear();
-                r.map_err(|e| e.to_string())?;
+                let r = file.append(decisions);
+                decisions.clear();
+                r.map_err(|e| e.to_string())
             }
-            None => self.decisions.append(&mut self.out.decisions),
+            None => {
+                self.io.decisions.append(decisions);
+                Ok(())
+            }
         }
-        let links = &mut self.links;
-        for (dest, msg) in self.out.sends.drain(..) {
-            self.sender.send(dest, &msg, |p| links.find(p));
-        }
-        for (after, t) in self.out.timers.drain(..) {
-            self.timers.set(now_ns + after.as_nanos() as u64, t);
-        }
-        self.out.completions.clear();
-        Ok(())
     }
 
-    /// Every decision this replica recorded, for the checker.
-    fn decided_log(&self) -> Result<Vec<(Slot, Value)>, String> {
-        match &self.decided {
-            Some(file) => file.read_all().map_err(|e| e.to_string()),
-            None => Ok(self.decisions.clone()),
-        }
+    fn learned(&mut self, _: u64, _: Slot) {}
+    fn completed(&mut self, _: u64, _: Reply) {}
+
+    fn send(&mut self, to: Dest, msg: Msg<V>) {
+        let links = &mut self.io.links;
+        self.io.sender.send(to, &msg, |p| links.find(p));
+    }
+
+    fn arm(&mut self, after: Duration, timer: RTimer<V>) {
+        self.io
+            .timers
+            .set(self.now_ns + after.as_nanos() as u64, timer);
     }
 }
 
@@ -157,12 +189,14 @@ impl<V: Variant> ReplicaTask<V> {
         let mut d = Driver::<V> {
             out: Effects::new(),
             records: Vec::new(),
-            wal,
-            timers: Timers::default(),
-            decisions: Vec::new(),
-            decided,
-            sender,
-            links,
+            io: Io {
+                wal,
+                timers: Timers::default(),
+                decisions: Vec::new(),
+                decided,
+                sender,
+                links,
+            },
         };
         let now = now_ns();
         let mut replica = match start {
@@ -171,10 +205,7 @@ impl<V: Variant> ReplicaTask<V> {
                 V::Replica::recover(setup, durable, Time(now), &mut d.out)
             }
         };
-        let mut failed = d.persist(&mut replica).err().map(|e| e.to_string());
-        if failed.is_none() {
-            failed = d.flush(now).err();
-        }
+        let mut failed = d.flush(&mut replica, now).err();
         let mut handler_ns = 0u64;
         let mut handled = 0u64;
         // When a partition a control request made ends (it heals on the next event after that).
@@ -182,19 +213,19 @@ impl<V: Variant> ReplicaTask<V> {
         while failed.is_none() {
             if heal_at.is_some_and(|at| Instant::now() >= at) {
                 heal_at = None;
-                if let Some(p) = &d.sender.partitions {
+                if let Some(p) = &d.io.sender.partitions {
                     if let Ok(mut p) = p.write() {
                         p.heal();
                     }
                 }
             }
-            let wake = d
-                .timers
-                .next_at()
-                .map(|at| epoch + Duration::from_nanos(at))
-                .into_iter()
-                .chain(heal_at)
-                .min();
+            let wake =
+                d.io.timers
+                    .next_at()
+                    .map(|at| epoch + Duration::from_nanos(at))
+                    .into_iter()
+                    .chain(heal_at)
+                    .min();
             tokio::select! {
                 biased;
                 _ = stop.changed() => break,
@@ -210,7 +241,7 @@ impl<V: Variant> ReplicaTask<V> {
                                 .iter()
                                 .map(|g| g.iter().map(|r| *r as usize).collect())
                                 .collect();
-                            if let Some(p) = &d.sender.partitions {
+                            if let Some(p) = &d.io.sender.partitions {
                                 if let Ok(mut p) = p.write() {
                                     p.split(&groups);
                                 }
@@ -231,6 +262,7 @@ impl<V: Variant> ReplicaTask<V> {
                         decisions,
                         log_error,
                         sent_by_kind: d
+                            .io
                             .sender
                             .metrics
                             .by_kind
@@ -265,34 +297,28 @@ impl<V: Variant> ReplicaTask<V> {
                         }
                     }
                     // A busy inbox must not starve the timers (heartbeats, retransmission, elections).
-                    while let Some(t) = d.timers.pop_due(now) {
+                    while let Some(t) = d.io.timers.pop_due(now) {
                         replica.on_timer(Time(now), t, &mut d.out);
                     }
-                    failed = d.persist(&mut replica).err().map(|e| e.to_string());
-                    if failed.is_none() {
-                        failed = d.flush(now).err();
-                    }
+                    failed = d.flush(&mut replica, now).err();
                 }
                 _ = sleep_until(wake), if wake.is_some() => {
                     let now = now_ns();
-                    while let Some(t) = d.timers.pop_due(now) {
+                    while let Some(t) = d.io.timers.pop_due(now) {
                         replica.on_timer(Time(now), t, &mut d.out);
                     }
-                    failed = d.persist(&mut replica).err().map(|e| e.to_string());
-                    if failed.is_none() {
-                        failed = d.flush(now).err();
-                    }
+                    failed = d.flush(&mut replica, now).err();
                 }
             }
         }
         ReplicaEnd {
             status: replica.status(),
             durable: replica.durable().clone(),
-            decisions: d.decisions,
-            sender: d.sender,
+            decisions: d.io.decisions,
+            sender: d.io.sender,
             handler_ns,
             messages_handled: handled,
-            wal: d.wal.map(|w| w.stats),
+            wal: d.io.wal.map(|w| w.stats),
             failed,
         }
     }

@@ -24,10 +24,11 @@ use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
 use crate::load::Workload;
 use crate::metrics::Metrics;
 use crate::wan::LinkModel;
+use paxos_variants::step::{Outputs, Step};
 use paxos_variants::{
     Client, ClientId, ClientSetup, Command, Dest, DetRng, DurableRecord, DurableState, Effects,
-    Message, Mutation, NodeId, Peer, QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Time,
-    Tuning, Variant,
+    Message, Mutation, NodeId, Peer, QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Reply,
+    Slot, Time, Tuning, Value, Variant,
 };
 use queue::EventQueue;
 use std::collections::VecDeque;
@@ -440,66 +441,38 @@ impl<V: Variant> Sim<V> {
         }
     }
 
+    /// Carries out what replica `n`'s last input produced (see [`Step::carry_out`] for the order).
     fn flush_replica(&mut self, n: usize) {
-        let me = Peer::Replica(NodeId(n as u32));
-        // Persist before anything of this input leaves the node.
-        let node = &mut self.nodes[n];
-        if let Some(replica) = node.replica.as_mut() {
-            replica.take_records(&mut self.records);
-            for r in self.records.drain(..) {
-                node.disk.apply(r);
+        let mut out = std::mem::take(&mut self.out_r);
+        let mut records = std::mem::take(&mut self.records);
+        if let Some(replica) = self.nodes[n].replica.as_mut() {
+            let step = Step::of_replica(replica, &mut out, &mut records);
+            match step.carry_out(&mut ReplicaOut { sim: self, n }) {
+                Ok(()) => {}
+                Err(never) => match never {},
             }
         }
-        for (slot, value) in self.out_r.decisions.drain(..) {
-            self.history.decision(NodeId(n as u32), slot, &value);
-        }
-        let mut sends = std::mem::take(&mut self.out_r.sends);
-        for (dest, msg) in sends.drain(..) {
-            self.transmit_to(me, dest, msg);
-        }
-        self.out_r.sends = sends;
-        let incarnation = self.nodes[n].incarnation;
-        for (after, timer) in self.out_r.timers.drain(..) {
-            self.queue.push(
-                self.now + ns(after),
-                Ev::ReplicaTimer {
-                    node: n as u32,
-                    incarnation,
-                    timer,
-                },
-            );
-        }
+        out.clear();
+        self.out_r = out;
+        self.records = records;
     }
 
+    /// Carries out what client `c`'s last input produced; a closed-loop client issues again for each
+    /// completion.
     fn flush_client(&mut self, c: usize) {
-        let me = Peer::Client(ClientId(c as u32));
-        let mut finished = 0;
-        let id = ClientId(c as u32);
-        for (seq, slot) in self.out_c.learned.drain(..) {
-            self.history.learned(id, seq, slot, self.now);
+        let mut out = std::mem::take(&mut self.out_c);
+        let mut sink = ClientOut {
+            sim: self,
+            c,
+            finished: 0,
+        };
+        let step = Step::of_client(&sink.sim.clients[c].proto, &mut out);
+        match step.carry_out(&mut sink) {
+            Ok(()) => {}
+            Err(never) => match never {},
         }
-        for (seq, reply) in self.out_c.completions.drain(..) {
-            if let Some(invoked) = self.history.complete(id, seq, reply, self.now) {
-                let learned = self.history.op(id, seq).and_then(|r| r.learned);
-                self.metrics
-                    .record_op(invoked, self.now, learned.map(|(t, _)| t));
-                finished += 1;
-            }
-        }
-        let mut sends = std::mem::take(&mut self.out_c.sends);
-        for (dest, msg) in sends.drain(..) {
-            self.transmit_to(me, dest, msg);
-        }
-        self.out_c.sends = sends;
-        for (after, timer) in self.out_c.timers.drain(..) {
-            self.queue.push(
-                self.now + ns(after),
-                Ev::ClientTimer {
-                    client: c as u32,
-                    timer,
-                },
-            );
-        }
+        let finished = sink.finished;
+        self.out_c = out;
         self.clients[c].outstanding -= finished;
         if let LoadKind::Closed { .. } = self.spec.load.kind {
             if self.now < ns(self.spec.stop_issuing) {
@@ -627,6 +600,98 @@ impl<V: Variant> Sim<V> {
                 .links
                 .set_impairments(loss, duplicate, reorder, reorder_max_ns),
         }
+    }
+}
+
+/// The simulator as a replica's outputs: records to the copy that survives a crash, decisions to the checker's
+/// history, messages onto the simulated network, timers into the event queue.
+struct ReplicaOut<'s, V: Variant> {
+    sim: &'s mut Sim<V>,
+    n: usize,
+}
+
+impl<V: Variant> Outputs<V::Msg, RTimer<V>, DurableRecord<V::Replica>> for ReplicaOut<'_, V> {
+    type Error = std::convert::Infallible;
+    fn persist(&mut self, records: &mut Vec<DurableRecord<V::Replica>>) -> Result<(), Self::Error> {
+        let node = &mut self.sim.nodes[self.n];
+        for r in records.drain(..) {
+            node.disk.apply(r);
+        }
+        Ok(())
+    }
+    fn decided(&mut self, decisions: &mut Vec<(Slot, Value)>) -> Result<(), Self::Error> {
+        for (slot, value) in decisions.drain(..) {
+            self.sim
+                .history
+                .decision(NodeId(self.n as u32), slot, &value);
+        }
+        Ok(())
+    }
+    fn learned(&mut self, _: u64, _: Slot) {}
+    fn completed(&mut self, _: u64, _: Reply) {}
+    fn send(&mut self, to: Dest, msg: V::Msg) {
+        self.sim
+            .transmit_to(Peer::Replica(NodeId(self.n as u32)), to, msg);
+    }
+    fn arm(&mut self, after: Duration, timer: RTimer<V>) {
+        let incarnation = self.sim.nodes[self.n].incarnation;
+        self.sim.queue.push(
+            self.sim.now + ns(after),
+            Ev::ReplicaTimer {
+                node: self.n as u32,
+                incarnation,
+                timer,
+            },
+        );
+    }
+}
+
+/// The simulator as a client's outputs: what the client learned and completed goes to the history and the
+/// metrics, messages onto the network, timers into the queue.
+struct ClientOut<'s, V: Variant> {
+    sim: &'s mut Sim<V>,
+    c: usize,
+    finished: usize,
+}
+
+impl<V: Variant> Outputs<V::Msg, CTimer<V>, ()> for ClientOut<'_, V> {
+    type Error = std::convert::Infallible;
+    fn persist(&mut self, records: &mut Vec<()>) -> Result<(), Self::Error> {
+        records.clear();
+        Ok(())
+    }
+    fn decided(&mut self, decisions: &mut Vec<(Slot, Value)>) -> Result<(), Self::Error> {
+        decisions.clear();
+        Ok(())
+    }
+    fn learned(&mut self, seq: u64, slot: Slot) {
+        let now = self.sim.now;
+        self.sim
+            .history
+            .learned(ClientId(self.c as u32), seq, slot, now);
+    }
+    fn completed(&mut self, seq: u64, reply: Reply) {
+        let (id, now) = (ClientId(self.c as u32), self.sim.now);
+        if let Some(invoked) = self.sim.history.complete(id, seq, reply, now) {
+            let learned = self.sim.history.op(id, seq).and_then(|r| r.learned);
+            self.sim
+                .metrics
+                .record_op(invoked, now, learned.map(|(t, _)| t));
+            self.finished += 1;
+        }
+    }
+    fn send(&mut self, to: Dest, msg: V::Msg) {
+        self.sim
+            .transmit_to(Peer::Client(ClientId(self.c as u32)), to, msg);
+    }
+    fn arm(&mut self, after: Duration, timer: CTimer<V>) {
+        self.sim.queue.push(
+            self.sim.now + ns(after),
+            Ev::ClientTimer {
+                client: self.c as u32,
+                timer,
+            },
+        );
     }
 }
 
