@@ -749,7 +749,7 @@ fn calibrate(out: &Path, replays: usize, quic: bool) -> Result<()> {
     let handlers = execute(&exp)?;
     exp.cpu_profile = profile;
     let calibrated = execute(&exp)?;
-    let thr = |r: &[RunResult]| r.first().map_or(0.0, |r| r.throughput_ops_s);
+    let thr = |r: &[RunResult]| r.first().map_or(0.0, |r| r.row.throughput_ops_s);
     println!(
         "Multi-Paxos ceiling (3 replicas, no delay, 64 clients), simulated: {:.0} ops/s with the calibrated \
          profile (handlers and transport), {:.0} ops/s with the handlers alone, {:.0} ops/s with the flat {} us \
@@ -886,27 +886,27 @@ fn print_summary(runs: &[RunResult]) {
     for r in runs {
         println!(
             "{:<8} {:<12} {:>7} {:>5} {:>8} {:>10.1} {:>9} {:>9} {:>10} {:>10} {:>8}",
-            match r.storage.as_str() {
-                "memory" => r.mode.clone(),
-                s => format!("{}+{s}", r.mode),
+            match r.row.storage.as_str() {
+                "memory" => r.row.mode.clone(),
+                s => format!("{}+{s}", r.row.mode),
             },
-            r.variant,
-            r.clients,
-            r.seed,
-            r.ops,
-            r.throughput_ops_s,
-            ms(r.p50_us),
-            ms(r.p99_us),
-            ms(r.expected_p50_us),
-            ms(r.commit_p50_us),
-            r.msgs_per_op.map_or("-".into(), |m| format!("{m:.2}")),
+            r.row.variant,
+            r.row.clients,
+            r.row.seed,
+            r.row.ops,
+            r.row.throughput_ops_s,
+            ms(r.row.p50_us),
+            ms(r.row.p99_us),
+            ms(r.row.expected_p50_us),
+            ms(r.row.commit_p50_us),
+            r.row.msgs_per_op.map_or("-".into(), |m| format!("{m:.2}")),
         );
     }
     for r in runs {
         for n in &r.notes {
             println!(
                 "note: {} clients={} seed={}: {n}",
-                r.variant, r.clients, r.seed
+                r.row.variant, r.row.clients, r.row.seed
             );
         }
     }

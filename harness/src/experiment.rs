@@ -7,7 +7,7 @@ use crate::config::{Experiment, FaultAction, Mode, Storage, VariantSpec};
 use crate::metrics::Metrics;
 use crate::metrics::MsgCount;
 use crate::model::{expected_commit_p50_us, expected_p50_us, ModelInput};
-use crate::results::RunResult;
+use crate::results::{ResultRow, RunResult};
 use crate::sim::{Sim, SimFault, SimSpec};
 use crate::wan::LinkModel;
 use crate::with_variant;
@@ -381,29 +381,43 @@ fn figures(
         }
     };
     RunResult {
-        experiment: exp.name.clone(),
-        variant: v.label.clone(),
-        mode: exp.mode.as_str().to_string(),
-        replicas: v.replicas,
-        q1: v.quorums.q1_size(),
-        q2: v.quorums.q2_size(),
-        clients: plan.clients,
-        seed: plan.seed,
-        ops: m.ops,
-        throughput_ops_s: m.ops as f64 / m.window_s(),
-        p50_us: us(0.5),
-        p90_us: us(0.9),
-        p99_us: us(0.99),
-        p999_us: us(0.999),
-        max_us: if m.ops == 0 {
-            None
-        } else {
-            Some(h.max() as f64 / 1000.0)
+        row: ResultRow {
+            experiment: exp.name.clone(),
+            variant: v.label.clone(),
+            mode: exp.mode.as_str().to_string(),
+            replicas: v.replicas,
+            q1: v.quorums.q1_size(),
+            q2: v.quorums.q2_size(),
+            clients: plan.clients,
+            seed: plan.seed,
+            ops: m.ops,
+            throughput_ops_s: m.ops as f64 / m.window_s(),
+            p50_us: us(0.5),
+            p90_us: us(0.9),
+            p99_us: us(0.99),
+            p999_us: us(0.999),
+            max_us: if m.ops == 0 {
+                None
+            } else {
+                Some(h.max() as f64 / 1000.0)
+            },
+            msgs_per_op: per_op(total.count),
+            bytes_per_op: per_op(total.bytes),
+            expected_p50_us: expected_p50_us(&v.name, &model),
+            protocol: v.name.clone(),
+            collisions: counters.collisions,
+            recoveries: counters.recoveries,
+            reconfigurations: counters.reconfigurations,
+            jitter_ms: jitter.as_secs_f64() * 1000.0,
+            max_stall_ms: max_stall_ms(m),
+            commit_p50_us: commit_us(0.5),
+            commit_p99_us: commit_us(0.99),
+            expected_commit_p50_us: expected_commit_p50_us(&v.name, &model),
+            storage: plan.storage.as_str().to_string(),
+            // Derived when the row is written (RunResult::csv_row).
+            syncs_per_op: None,
+            histogram: String::new(),
         },
-        msgs_per_op: per_op(total.count),
-        bytes_per_op: per_op(total.bytes),
-        expected_p50_us: expected_p50_us(&v.name, &model),
-        protocol: v.name.clone(),
         by_kind: m
             .by_kind
             .iter()
@@ -413,16 +427,7 @@ fn figures(
         timeline: m.timeline.clone(),
         cpu_ms,
         notes: Vec::new(),
-        collisions: counters.collisions,
-        recoveries: counters.recoveries,
-        reconfigurations: counters.reconfigurations,
-        jitter_ms: jitter.as_secs_f64() * 1000.0,
         jitter_swept: plan.jitter.is_some(),
-        max_stall_ms: max_stall_ms(m),
-        commit_p50_us: commit_us(0.5),
-        commit_p99_us: commit_us(0.99),
-        expected_commit_p50_us: expected_commit_p50_us(&v.name, &model),
-        storage: plan.storage.as_str().to_string(),
         wal_syncs: None,
     }
 }

@@ -6,13 +6,16 @@
 use crate::metrics::MsgCount;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
-/// One run's figures. `None` is a statistic that could not be computed (no operation completed).
-#[derive(Debug, Clone)]
-pub struct RunResult {
+/// One `results.csv` row: the one schema the writer, the report, the figures and `compare` share. Field order is
+/// column order; the column list is derived from this type ([`results_columns`]); numbers are written with fixed
+/// precision so that identical figures give a byte-identical file. `None` is a statistic that could not be
+/// computed (no operation completed) and is written as an empty cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
     pub experiment: String,
     pub variant: String,
     pub mode: String,
@@ -22,17 +25,130 @@ pub struct RunResult {
     pub clients: usize,
     pub seed: u64,
     pub ops: u64,
+    #[serde(serialize_with = "dec1")]
     pub throughput_ops_s: f64,
+    #[serde(serialize_with = "opt1")]
     pub p50_us: Option<f64>,
+    #[serde(serialize_with = "opt1")]
     pub p90_us: Option<f64>,
+    #[serde(serialize_with = "opt1")]
     pub p99_us: Option<f64>,
+    #[serde(serialize_with = "opt1")]
     pub p999_us: Option<f64>,
+    #[serde(serialize_with = "opt1")]
     pub max_us: Option<f64>,
+    #[serde(serialize_with = "opt3")]
     pub msgs_per_op: Option<f64>,
+    #[serde(serialize_with = "opt1")]
     pub bytes_per_op: Option<f64>,
+    #[serde(serialize_with = "opt1")]
     pub expected_p50_us: Option<f64>,
     /// The protocol behind the label.
     pub protocol: String,
+    /// Protocol events over the whole run, summed over the replicas alive at the end (see `Counters`).
+    pub collisions: u64,
+    pub recoveries: u64,
+    pub reconfigurations: u64,
+    /// The run's network jitter (standard deviation, ms).
+    #[serde(serialize_with = "dec3")]
+    pub jitter_ms: f64,
+    /// Longest time without a completion inside the window (100 ms resolution).
+    #[serde(serialize_with = "dec0")]
+    pub max_stall_ms: f64,
+    /// When the client knew its command was chosen (Fast Paxos: a fast quorum of votes; others: the reply).
+    #[serde(serialize_with = "opt1")]
+    pub commit_p50_us: Option<f64>,
+    #[serde(serialize_with = "opt1")]
+    pub commit_p99_us: Option<f64>,
+    /// The model's time until a client can know its command is chosen.
+    #[serde(serialize_with = "opt1")]
+    pub expected_commit_p50_us: Option<f64>,
+    /// Where acceptor state lived: `memory`, or `wal` (a write-ahead log synced before every answer). Absent in
+    /// files written before the write-ahead log existed: those ran in memory.
+    #[serde(default = "memory")]
+    pub storage: String,
+    /// With a write-ahead log: `fdatasync` calls over the whole run divided by every completion of the run.
+    #[serde(default, serialize_with = "opt3")]
+    pub syncs_per_op: Option<f64>,
+    /// The run's latency histogram, relative to the results directory.
+    pub histogram: String,
+}
+
+pub(crate) fn memory() -> String {
+    "memory".into()
+}
+
+fn fixed<S: serde::Serializer>(v: Option<f64>, decimals: usize, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.map(|x| format!("{x:.decimals$}")).unwrap_or_default())
+}
+fn dec0<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    fixed(Some(*v), 0, s)
+}
+fn dec1<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    fixed(Some(*v), 1, s)
+}
+fn dec3<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    fixed(Some(*v), 3, s)
+}
+fn opt1<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    fixed(*v, 1, s)
+}
+fn opt3<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    fixed(*v, 3, s)
+}
+
+/// The columns of `results.csv`, in order, as [`ResultRow`] declares them.
+pub fn results_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let empty = ResultRow {
+            experiment: String::new(),
+            variant: String::new(),
+            mode: String::new(),
+            replicas: 0,
+            q1: 0,
+            q2: 0,
+            clients: 0,
+            seed: 0,
+            ops: 0,
+            throughput_ops_s: 0.0,
+            p50_us: None,
+            p90_us: None,
+            p99_us: None,
+            p999_us: None,
+            max_us: None,
+            msgs_per_op: None,
+            bytes_per_op: None,
+            expected_p50_us: None,
+            protocol: String::new(),
+            collisions: 0,
+            recoveries: 0,
+            reconfigurations: 0,
+            jitter_ms: 0.0,
+            max_stall_ms: 0.0,
+            commit_p50_us: None,
+            commit_p99_us: None,
+            expected_commit_p50_us: None,
+            storage: String::new(),
+            syncs_per_op: None,
+            histogram: String::new(),
+        };
+        // Serializing plain strings and numbers into memory cannot fail.
+        let _ = w.serialize(&empty);
+        let bytes = w.into_inner().unwrap_or_default();
+        let text = String::from_utf8(bytes).unwrap_or_default();
+        text.lines().next().unwrap_or_default().to_string()
+    })
+}
+
+/// One run: its `results.csv` row and what the other files hold (messages by type, the histogram, the
+/// timeline, CPU per replica, notes).
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The row as `results.csv` has it, but for its derived cells (`syncs_per_op`, `histogram`), which
+    /// [`RunResult::csv_row`] fills in.
+    pub row: ResultRow,
     pub by_kind: Vec<(String, MsgCount)>,
     pub histogram: Histogram<u64>,
     /// Completions per 100 ms over the whole run, by completion time.
@@ -43,111 +159,34 @@ pub struct RunResult {
     pub cpu_ms: Vec<f64>,
     /// What a reader must know about the run (a replica lost mid-run, the leader at the end).
     pub notes: Vec<String>,
-    /// Protocol events over the whole run, summed over the replicas alive at the end (see `Counters`).
-    pub collisions: u64,
-    pub recoveries: u64,
-    pub reconfigurations: u64,
-    /// The run's network jitter (standard deviation, ms); `jitter_swept` when it came from `[sweep]`.
-    pub jitter_ms: f64,
+    /// Whether the jitter came from `[sweep]` (then it is part of the histogram's file name).
     pub jitter_swept: bool,
-    /// Longest time without a completion inside the window (100 ms resolution).
-    pub max_stall_ms: f64,
-    /// When the client knew its command was chosen (Fast Paxos: a fast quorum of votes; others: the reply).
-    pub commit_p50_us: Option<f64>,
-    pub commit_p99_us: Option<f64>,
-    /// The model's time until a client can know its command is chosen.
-    pub expected_commit_p50_us: Option<f64>,
-    /// Where acceptor state lived: `memory`, or `wal` (a write-ahead log synced before every answer).
-    pub storage: String,
     /// With a write-ahead log: `fdatasync` calls summed over the replicas, over the whole run (warm-up and
     /// drain included).
     pub wal_syncs: Option<u64>,
 }
 
-/// The `results.csv` row, in the column order the documentation promises.
-#[derive(Serialize)]
-struct Row<'a> {
-    experiment: &'a str,
-    variant: &'a str,
-    mode: &'a str,
-    replicas: usize,
-    q1: usize,
-    q2: usize,
-    clients: usize,
-    seed: u64,
-    ops: u64,
-    throughput_ops_s: String,
-    p50_us: String,
-    p90_us: String,
-    p99_us: String,
-    p999_us: String,
-    max_us: String,
-    msgs_per_op: String,
-    bytes_per_op: String,
-    expected_p50_us: String,
-    protocol: &'a str,
-    collisions: u64,
-    recoveries: u64,
-    reconfigurations: u64,
-    jitter_ms: String,
-    max_stall_ms: String,
-    commit_p50_us: String,
-    commit_p99_us: String,
-    expected_commit_p50_us: String,
-    storage: &'a str,
-    syncs_per_op: String,
-    histogram: String,
-}
-
-pub const RESULTS_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram";
-
-/// Fixed precision, so a file is byte-identical for identical figures.
-fn fmt(v: Option<f64>, decimals: usize) -> String {
-    v.map(|x| format!("{x:.decimals$}")).unwrap_or_default()
+impl RunResult {
+    /// The complete `results.csv` row.
+    pub fn csv_row(&self) -> ResultRow {
+        let mut row = self.row.clone();
+        // Syncs are counted over the whole run, so they are divided by every completion of the run too.
+        row.syncs_per_op = match (self.wal_syncs, self.timeline.iter().sum::<u64>()) {
+            (Some(s), done) if done > 0 => Some(s as f64 / done as f64),
+            _ => None,
+        };
+        row.histogram = format!("histograms/{}", histogram_file_name(self));
+        row
+    }
 }
 
 pub fn render_results_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in runs {
-        w.serialize(Row {
-            experiment: &r.experiment,
-            variant: &r.variant,
-            mode: &r.mode,
-            replicas: r.replicas,
-            q1: r.q1,
-            q2: r.q2,
-            clients: r.clients,
-            seed: r.seed,
-            ops: r.ops,
-            throughput_ops_s: fmt(Some(r.throughput_ops_s), 1),
-            p50_us: fmt(r.p50_us, 1),
-            p90_us: fmt(r.p90_us, 1),
-            p99_us: fmt(r.p99_us, 1),
-            p999_us: fmt(r.p999_us, 1),
-            max_us: fmt(r.max_us, 1),
-            msgs_per_op: fmt(r.msgs_per_op, 3),
-            bytes_per_op: fmt(r.bytes_per_op, 1),
-            expected_p50_us: fmt(r.expected_p50_us, 1),
-            protocol: &r.protocol,
-            collisions: r.collisions,
-            recoveries: r.recoveries,
-            reconfigurations: r.reconfigurations,
-            jitter_ms: format!("{:.3}", r.jitter_ms),
-            max_stall_ms: format!("{:.0}", r.max_stall_ms),
-            commit_p50_us: fmt(r.commit_p50_us, 1),
-            commit_p99_us: fmt(r.commit_p99_us, 1),
-            expected_commit_p50_us: fmt(r.expected_commit_p50_us, 1),
-            storage: &r.storage,
-            // Syncs are counted over the whole run, so they are divided by every completion of the run too.
-            syncs_per_op: match (r.wal_syncs, r.timeline.iter().sum::<u64>()) {
-                (Some(s), done) if done > 0 => format!("{:.3}", s as f64 / done as f64),
-                _ => String::new(),
-            },
-            histogram: format!("histograms/{}", histogram_file_name(r)),
-        })?;
+        w.serialize(r.csv_row())?;
     }
     if runs.is_empty() {
-        w.write_record(RESULTS_COLUMNS.split(','))?;
+        w.write_record(results_columns().split(','))?;
     }
     w.into_inner().map_err(|e| e.into_error().into())
 }
@@ -171,25 +210,25 @@ pub fn render_messages_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
     for r in runs {
         for (kind, c) in &r.by_kind {
             let per = |x: u64| {
-                if r.ops == 0 {
+                if r.row.ops == 0 {
                     String::new()
                 } else {
-                    format!("{:.3}", x as f64 / r.ops as f64)
+                    format!("{:.3}", x as f64 / r.row.ops as f64)
                 }
             };
             w.write_record([
-                r.experiment.clone(),
-                r.variant.clone(),
-                r.mode.clone(),
-                r.clients.to_string(),
-                r.seed.to_string(),
+                r.row.experiment.clone(),
+                r.row.variant.clone(),
+                r.row.mode.clone(),
+                r.row.clients.to_string(),
+                r.row.seed.to_string(),
                 kind.clone(),
                 c.count.to_string(),
                 c.bytes.to_string(),
                 per(c.count),
                 per(c.bytes),
-                format!("{:.3}", r.jitter_ms),
-                r.storage.clone(),
+                format!("{:.3}", r.row.jitter_ms),
+                r.row.storage.clone(),
             ])?;
         }
     }
@@ -214,15 +253,15 @@ pub fn render_timeseries_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> 
     for r in runs {
         for (i, count) in r.timeline.iter().enumerate() {
             w.write_record([
-                r.experiment.clone(),
-                r.variant.clone(),
-                r.mode.clone(),
-                r.clients.to_string(),
-                r.seed.to_string(),
+                r.row.experiment.clone(),
+                r.row.variant.clone(),
+                r.row.mode.clone(),
+                r.row.clients.to_string(),
+                r.row.seed.to_string(),
                 format!("{:.1}", i as f64 * bucket_s),
                 format!("{:.0}", *count as f64 / bucket_s),
-                format!("{:.3}", r.jitter_ms),
-                r.storage.clone(),
+                format!("{:.3}", r.row.jitter_ms),
+                r.row.storage.clone(),
             ])?;
         }
     }
@@ -246,22 +285,22 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
     ])?;
     for r in runs {
         for (i, ms) in r.cpu_ms.iter().enumerate() {
-            let per_op = if r.ops == 0 {
+            let per_op = if r.row.ops == 0 {
                 String::new()
             } else {
-                format!("{:.3}", ms * 1000.0 / r.ops as f64)
+                format!("{:.3}", ms * 1000.0 / r.row.ops as f64)
             };
             w.write_record([
-                r.experiment.clone(),
-                r.variant.clone(),
-                r.mode.clone(),
-                r.clients.to_string(),
-                r.seed.to_string(),
+                r.row.experiment.clone(),
+                r.row.variant.clone(),
+                r.row.mode.clone(),
+                r.row.clients.to_string(),
+                r.row.seed.to_string(),
                 i.to_string(),
                 format!("{ms:.3}"),
                 per_op,
-                format!("{:.3}", r.jitter_ms),
-                r.storage.clone(),
+                format!("{:.3}", r.row.jitter_ms),
+                r.row.storage.clone(),
             ])?;
         }
     }
@@ -269,20 +308,20 @@ pub fn render_replicas_csv(runs: &[RunResult]) -> Result<Vec<u8>, csv::Error> {
 }
 
 pub fn histogram_file_name(r: &RunResult) -> String {
-    let safe = crate::config::file_safe(&r.variant);
-    let mode = match r.storage.as_str() {
-        "memory" => r.mode.clone(),
-        other => format!("{}-{other}", r.mode),
+    let safe = crate::config::file_safe(&r.row.variant);
+    let mode = match r.row.storage.as_str() {
+        "memory" => r.row.mode.clone(),
+        other => format!("{}-{other}", r.row.mode),
     };
     if r.jitter_swept {
         format!(
             "{safe}-{mode}-j{}us-c{}-s{}.hdr",
-            (r.jitter_ms * 1000.0).round() as u64,
-            r.clients,
-            r.seed
+            (r.row.jitter_ms * 1000.0).round() as u64,
+            r.row.clients,
+            r.row.seed
         )
     } else {
-        format!("{safe}-{mode}-c{}-s{}.hdr", r.clients, r.seed)
+        format!("{safe}-{mode}-c{}-s{}.hdr", r.row.clients, r.row.seed)
     }
 }
 
@@ -335,7 +374,7 @@ pub fn write_all(
         for n in &r.notes {
             notes.push_str(&format!(
                 "{} clients={} seed={}: {n}\n",
-                r.variant, r.clients, r.seed
+                r.row.variant, r.row.clients, r.row.seed
             ));
         }
     }
@@ -344,8 +383,8 @@ pub fn write_all(
         .with_context(|| format!("cannot write {}", path.display()))?;
     let mut modes: Vec<String> = Vec::new();
     for r in runs {
-        if !modes.contains(&r.mode) {
-            modes.push(r.mode.clone());
+        if !modes.contains(&r.row.mode) {
+            modes.push(r.row.mode.clone());
         }
     }
     let mut env = crate::report::environment::Environment::capture(modes);
@@ -366,25 +405,38 @@ mod tests {
 
     fn result() -> RunResult {
         RunResult {
-            experiment: "e".into(),
-            variant: "multi".into(),
-            mode: "sim".into(),
-            replicas: 5,
-            q1: 3,
-            q2: 3,
-            clients: 1,
-            seed: 7,
-            ops: 10,
-            throughput_ops_s: 5.0,
-            p50_us: Some(1234.5),
-            p90_us: Some(2000.0),
-            p99_us: None,
-            p999_us: None,
-            max_us: None,
-            msgs_per_op: Some(10.0),
-            bytes_per_op: Some(500.25),
-            expected_p50_us: Some(1200.0),
-            protocol: "multi".into(),
+            row: ResultRow {
+                experiment: "e".into(),
+                variant: "multi".into(),
+                mode: "sim".into(),
+                replicas: 5,
+                q1: 3,
+                q2: 3,
+                clients: 1,
+                seed: 7,
+                ops: 10,
+                throughput_ops_s: 5.0,
+                p50_us: Some(1234.5),
+                p90_us: Some(2000.0),
+                p99_us: None,
+                p999_us: None,
+                max_us: None,
+                msgs_per_op: Some(10.0),
+                bytes_per_op: Some(500.25),
+                expected_p50_us: Some(1200.0),
+                protocol: "multi".into(),
+                collisions: 3,
+                recoveries: 2,
+                reconfigurations: 0,
+                jitter_ms: 0.5,
+                max_stall_ms: 300.0,
+                commit_p50_us: Some(800.0),
+                commit_p99_us: Some(1900.0),
+                expected_commit_p50_us: Some(790.0),
+                storage: "memory".into(),
+                syncs_per_op: None,
+                histogram: String::new(),
+            },
             by_kind: vec![(
                 "accept".into(),
                 MsgCount {
@@ -396,34 +448,28 @@ mod tests {
             timeline: vec![0, 4, 6],
             cpu_ms: vec![1.5, 0.25],
             notes: Vec::new(),
-            collisions: 3,
-            recoveries: 2,
-            reconfigurations: 0,
-            jitter_ms: 0.5,
             jitter_swept: false,
-            max_stall_ms: 300.0,
-            commit_p50_us: Some(800.0),
-            commit_p99_us: Some(1900.0),
-            expected_commit_p50_us: Some(790.0),
-            storage: "memory".into(),
             wal_syncs: None,
         }
     }
+
+    /// The column names and order every reader of `results.csv` relies on.
+    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram";
 
     #[test]
     fn results_csv_has_the_promised_columns_in_order() {
         let bytes = render_results_csv(&[result()]).unwrap();
         let text = String::from_utf8(bytes).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next().unwrap(), RESULTS_COLUMNS);
+        assert_eq!(lines.next().unwrap(), PROMISED_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
             "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr"
         );
         // A run with a write-ahead log: its storage, its syncs per operation, and a histogram of its own.
         let mut w = result();
-        w.mode = "quic".into();
-        w.storage = "wal".into();
+        w.row.mode = "quic".into();
+        w.row.storage = "wal".into();
         w.wal_syncs = Some(25);
         let text = String::from_utf8(render_results_csv(&[w]).unwrap()).unwrap();
         assert!(
@@ -433,9 +479,21 @@ mod tests {
     }
 
     #[test]
+    fn a_written_row_reads_back_as_the_same_row() {
+        let mut r = result();
+        // A value already at the column's precision reads back exactly.
+        r.row.bytes_per_op = Some(500.5);
+        let bytes = render_results_csv(std::slice::from_ref(&r)).unwrap();
+        let mut rd = csv::Reader::from_reader(bytes.as_slice());
+        let back: Vec<ResultRow> = rd.deserialize().collect::<Result<_, _>>().unwrap();
+        assert_eq!(back, vec![r.csv_row()]);
+        assert_eq!(results_columns(), PROMISED_COLUMNS);
+    }
+
+    #[test]
     fn an_empty_result_set_still_has_a_header() {
         let text = String::from_utf8(render_results_csv(&[]).unwrap()).unwrap();
-        assert_eq!(text.trim(), RESULTS_COLUMNS);
+        assert_eq!(text.trim(), PROMISED_COLUMNS);
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn results_digests(name: &str, text: &str) -> BTreeMap<String, String> {
     for p in plan(&exp) {
         let r = run_one(&exp, &p).unwrap_or_else(|e| panic!("{name}: {e}"));
         let h = per_label
-            .entry(format!("{}/{}", r.protocol, r.variant))
+            .entry(format!("{}/{}", r.row.protocol, r.row.variant))
             .or_insert_with(Fnv::new);
         let one = std::slice::from_ref(&r);
         h.eat(&render_results_csv(one).unwrap());

@@ -10,47 +10,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// One `results.csv` row (see the column table in README.md).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct ResultRow {
-    pub experiment: String,
-    pub variant: String,
-    pub mode: String,
-    pub replicas: usize,
-    pub q1: usize,
-    pub q2: usize,
-    pub clients: usize,
-    pub seed: u64,
-    pub ops: u64,
-    pub throughput_ops_s: f64,
-    pub p50_us: Option<f64>,
-    pub p90_us: Option<f64>,
-    pub p99_us: Option<f64>,
-    pub p999_us: Option<f64>,
-    pub max_us: Option<f64>,
-    pub msgs_per_op: Option<f64>,
-    pub bytes_per_op: Option<f64>,
-    pub expected_p50_us: Option<f64>,
-    pub protocol: String,
-    pub collisions: u64,
-    pub recoveries: u64,
-    pub reconfigurations: u64,
-    pub jitter_ms: f64,
-    pub max_stall_ms: f64,
-    pub commit_p50_us: Option<f64>,
-    pub commit_p99_us: Option<f64>,
-    pub expected_commit_p50_us: Option<f64>,
-    /// Absent in files written before the write-ahead log existed: those ran in memory.
-    #[serde(default = "memory")]
-    pub storage: String,
-    #[serde(default)]
-    pub syncs_per_op: Option<f64>,
-    pub histogram: String,
-}
-
-fn memory() -> String {
-    "memory".into()
-}
+pub use crate::results::ResultRow;
 
 /// Rows that carry a mode and a storage. On reading, a run with a write-ahead log gets the mode `quic+wal`, so
 /// every figure, table and comparison keeps it apart from the same run in memory without a second key.
@@ -93,7 +53,7 @@ pub struct MessageRow {
     pub per_op: Option<f64>,
     pub bytes_per_op: Option<f64>,
     pub jitter_ms: f64,
-    #[serde(default = "memory")]
+    #[serde(default = "crate::results::memory")]
     pub storage: String,
 }
 
@@ -107,7 +67,7 @@ pub struct TimeRow {
     pub t_s: f64,
     pub ops_per_s: f64,
     pub jitter_ms: f64,
-    #[serde(default = "memory")]
+    #[serde(default = "crate::results::memory")]
     pub storage: String,
 }
 
