@@ -221,6 +221,14 @@ impl<M: paxos_variants::Message, T, R> Outputs<M, T, R> for Encoder<'_> {
             *self.encoded += 1;
         }
     }
+    fn send_all(&mut self, sends: &mut Vec<(paxos_variants::Dest, M)>) {
+        for (_, msg) in sends.iter() {
+            if frame::encode(msg).is_ok() {
+                *self.encoded += 1;
+            }
+        }
+        sends.clear();
+    }
     fn arm(&mut self, _: std::time::Duration, _: T) {}
 }
 

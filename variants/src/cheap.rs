@@ -101,15 +101,15 @@ impl Reconfig for CheapMembership {
         }
     }
 
-    fn is_phase2_quorum<'a>(
+    fn is_phase2_quorum<'a, I: Iterator<Item = &'a Value>>(
         &self,
         _: &QuorumSystem,
         slot: Slot,
         acks: NodeSet,
-        mut earlier: impl Iterator<Item = &'a Value>,
+        earlier: impl FnOnce() -> I,
     ) -> bool {
         self.cfg.at(slot).is_quorum(acks)
-            && earlier.all(|v| match v {
+            && earlier().all(|v| match v {
                 Value::Config(m) => m.is_quorum(acks),
                 _ => true,
             })

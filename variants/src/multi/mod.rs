@@ -348,16 +348,15 @@ impl<P: Reconfig> MultiReplica<P> {
 
     /// A Phase 2 quorum for `slot` (the policy also sees the values in flight before it).
     fn phase2_quorum(&self, slot: Slot, acks: NodeSet) -> bool {
-        let earlier = match &self.role {
-            Role::Leader(l) => Some(l.inflight.range(..slot).map(|(_, inf)| &inf.value)),
-            _ => None,
-        };
-        self.membership.is_phase2_quorum(
-            &self.setup.quorums,
-            slot,
-            acks,
-            earlier.into_iter().flatten(),
-        )
+        let role = &self.role;
+        self.membership
+            .is_phase2_quorum(&self.setup.quorums, slot, acks, || {
+                let earlier = match role {
+                    Role::Leader(l) => Some(l.inflight.range(..slot).map(|(_, inf)| &inf.value)),
+                    _ => None,
+                };
+                earlier.into_iter().flatten()
+            })
     }
 
     /// Whether the candidate's promises win Phase 1 (the policy also sees the values they reported).

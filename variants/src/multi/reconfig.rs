@@ -33,13 +33,14 @@ pub trait Reconfig: Debug + Send + 'static {
     /// A decided value has been learned (in slot order or not).
     fn learned(&mut self, slot: Slot, value: &Value);
 
-    /// Whether `acks` completes Phase 2 for `slot`, given the values this leader has in flight below it.
-    fn is_phase2_quorum<'a>(
+    /// Whether `acks` completes Phase 2 for `slot`, given the values this leader has in flight below it
+    /// (`earlier` lists them; it is called only by a policy that needs them, since finding them costs a search).
+    fn is_phase2_quorum<'a, I: Iterator<Item = &'a Value>>(
         &self,
         quorums: &QuorumSystem,
         slot: Slot,
         acks: NodeSet,
-        earlier: impl Iterator<Item = &'a Value>,
+        earlier: impl FnOnce() -> I,
     ) -> bool;
 
     /// Whether `promises` win Phase 1 for every slot from `from` on, given the values the promises reported.
@@ -99,12 +100,12 @@ impl Reconfig for FixedMembership {
         Vec::new()
     }
     fn learned(&mut self, _: Slot, _: &Value) {}
-    fn is_phase2_quorum<'a>(
+    fn is_phase2_quorum<'a, I: Iterator<Item = &'a Value>>(
         &self,
         quorums: &QuorumSystem,
         _: Slot,
         acks: NodeSet,
-        _: impl Iterator<Item = &'a Value>,
+        _: impl FnOnce() -> I,
     ) -> bool {
         quorums.is_phase2_quorum(acks)
     }
