@@ -24,17 +24,17 @@
 //! for one is answered with a snapshot, so every phase-1 quorum for such a slot is made of acceptors that still
 //! hold what they accepted there, and the asker learns the slot is decided.
 
-use crate::client::{ClientWire, NearestClient};
+use crate::client::NearestClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
-use crate::kv::Outcome;
 use crate::learner::{Learner, Snapshot};
 use crate::quorum::NodeSet;
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
 use crate::rng::DetRng;
+use crate::roles::front::{self, ClientWire, Door};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -119,6 +119,15 @@ impl ClientWire for BasicMsg {
     fn to_client(self) -> Option<ToClient> {
         match self {
             BasicMsg::ToClient(t) => Some(t),
+            _ => None,
+        }
+    }
+    fn for_client(t: ToClient) -> Self {
+        BasicMsg::ToClient(t)
+    }
+    fn into_request(self) -> Option<Command> {
+        match self {
+            BasicMsg::Request(cmd) => Some(cmd),
             _ => None,
         }
     }
@@ -617,35 +626,21 @@ impl BasicReplica {
             if !mine.remove(&cmd.id()) {
                 return;
             }
-            if let Outcome::Executed(r) | Outcome::Duplicate(Some(r)) = outcome {
-                out.send(
-                    Peer::Client(cmd.client),
-                    BasicMsg::ToClient(ToClient::Reply {
-                        seq: cmd.seq,
-                        reply: r.clone(),
-                    }),
-                );
+            if let Some(reply) = front::reply_for(outcome) {
+                front::reply(out, cmd, reply);
             }
         });
     }
 
     fn on_request(&mut self, now: Time, cmd: Command, out: &mut Effects<BasicMsg, BasicTimer>) {
-        let id = cmd.id();
-        if let Some(reply) = self.learner.kv().cached_reply(id) {
-            out.send(
-                Peer::Client(cmd.client),
-                BasicMsg::ToClient(ToClient::Reply {
-                    seq: cmd.seq,
-                    reply: reply.clone(),
-                }),
-            );
-            return;
+        match front::admit(self.learner.kv(), &mut self.mine, &cmd) {
+            Door::Answered(reply) => front::reply(out, &cmd, reply),
+            Door::Known => {}
+            Door::Take => {
+                self.queue.push_back(cmd);
+                self.start_proposals(now, out);
+            }
         }
-        if self.learner.kv().is_acknowledged(id) || !self.mine.insert(id) {
-            return;
-        }
-        self.queue.push_back(cmd);
-        self.start_proposals(now, out);
     }
 
     /// A phase went unanswered: send its messages again under the same ballot (a fresh ballot would pre-empt
@@ -766,10 +761,8 @@ impl Replica for BasicReplica {
         let from = match from {
             Peer::Client(c) => {
                 // A client may only make requests, and only its own.
-                if let BasicMsg::Request(cmd) = msg {
-                    if cmd.client == c {
-                        self.on_request(now, cmd, out);
-                    }
+                if let Some(cmd) = front::own_request(c, msg) {
+                    self.on_request(now, cmd, out);
                 }
                 return;
             }

@@ -5,16 +5,12 @@
 
 use crate::command::Command;
 use crate::effects::Effects;
-use crate::replica::{Client, ClientSetup, Message, ToClient};
+use crate::replica::{Client, ClientSetup, ToClient};
 use crate::types::{NodeId, Peer, Time};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-/// How a variant's message type carries client traffic.
-pub trait ClientWire: Message {
-    fn request(cmd: Command) -> Self;
-    fn to_client(self) -> Option<ToClient>;
-}
+pub use crate::roles::front::ClientWire;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct RetryTimer {

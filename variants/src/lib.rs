@@ -12,6 +12,7 @@
 //!   system; [`cheap`] is the Multi-Paxos core with a main/auxiliary membership policy
 //!   ([`multi::reconfig`]).
 //! - [`effects`], [`step`]: what a handler produces, and the one order a driver carries it out in.
+//! - [`roles`]: the parts the protocols are made of, each written once ([`roles::front`]: the client door).
 //! - [`journal`]: durable acceptor state that changes only through records the drivers persist.
 //! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
@@ -30,6 +31,7 @@ pub mod multi;
 pub mod quorum;
 pub mod replica;
 pub mod rng;
+pub mod roles;
 pub mod step;
 pub mod types;
 

@@ -48,7 +48,6 @@ pub use client::FastClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
-use crate::kv::Outcome;
 use crate::learner::{Learner, Snapshot};
 use crate::quorum::NodeSet;
 use crate::replica::{
@@ -56,6 +55,7 @@ use crate::replica::{
     Variant,
 };
 use crate::rng::DetRng;
+use crate::roles::front::{self, ClientWire};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -164,6 +164,27 @@ pub enum FastMsg {
     Snapshot {
         snap: Box<Snapshot>,
     },
+}
+
+impl ClientWire for FastMsg {
+    fn request(cmd: Command) -> Self {
+        FastMsg::Request(cmd)
+    }
+    fn to_client(self) -> Option<ToClient> {
+        match self {
+            FastMsg::ToClient(t) => Some(t),
+            _ => None,
+        }
+    }
+    fn for_client(t: ToClient) -> Self {
+        FastMsg::ToClient(t)
+    }
+    fn into_request(self) -> Option<Command> {
+        match self {
+            FastMsg::Request(cmd) => Some(cmd),
+            _ => None,
+        }
+    }
 }
 
 impl Message for FastMsg {
@@ -871,17 +892,9 @@ impl FastReplica {
             if !leads {
                 return;
             }
-            let reply = match outcome {
-                Outcome::Executed(r) | Outcome::Duplicate(Some(r)) => r.clone(),
-                Outcome::Duplicate(None) => return,
-            };
-            out.send(
-                Peer::Client(cmd.client),
-                FastMsg::ToClient(ToClient::Reply {
-                    seq: cmd.seq,
-                    reply,
-                }),
-            );
+            if let Some(reply) = front::reply_for(outcome) {
+                front::reply(out, cmd, reply);
+            }
         });
     }
 
@@ -1331,21 +1344,12 @@ impl Replica for FastReplica {
         match from {
             Peer::Client(c) => {
                 // A client may only make requests, and only its own.
-                let FastMsg::Request(cmd) = msg else {
+                let Some(cmd) = front::own_request(c, msg) else {
                     return;
                 };
-                if cmd.client != c {
-                    return;
-                }
                 if self.is_leader() {
-                    if let Some(reply) = self.learner.kv().cached_reply(cmd.id()) {
-                        out.send(
-                            Peer::Client(c),
-                            FastMsg::ToClient(ToClient::Reply {
-                                seq: cmd.seq,
-                                reply: reply.clone(),
-                            }),
-                        );
+                    if let Some(reply) = front::cached(self.learner.kv(), cmd.id()) {
+                        front::reply(out, &cmd, reply);
                         return;
                     }
                 }

@@ -27,17 +27,17 @@
 //! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); non-leaders
 //! redirect rather than forward.
 
-use crate::client::{ClientWire, LeaderClient};
+use crate::client::LeaderClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
-use crate::kv::Outcome;
 use crate::learner::{Learner, Snapshot};
 use crate::quorum::{Membership, NodeSet};
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
 use crate::rng::DetRng;
+use crate::roles::front::{self, ClientWire, Door};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -132,6 +132,15 @@ impl ClientWire for MultiMsg {
     fn to_client(self) -> Option<ToClient> {
         match self {
             MultiMsg::ToClient(t) => Some(t),
+            _ => None,
+        }
+    }
+    fn for_client(t: ToClient) -> Self {
+        MultiMsg::ToClient(t)
+    }
+    fn into_request(self) -> Option<Command> {
+        match self {
+            MultiMsg::Request(cmd) => Some(cmd),
             _ => None,
         }
     }
@@ -431,15 +440,7 @@ impl<P: Reconfig> MultiReplica<P> {
     ) {
         let old = std::mem::replace(&mut self.role, Role::Follower);
         let leader = Some(new_leader);
-        let mut redirect = |cmd: &Command| {
-            out.send(
-                Peer::Client(cmd.client),
-                MultiMsg::ToClient(ToClient::Redirect {
-                    seq: cmd.seq,
-                    leader,
-                }),
-            )
-        };
+        let mut redirect = |cmd: &Command| front::redirect(out, cmd, leader);
         match old {
             Role::Leader(l) => {
                 l.pending.iter().for_each(&mut redirect);
@@ -750,50 +751,26 @@ impl<P: Reconfig> MultiReplica<P> {
                 return;
             };
             l.proposed.remove(&cmd.id());
-            let reply = match outcome {
-                Outcome::Executed(r) | Outcome::Duplicate(Some(r)) => r.clone(),
-                Outcome::Duplicate(None) => return,
-            };
-            out.send(
-                Peer::Client(cmd.client),
-                MultiMsg::ToClient(ToClient::Reply {
-                    seq: cmd.seq,
-                    reply,
-                }),
-            );
+            if let Some(reply) = front::reply_for(outcome) {
+                front::reply(out, cmd, reply);
+            }
         });
     }
 
     fn on_request(&mut self, now: Time, cmd: Command, out: &mut Effects<MultiMsg, MultiTimer>) {
-        let id = cmd.id();
         match &mut self.role {
-            Role::Leader(l) => {
-                if let Some(reply) = self.learner.kv().cached_reply(id) {
-                    out.send(
-                        Peer::Client(cmd.client),
-                        MultiMsg::ToClient(ToClient::Reply {
-                            seq: cmd.seq,
-                            reply: reply.clone(),
-                        }),
-                    );
-                    return;
+            Role::Leader(l) => match front::admit(self.learner.kv(), &mut l.proposed, &cmd) {
+                Door::Answered(reply) => front::reply(out, &cmd, reply),
+                Door::Known => {}
+                Door::Take => {
+                    l.pending.push_back(cmd);
+                    self.try_propose(now, out);
                 }
-                if self.learner.kv().is_acknowledged(id) || !l.proposed.insert(id) {
-                    return;
-                }
-                l.pending.push_back(cmd);
-                self.try_propose(now, out);
-            }
+            },
             Role::Candidate(c) => c.waiting.push(cmd),
             Role::Follower => {
                 let leader = self.leader_hint.filter(|&l| l != self.setup.id);
-                out.send(
-                    Peer::Client(cmd.client),
-                    MultiMsg::ToClient(ToClient::Redirect {
-                        seq: cmd.seq,
-                        leader,
-                    }),
-                );
+                front::redirect(out, &cmd, leader);
             }
         }
     }
@@ -990,10 +967,8 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
         let from = match from {
             Peer::Client(c) => {
                 // A client may only make requests, and only its own; anything else from it is dropped.
-                if let MultiMsg::Request(cmd) = msg {
-                    if cmd.client == c {
-                        self.on_request(now, cmd, out);
-                    }
+                if let Some(cmd) = front::own_request(c, msg) {
+                    self.on_request(now, cmd, out);
                 }
                 return;
             }

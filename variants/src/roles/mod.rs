@@ -1,0 +1,8 @@
+//! The parts every protocol is made of, each written once and composed by the variants. A role holds no
+//! message type of its own: it decides, and the variant turns the decision into its messages through the small
+//! traits the roles define (for example [`front::ClientWire`]).
+//!
+//! - [`front`]: the client door (only a client's own requests, answers from the reply cache, exactly-once by
+//!   (client, seq), replies once applied, redirects).
+
+pub mod front;
