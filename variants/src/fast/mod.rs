@@ -54,12 +54,11 @@ use crate::replica::{
     Counters, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient,
     Variant,
 };
-use crate::rng::DetRng;
+use crate::roles::election::Election;
 use crate::roles::front::{self, ClientWire};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 /// Most requests an acceptor keeps while no fast round is open (the rest wait for the client's retry).
 const MAX_WAITING: usize = 1024;
@@ -353,14 +352,11 @@ pub struct FastReplica {
     n: usize,
     classic: usize,
     fast: usize,
-    rng: DetRng,
     d: Journaled<FastDurable>,
     learner: Learner,
     role: Role,
-    leader_hint: Option<NodeId>,
-    last_contact: Time,
-    timeout: Duration,
-    failed_elections: u32,
+    /// Who leads as far as this replica knows, and when it runs itself.
+    election: Election,
     commit_seen: Slot,
     /// The ballot whose `Open` this acceptor has seen and the slot fast voting starts at.
     open: Option<(Ballot, Slot)>,
@@ -395,18 +391,14 @@ impl FastReplica {
         if let Some(snap) = &d.snapshot {
             learner.install(snap.clone());
         }
-        let mut r = FastReplica {
+        FastReplica {
             n,
             classic,
             fast,
-            rng: DetRng::new(setup.seed),
+            election: Election::new(setup.seed, setup.tuning.election_timeout, now),
             d: Journaled::new(d),
             learner,
             role: Role::Follower,
-            leader_hint: None,
-            last_contact: now,
-            timeout: Duration::ZERO,
-            failed_elections: 0,
             commit_seen: Slot(0),
             open: None,
             next_free: Slot(0),
@@ -414,9 +406,7 @@ impl FastReplica {
             waiting: Vec::new(),
             counters: Counters::default(),
             setup,
-        };
-        r.redraw_timeout();
-        r
+        }
     }
 
     fn me(&self) -> NodeId {
@@ -425,12 +415,6 @@ impl FastReplica {
 
     fn mutant(&self) -> bool {
         self.setup.mutation == Mutation::FastRecoveryIgnoresQuorumRule
-    }
-
-    fn redraw_timeout(&mut self) {
-        let base =
-            (self.setup.tuning.election_timeout.as_nanos() as u64) << self.failed_elections.min(5);
-        self.timeout = Duration::from_nanos(base + self.rng.below(base.max(1)));
     }
 
     fn is_leader(&self) -> bool {
@@ -458,17 +442,13 @@ impl FastReplica {
         }
         if self.own_ballot().is_some_and(|mine| mine < b) {
             self.role = Role::Follower;
-            self.leader_hint = Some(b.node);
-            self.last_contact = now;
-            self.redraw_timeout();
+            self.election.stepped_down(now, b.node);
         }
     }
 
     fn heard_from_leader(&mut self, now: Time, ballot: Ballot) {
         if ballot.node != self.me() {
-            self.leader_hint = Some(ballot.node);
-            self.last_contact = now;
-            self.failed_elections = 0;
+            self.election.heard_leader(now, ballot.node);
         }
     }
 
@@ -990,9 +970,8 @@ impl FastReplica {
             asked: false,
             started: now,
         });
-        self.leader_hint = None;
         self.open = None;
-        self.redraw_timeout();
+        self.election.campaigning();
         out.broadcast(FastMsg::Prepare { ballot, from });
         if promises.len() >= self.classic {
             self.become_leader(now, out);
@@ -1074,8 +1053,7 @@ impl FastReplica {
             range: None,
             stalled: (self.learner.first_undecided(), now),
         });
-        self.leader_hint = Some(self.me());
-        self.failed_elections = 0;
+        self.election.won(self.me());
         for (slot, value) in recovered {
             self.propose_classic(now, slot, value, out);
         }
@@ -1094,7 +1072,6 @@ impl FastReplica {
         let commit = self.learner.first_undecided();
         let retransmit = self.setup.tuning.retransmit;
         let (c, f, n, mutant) = (self.classic, self.fast, self.n, self.mutant());
-        let timeout = self.timeout;
         self.voted.retain(|_, s| *s >= commit);
         match &mut self.role {
             Role::Leader(co) => {
@@ -1164,8 +1141,8 @@ impl FastReplica {
                 return;
             }
             Role::Candidate(cand) => {
-                if now.saturating_since(cand.started) >= timeout {
-                    self.failed_elections += 1;
+                if self.election.candidacy_timed_out(cand.started, now) {
+                    self.election.lost();
                     self.start_election(now, out);
                 } else if cand.promises.len() >= c && commit < cand.compacted {
                     // Waiting to learn compacted slots before leading: ask again (answers may be lost).
@@ -1174,7 +1151,7 @@ impl FastReplica {
                 return;
             }
             Role::Follower => {
-                if now.saturating_since(self.last_contact) >= timeout {
+                if self.election.follower_timed_out(now) {
                     self.start_election(now, out);
                     return;
                 }
@@ -1186,7 +1163,7 @@ impl FastReplica {
     fn catch_up(&self, out: &mut Effects<FastMsg, FastTimer>) {
         let first = self.learner.first_undecided();
         if self.commit_seen > first {
-            if let Some(l) = self.leader_hint.filter(|&l| l != self.me()) {
+            if let Some(l) = self.election.leader().filter(|&l| l != self.me()) {
                 out.send(Peer::Replica(l), FastMsg::CatchUp { from: first });
             }
         }
@@ -1210,7 +1187,7 @@ impl FastReplica {
                 if ballot > self.d.promised {
                     self.promise(ballot);
                     self.observe_ballot(now, ballot);
-                    self.last_contact = now;
+                    self.election.wait(now);
                     let votes = reports_from(&self.d.votes, start, None);
                     let compacted = self.d.compacted;
                     out.send(
@@ -1318,7 +1295,7 @@ impl Replica for FastReplica {
         if leads {
             r.start_election(now, out);
         } else {
-            r.leader_hint = Some(initial);
+            r.election.assume(initial);
         }
         r
     }

@@ -36,12 +36,11 @@ use crate::quorum::{Membership, NodeSet};
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
-use crate::rng::DetRng;
+use crate::roles::election::Election;
 use crate::roles::front::{self, ClientWire, Door};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
 
 pub mod reconfig;
 
@@ -288,17 +287,11 @@ enum Role {
 #[derive(Debug)]
 pub struct MultiReplica<P: Reconfig = FixedMembership> {
     setup: ReplicaSetup,
-    rng: DetRng,
     d: Journaled<MultiDurable>,
     learner: Learner,
     role: Role,
-    leader_hint: Option<NodeId>,
-    last_contact: Time,
-    /// This round's randomized election timeout.
-    timeout: Duration,
-    /// Elections lost in a row: each doubles the timeout (up to 32x), so candidates whose round trips exceed
-    /// the configured timeout stop pre-empting each other. Reset when a leader is heard or we win.
-    failed_elections: u32,
+    /// Who leads as far as this replica knows, and when it runs itself.
+    election: Election,
     /// Highest commit index heard from a leader.
     commit_seen: Slot,
     /// Who the acceptors are, and how that changes.
@@ -307,17 +300,13 @@ pub struct MultiReplica<P: Reconfig = FixedMembership> {
 
 impl<P: Reconfig> MultiReplica<P> {
     fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time) -> Self {
-        let rng = DetRng::new(setup.seed);
         let membership = P::new(&setup);
+        let election = Election::new(setup.seed, setup.tuning.election_timeout, now);
         let mut r = MultiReplica {
-            rng,
             d: Journaled::new(d),
             learner: Learner::new(),
             role: Role::Follower,
-            leader_hint: None,
-            last_contact: now,
-            timeout: Duration::ZERO,
-            failed_elections: 0,
+            election,
             commit_seen: Slot(0),
             membership,
             setup,
@@ -327,7 +316,6 @@ impl<P: Reconfig> MultiReplica<P> {
         if let Some(state) = r.d.snapshot.clone() {
             r.take_state(state);
         }
-        r.redraw_timeout();
         r
     }
 
@@ -394,12 +382,6 @@ impl<P: Reconfig> MultiReplica<P> {
         self.membership.learned(slot, value);
     }
 
-    fn redraw_timeout(&mut self) {
-        let base =
-            (self.setup.tuning.election_timeout.as_nanos() as u64) << self.failed_elections.min(5);
-        self.timeout = Duration::from_nanos(base + self.rng.below(base.max(1)));
-    }
-
     fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }
@@ -452,9 +434,7 @@ impl<P: Reconfig> MultiReplica<P> {
             Role::Candidate(c) => c.waiting.iter().for_each(&mut redirect),
             Role::Follower => {}
         }
-        self.leader_hint = leader;
-        self.last_contact = now;
-        self.redraw_timeout();
+        self.election.stepped_down(now, new_leader);
     }
 
     fn start_election(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
@@ -486,8 +466,7 @@ impl<P: Reconfig> MultiReplica<P> {
             compacted: (self.d.compacted, self.me()),
             asked: false,
         });
-        self.leader_hint = None;
-        self.redraw_timeout();
+        self.election.campaigning();
         out.broadcast(MultiMsg::Prepare { ballot, from });
         if self.candidate_won() {
             self.become_leader(now, out);
@@ -586,8 +565,7 @@ impl<P: Reconfig> MultiReplica<P> {
         }
         self.role = Role::Leader(leader);
         self.membership.led(now);
-        self.leader_hint = Some(self.me());
-        self.failed_elections = 0;
+        self.election.won(self.me());
         for (slot, value) in recovered {
             self.propose(now, slot, value, out);
         }
@@ -769,7 +747,7 @@ impl<P: Reconfig> MultiReplica<P> {
             },
             Role::Candidate(c) => c.waiting.push(cmd),
             Role::Follower => {
-                let leader = self.leader_hint.filter(|&l| l != self.setup.id);
+                let leader = self.election.leader().filter(|&l| l != self.setup.id);
                 front::redirect(out, &cmd, leader);
             }
         }
@@ -777,9 +755,7 @@ impl<P: Reconfig> MultiReplica<P> {
 
     fn heard_from_leader(&mut self, now: Time, ballot: Ballot) {
         if ballot.node != self.me() {
-            self.leader_hint = Some(ballot.node);
-            self.last_contact = now;
-            self.failed_elections = 0;
+            self.election.heard_leader(now, ballot.node);
         }
     }
 
@@ -857,7 +833,6 @@ impl<P: Reconfig> MultiReplica<P> {
         out.set_timer(self.setup.tuning.heartbeat, MultiTimer::Tick);
         let commit = self.learner.first_undecided();
         let retransmit = self.setup.tuning.retransmit;
-        let timeout = self.timeout;
         let me = self.me();
         match &mut self.role {
             Role::Leader(l) => {
@@ -900,8 +875,8 @@ impl<P: Reconfig> MultiReplica<P> {
                 return;
             }
             Role::Candidate(c) => {
-                if now.saturating_since(c.started) >= timeout {
-                    self.failed_elections += 1;
+                if self.election.candidacy_timed_out(c.started, now) {
+                    self.election.lost();
                     self.start_election(now, out);
                 } else if c.promises.len() > 1 && commit < c.compacted.0 {
                     // Waiting to learn compacted slots before leading: ask again (answers may be lost).
@@ -914,14 +889,14 @@ impl<P: Reconfig> MultiReplica<P> {
                 if self.membership.never_campaigns(me) {
                     return;
                 }
-                if now.saturating_since(self.last_contact) >= timeout {
+                if self.election.follower_timed_out(now) {
                     self.start_election(now, out);
                     return;
                 }
             }
         }
         if self.commit_seen > commit {
-            if let Some(l) = self.leader_hint.filter(|&l| l != self.me()) {
+            if let Some(l) = self.election.leader().filter(|&l| l != self.me()) {
                 out.send(Peer::Replica(l), MultiMsg::CatchUp { from: commit });
             }
         }
@@ -941,7 +916,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
         if leads {
             r.start_election(now, out);
         } else {
-            r.leader_hint = Some(initial);
+            r.election.assume(initial);
         }
         r
     }
@@ -984,7 +959,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                     self.promise(ballot);
                     self.observe_ballot(now, ballot, out);
                     // Give the candidate time to win before we try ourselves.
-                    self.last_contact = now;
+                    self.election.wait(now);
                     let accepted = self
                         .d
                         .accepted

@@ -2,7 +2,10 @@
 //! message type of its own: it decides, and the variant turns the decision into its messages through the small
 //! traits the roles define (for example [`front::ClientWire`]).
 //!
+//! - [`election`]: who leads as far as a replica knows, and when it runs itself (randomized, backed-off
+//!   election timeouts).
 //! - [`front`]: the client door (only a client's own requests, answers from the reply cache, exactly-once by
 //!   (client, seq), replies once applied, redirects).
 
+pub mod election;
 pub mod front;
