@@ -581,6 +581,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Some(Cmd::List) => {
             println!("variants: {}", VARIANT_NAMES.join(", "));
+            for v in crate::registry::VARIANTS {
+                println!("  {:<9} {}", v.name, v.summary);
+            }
             println!("fault kinds: {}", FaultKinds::NAMES.join(", "));
             Ok(ExitCode::SUCCESS)
         }

@@ -11,6 +11,7 @@
 //!   check against a baseline.
 //! - [`storage`]: where acceptor state lives in QUIC runs (memory, or a synced write-ahead log).
 //! - [`calibrate`]: measured handler costs per message type, as the simulator's cost profile.
+//! - [`registry`]: every variant described once (name, colour, model, checker scenario quorums).
 //! - [`cli`]: the `paxos-bench` commands.
 
 pub mod calibrate;
@@ -25,6 +26,7 @@ pub mod load;
 pub mod metrics;
 pub mod model;
 pub mod net;
+pub mod registry;
 pub mod report;
 pub mod results;
 pub mod sim;

@@ -207,23 +207,15 @@ impl ModelInput<'_> {
 
 /// The modelled p50 in microseconds for a variant, or None if the variant has no model yet.
 pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
-    let ns = match variant {
-        "multi" | "flexible" => input.multi_ns(),
-        "basic" => input.basic_ns(),
-        "fast" => input.fast_ns(),
-        "cheap" => input.cheap_ns(),
-        _ => return None,
-    };
-    Some(ns as f64 / 1000.0)
+    let v = crate::registry::info(variant)?;
+    Some((v.model_ns)(input) as f64 / 1000.0)
 }
 
 /// The modelled time until a client knows its command is chosen, in microseconds: the reply, except for Fast
 /// Paxos, whose client learns from the acceptors' votes.
 pub fn expected_commit_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
-    match variant {
-        "fast" => Some(input.fast_commit_ns() as f64 / 1000.0),
-        _ => expected_p50_us(variant, input),
-    }
+    let v = crate::registry::info(variant)?;
+    Some((v.commit_model_ns)(input) as f64 / 1000.0)
 }
 
 #[cfg(test)]

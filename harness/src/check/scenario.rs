@@ -103,24 +103,6 @@ fn ms_range(rng: &mut DetRng, lo: f64, hi: f64) -> Duration {
     Duration::from_secs_f64((lo + rng.next_f64() * (hi - lo)) / 1000.0)
 }
 
-/// Flexible Paxos's quorums for a seed: a random safe (q1, q2), sometimes a grid (which needs N = 4 or 6), or
-/// under the mutant a pair with q1 + q2 = N. Drawn from a stream of their own, so the other variants' scenarios
-/// do not change.
-fn flexible_quorums(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem) {
-    let mut q = DetRng::derive(seed, 0xF1E7);
-    if mutation == Mutation::NonIntersectingQuorums {
-        let q2 = 1 + q.below(n as u64 - 1) as usize;
-        return (n, QuorumSystem::Flexible { n, q1: n - q2, q2 });
-    }
-    if q.chance(0.3) {
-        let (rows, cols) = [(2, 2), (2, 3), (3, 2)][q.below(3) as usize];
-        return (rows * cols, QuorumSystem::Grid { rows, cols });
-    }
-    let q2 = 1 + q.below(n as u64) as usize;
-    let q1 = n + 1 - q2 + q.below(q2 as u64) as usize;
-    (n, QuorumSystem::Flexible { n, q1, q2 })
-}
-
 /// The replicas that stay up for the liveness phase: enough to hold a phase-1 and a phase-2 quorum.
 fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> {
     match *q {
@@ -151,18 +133,9 @@ fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> 
 pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str) -> SimSpec {
     let mut rng = DetRng::derive(seed, 0xC4EC);
     let n = [3usize, 5][rng.below(2) as usize];
-    let (n, quorums) = match variant {
-        "flexible" => flexible_quorums(seed, n, mutation),
-        // The smallest safe sizes (c = a majority); always valid for 3 and 5.
-        "fast" => (
-            n,
-            QuorumSystem::fast(n, None, None).unwrap_or(QuorumSystem::Majority { n }),
-        ),
-        "cheap" => (
-            n,
-            QuorumSystem::cheap(n, None).unwrap_or(QuorumSystem::Majority { n }),
-        ),
-        _ => (n, QuorumSystem::Majority { n }),
+    let (n, quorums) = match crate::registry::info(variant) {
+        Some(v) => (v.scenario_quorums)(seed, n, mutation),
+        None => (n, QuorumSystem::Majority { n }),
     };
     let regions = 1 + rng.below(3) as usize;
     let replica_region: Vec<usize> = (0..n).map(|_| rng.below(regions as u64) as usize).collect();

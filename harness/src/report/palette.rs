@@ -4,16 +4,9 @@
 
 use plotters::style::RGBColor;
 
-/// Okabe and Ito's colour-blind-safe palette, one per protocol.
+/// The protocol's own colour, from its registry entry ([`crate::registry`]).
 pub fn protocol_colour(protocol: &str) -> Option<RGBColor> {
-    Some(match protocol {
-        "multi" => RGBColor(0, 114, 178),
-        "basic" => RGBColor(230, 159, 0),
-        "flexible" => RGBColor(0, 158, 115),
-        "fast" => RGBColor(213, 94, 0),
-        "cheap" => RGBColor(204, 121, 167),
-        _ => return None,
-    })
+    crate::registry::info(protocol).map(|v| v.colour)
 }
 
 const EXTRA: [RGBColor; 10] = [

@@ -1,0 +1,151 @@
+//! Every variant the harness runs, described once: its name, its colour in every plot, its analytic latency
+//! model, and the quorum system a random checker scenario gives it. The plots, the model column, the checker and
+//! `paxos-bench list` read this table instead of each keeping its own list; `dispatch.rs` maps the same names
+//! to the variant types (a test keeps the two in step).
+
+use crate::model::ModelInput;
+use paxos_variants::{DetRng, Mutation, QuorumSystem};
+use plotters::style::RGBColor;
+
+/// What the harness knows about one variant beyond its code.
+pub struct VariantInfo {
+    /// The name a config uses (`[[variant]] name`), and the variant type's `NAME`.
+    pub name: &'static str,
+    /// One line for `paxos-bench list`.
+    pub summary: &'static str,
+    /// Its colour in every plot (Okabe and Ito's colour-blind-safe palette), so a reader learns it once.
+    pub colour: RGBColor,
+    /// The modelled commit latency of one command with one client (nanoseconds), until the reply.
+    pub model_ns: fn(&ModelInput<'_>) -> u64,
+    /// Until the client can know its command is chosen (Fast Paxos's clients count votes; others: the reply).
+    pub commit_model_ns: fn(&ModelInput<'_>) -> u64,
+    /// The cluster size and quorum system of a checker scenario with `n` replicas drawn, for this seed (the
+    /// mutation lets a deliberately broken quorum choice through).
+    pub scenario_quorums: fn(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem),
+}
+
+/// The variants, in the order runs and reports list them.
+pub const VARIANTS: &[VariantInfo] = &[
+    VariantInfo {
+        name: "basic",
+        summary: "Basic Paxos: a full single-decree instance per slot, by whichever replica a client reached",
+        colour: RGBColor(230, 159, 0),
+        model_ns: |m| m.basic_ns(),
+        commit_model_ns: |m| m.basic_ns(),
+        scenario_quorums: majority,
+    },
+    VariantInfo {
+        name: "multi",
+        summary: "Multi-Paxos: a stable leader, one Phase 2 round trip per slot",
+        colour: RGBColor(0, 114, 178),
+        model_ns: |m| m.multi_ns(),
+        commit_model_ns: |m| m.multi_ns(),
+        scenario_quorums: majority,
+    },
+    VariantInfo {
+        name: "flexible",
+        summary: "Flexible Paxos: Multi-Paxos with phase-1 and phase-2 quorums that need only meet each other",
+        colour: RGBColor(0, 158, 115),
+        model_ns: |m| m.multi_ns(),
+        commit_model_ns: |m| m.multi_ns(),
+        scenario_quorums: flexible,
+    },
+    VariantInfo {
+        name: "fast",
+        summary: "Fast Paxos: clients send to every acceptor; a fast quorum chooses in two message delays",
+        colour: RGBColor(213, 94, 0),
+        model_ns: |m| m.fast_ns(),
+        commit_model_ns: |m| m.fast_commit_ns(),
+        scenario_quorums: fast,
+    },
+    VariantInfo {
+        name: "cheap",
+        summary: "Cheap Paxos: f+1 main acceptors carry the load; f auxiliaries step in when a main fails",
+        colour: RGBColor(204, 121, 167),
+        model_ns: |m| m.cheap_ns(),
+        commit_model_ns: |m| m.cheap_ns(),
+        scenario_quorums: cheap,
+    },
+];
+
+/// The description of the variant named `name`.
+pub fn info(name: &str) -> Option<&'static VariantInfo> {
+    VARIANTS.iter().find(|v| v.name == name)
+}
+
+fn majority(_: u64, n: usize, _: Mutation) -> (usize, QuorumSystem) {
+    (n, QuorumSystem::Majority { n })
+}
+
+/// The smallest safe sizes (classic: a majority); always valid for 3 and 5.
+fn fast(_: u64, n: usize, _: Mutation) -> (usize, QuorumSystem) {
+    (
+        n,
+        QuorumSystem::fast(n, None, None).unwrap_or(QuorumSystem::Majority { n }),
+    )
+}
+
+fn cheap(_: u64, n: usize, _: Mutation) -> (usize, QuorumSystem) {
+    (
+        n,
+        QuorumSystem::cheap(n, None).unwrap_or(QuorumSystem::Majority { n }),
+    )
+}
+
+/// A random safe q1/q2 pair or grid per seed; the `NonIntersectingQuorums` mutant gets q1 + q2 = n.
+fn flexible(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem) {
+    let mut q = DetRng::derive(seed, 0xF1E7);
+    if mutation == Mutation::NonIntersectingQuorums {
+        let q2 = 1 + q.below(n as u64 - 1) as usize;
+        return (n, QuorumSystem::Flexible { n, q1: n - q2, q2 });
+    }
+    if q.chance(0.3) {
+        let (rows, cols) = [(2, 2), (2, 3), (3, 2)][q.below(3) as usize];
+        return (rows * cols, QuorumSystem::Grid { rows, cols });
+    }
+    let q2 = 1 + q.below(n as u64) as usize;
+    let q1 = n + 1 - q2 + q.below(q2 as u64) as usize;
+    (n, QuorumSystem::Flexible { n, q1, q2 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::with_variant;
+    use paxos_variants::{Variant, VARIANT_NAMES};
+
+    #[test]
+    fn the_registry_and_the_variants_crate_name_the_same_variants_and_each_dispatches() {
+        let names: Vec<&str> = VARIANTS.iter().map(|v| v.name).collect();
+        assert_eq!(names, VARIANT_NAMES.to_vec());
+        for v in VARIANTS {
+            assert_eq!(with_variant!(v.name, V => V::NAME), Some(v.name));
+        }
+    }
+
+    #[test]
+    fn every_variant_has_its_own_colour() {
+        for (i, a) in VARIANTS.iter().enumerate() {
+            for b in &VARIANTS[i + 1..] {
+                assert_ne!(a.colour, b.colour, "{} and {}", a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn scenario_quorums_are_valid_unless_a_mutant_asks_otherwise() {
+        for v in VARIANTS {
+            for seed in 0..200 {
+                for n in [3, 5] {
+                    let (n2, q) = (v.scenario_quorums)(seed, n, Mutation::None);
+                    assert_eq!(q.n(), n2, "{}: {q:?}", v.name);
+                    assert!(
+                        paxos_variants::quorum::exhaustive_intersection_check(&q).is_ok(),
+                        "{} seed {seed}: {q:?}",
+                        v.name
+                    );
+                }
+            }
+        }
+    }
+}
