@@ -12,7 +12,8 @@
 //! - [`storage`]: where acceptor state lives in QUIC runs (memory, or a synced write-ahead log).
 //! - [`calibrate`]: measured handler costs per message type, as the simulator's cost profile.
 //! - [`registry`]: every variant described once (name, colour, model, checker scenario quorums).
-//! - [`cli`]: the `paxos-bench` commands.
+//! - [`jobs`]: the jobs behind the subcommands (default comparison, experiment, check, calibrate).
+//! - [`cli`]: the `paxos-bench` command line: parses arguments and calls one function per subcommand.
 
 pub mod calibrate;
 pub mod check;
@@ -22,6 +23,7 @@ pub mod compare;
 pub mod config;
 pub mod dispatch;
 pub mod experiment;
+pub mod jobs;
 pub mod load;
 pub mod metrics;
 pub mod model;
