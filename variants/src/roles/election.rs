@@ -50,6 +50,7 @@ impl Election {
         self.timeout = Duration::from_nanos(base + self.rng.below(base.max(1)));
     }
 
+    #[inline]
     pub fn leader(&self) -> Option<NodeId> {
         self.leader
     }
@@ -60,6 +61,7 @@ impl Election {
     }
 
     /// A message of a leader's current ballot arrived.
+    #[inline]
     pub fn heard_leader(&mut self, now: Time, leader: NodeId) {
         self.leader = Some(leader);
         self.last_contact = now;
@@ -91,16 +93,19 @@ impl Election {
     }
 
     /// Gives a candidate time to win before this replica runs itself (it promised the candidate's ballot).
+    #[inline]
     pub fn wait(&mut self, now: Time) {
         self.last_contact = now;
     }
 
     /// A follower that has heard no leader for its timeout should run.
+    #[inline]
     pub fn follower_timed_out(&self, now: Time) -> bool {
         now.saturating_since(self.last_contact) >= self.timeout
     }
 
     /// A candidate that started at `started` and has not won within its timeout should try again higher.
+    #[inline]
     pub fn candidacy_timed_out(&self, started: Time, now: Time) -> bool {
         now.saturating_since(started) >= self.timeout
     }

@@ -37,16 +37,19 @@ pub enum Door {
 }
 
 /// The request in a client's message, if it is one in the sender's own name.
+#[inline]
 pub fn own_request<M: ClientWire>(from: ClientId, msg: M) -> Option<Command> {
     msg.into_request().filter(|cmd| cmd.client == from)
 }
 
 /// Whether the state machine already answered `id`: its cached reply.
+#[inline]
 pub fn cached(kv: &KvStore, id: CommandId) -> Option<Reply> {
     kv.cached_reply(id).cloned()
 }
 
 /// Decides a request's fate; a command taken is added to `taken`, so a retry is not taken twice.
+#[inline]
 pub fn admit(kv: &KvStore, taken: &mut BTreeSet<CommandId>, cmd: &Command) -> Door {
     let id = cmd.id();
     if let Some(reply) = cached(kv, id) {
@@ -60,6 +63,7 @@ pub fn admit(kv: &KvStore, taken: &mut BTreeSet<CommandId>, cmd: &Command) -> Do
 
 /// The reply an applied command gets: its result, or the first copy's for a duplicate; `None` when the client
 /// has acknowledged it already (nobody is waiting).
+#[inline]
 pub fn reply_for(outcome: &Outcome) -> Option<Reply> {
     match outcome {
         Outcome::Executed(r) | Outcome::Duplicate(Some(r)) => Some(r.clone()),
@@ -68,6 +72,7 @@ pub fn reply_for(outcome: &Outcome) -> Option<Reply> {
 }
 
 /// Sends `reply` for `cmd` to its client.
+#[inline]
 pub fn reply<M: ClientWire, T>(out: &mut Effects<M, T>, cmd: &Command, reply: Reply) {
     out.send(
         Peer::Client(cmd.client),
@@ -79,6 +84,7 @@ pub fn reply<M: ClientWire, T>(out: &mut Effects<M, T>, cmd: &Command, reply: Re
 }
 
 /// Tells `cmd`'s client to try `leader` (or any other replica when it is unknown).
+#[inline]
 pub fn redirect<M: ClientWire, T>(out: &mut Effects<M, T>, cmd: &Command, leader: Option<NodeId>) {
     out.send(
         Peer::Client(cmd.client),
