@@ -28,13 +28,13 @@ use crate::client::NearestClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
-use crate::learner::{Learner, Snapshot};
 use crate::quorum::NodeSet;
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
 use crate::rng::DetRng;
 use crate::roles::front::{self, ClientWire, Door};
+use crate::roles::learner::{Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

@@ -12,9 +12,10 @@
 //!   system; [`cheap`] is the Multi-Paxos core with a main/auxiliary membership policy
 //!   ([`multi::reconfig`]).
 //! - [`effects`], [`step`]: what a handler produces, and the one order a driver carries it out in.
-//! - [`roles`]: the parts the protocols are made of, each written once ([`roles::front`]: the client door).
+//! - [`roles`]: the parts the protocols are made of, each written once: the client door, the election timing,
+//!   the learner (decided log, catch-up, snapshots, compaction).
 //! - [`journal`]: durable acceptor state that changes only through records the drivers persist.
-//! - [`learner`], [`kv`]: the decided log and the exactly-once key-value state machine.
+//! - [`kv`]: the exactly-once key-value state machine the learner applies to.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
 
 pub mod basic;
@@ -26,7 +27,6 @@ pub mod fast;
 pub mod flexible;
 pub mod journal;
 pub mod kv;
-pub mod learner;
 pub mod multi;
 pub mod quorum;
 pub mod replica;

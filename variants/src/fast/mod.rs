@@ -48,7 +48,6 @@ pub use client::FastClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::{DurableState, Journaled};
-use crate::learner::{Learner, Snapshot};
 use crate::quorum::NodeSet;
 use crate::replica::{
     Counters, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient,
@@ -56,6 +55,7 @@ use crate::replica::{
 };
 use crate::roles::election::Election;
 use crate::roles::front::{self, ClientWire};
+use crate::roles::learner::{Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};

@@ -6,6 +6,9 @@
 //!   election timeouts).
 //! - [`front`]: the client door (only a client's own requests, answers from the reply cache, exactly-once by
 //!   (client, seq), replies once applied, redirects).
+//! - [`learner`]: the decided log and the state machine it is applied to, in order: which slots are decided,
+//!   catch-up runs for a peer that lags, snapshots, and when and how far to compact.
 
 pub mod election;
 pub mod front;
+pub mod learner;
