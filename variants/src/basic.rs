@@ -33,7 +33,7 @@ use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
 use crate::rng::DetRng;
-use crate::roles::front::{self, ClientWire, Door};
+use crate::roles::front::{self, Door};
 use crate::roles::learner::{Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -112,26 +112,7 @@ impl Message for BasicMsg {
     }
 }
 
-impl ClientWire for BasicMsg {
-    fn request(cmd: Command) -> Self {
-        BasicMsg::Request(cmd)
-    }
-    fn to_client(self) -> Option<ToClient> {
-        match self {
-            BasicMsg::ToClient(t) => Some(t),
-            _ => None,
-        }
-    }
-    fn for_client(t: ToClient) -> Self {
-        BasicMsg::ToClient(t)
-    }
-    fn into_request(self) -> Option<Command> {
-        match self {
-            BasicMsg::Request(cmd) => Some(cmd),
-            _ => None,
-        }
-    }
-}
+front::client_wire!(BasicMsg);
 
 /// One slot's acceptor state.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -196,7 +196,6 @@ impl Reconfig for CheapMembership {
                 Some(since) if heard < since && since < now => {
                     silent = silent.or(Some(r));
                 }
-                Some(since) if since == now => {}
                 _ => {
                     if let Some(s) = self.suspect.get_mut(i) {
                         *s = Some(now);

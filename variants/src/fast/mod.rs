@@ -54,7 +54,7 @@ use crate::replica::{
     Variant,
 };
 use crate::roles::election::Election;
-use crate::roles::front::{self, ClientWire};
+use crate::roles::front;
 use crate::roles::learner::{Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -165,26 +165,7 @@ pub enum FastMsg {
     },
 }
 
-impl ClientWire for FastMsg {
-    fn request(cmd: Command) -> Self {
-        FastMsg::Request(cmd)
-    }
-    fn to_client(self) -> Option<ToClient> {
-        match self {
-            FastMsg::ToClient(t) => Some(t),
-            _ => None,
-        }
-    }
-    fn for_client(t: ToClient) -> Self {
-        FastMsg::ToClient(t)
-    }
-    fn into_request(self) -> Option<Command> {
-        match self {
-            FastMsg::Request(cmd) => Some(cmd),
-            _ => None,
-        }
-    }
-}
+front::client_wire!(FastMsg);
 
 impl Message for FastMsg {
     fn kind(&self) -> &'static str {

@@ -36,7 +36,7 @@ use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
 use crate::roles::election::Election;
-use crate::roles::front::{self, ClientWire, Door};
+use crate::roles::front::{self, Door};
 use crate::roles::learner::{Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -124,26 +124,7 @@ impl Message for MultiMsg {
     }
 }
 
-impl ClientWire for MultiMsg {
-    fn request(cmd: Command) -> Self {
-        MultiMsg::Request(cmd)
-    }
-    fn to_client(self) -> Option<ToClient> {
-        match self {
-            MultiMsg::ToClient(t) => Some(t),
-            _ => None,
-        }
-    }
-    fn for_client(t: ToClient) -> Self {
-        MultiMsg::ToClient(t)
-    }
-    fn into_request(self) -> Option<Command> {
-        match self {
-            MultiMsg::Request(cmd) => Some(cmd),
-            _ => None,
-        }
-    }
-}
+front::client_wire!(MultiMsg);
 
 /// What an acceptor keeps across a crash.
 #[derive(Clone, Debug, Default, PartialEq)]
