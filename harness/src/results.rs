@@ -14,7 +14,7 @@ use std::path::Path;
 /// column order; the column list is derived from this type ([`results_columns`]); numbers are written with fixed
 /// precision so that identical figures give a byte-identical file. `None` is a statistic that could not be
 /// computed (no operation completed) and is written as an empty cell.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
     pub experiment: String,
     pub variant: String,
@@ -102,38 +102,7 @@ pub fn results_columns() -> &'static str {
     static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     COLUMNS.get_or_init(|| {
         let mut w = csv::Writer::from_writer(Vec::new());
-        let empty = ResultRow {
-            experiment: String::new(),
-            variant: String::new(),
-            mode: String::new(),
-            replicas: 0,
-            q1: 0,
-            q2: 0,
-            clients: 0,
-            seed: 0,
-            ops: 0,
-            throughput_ops_s: 0.0,
-            p50_us: None,
-            p90_us: None,
-            p99_us: None,
-            p999_us: None,
-            max_us: None,
-            msgs_per_op: None,
-            bytes_per_op: None,
-            expected_p50_us: None,
-            protocol: String::new(),
-            collisions: 0,
-            recoveries: 0,
-            reconfigurations: 0,
-            jitter_ms: 0.0,
-            max_stall_ms: 0.0,
-            commit_p50_us: None,
-            commit_p99_us: None,
-            expected_commit_p50_us: None,
-            storage: String::new(),
-            syncs_per_op: None,
-            histogram: String::new(),
-        };
+        let empty = ResultRow::default();
         // Serializing plain strings and numbers into memory cannot fail.
         let _ = w.serialize(&empty);
         let bytes = w.into_inner().unwrap_or_default();

@@ -354,13 +354,14 @@ fn cheap_p50_matches_its_model_and_it_sends_fewer_messages_than_multi() {
     }
 }
 
-#[test]
-fn cheap_paxos_configures_a_crashed_main_out_and_commits_again_at_full_rate() {
+/// Cheap Paxos on the five-replica WAN config (16 clients, seed 1) with `faults`, checked: the finished run and
+/// the reconfigurations its replicas count.
+fn checked_cheap_run(faults: &[(Duration, SimFault)]) -> (Sim<paxos_variants::cheap::Cheap>, u64) {
     let mut exp = experiment("us-east", 0, 5.0);
     exp.variants[0].name = "cheap".into();
     exp.variants[0].quorums = QuorumSystem::cheap(5, None).unwrap();
     let mut s = spec(&exp, 16, 1);
-    s.faults.push((Duration::from_secs(3), SimFault::Crash(1)));
+    s.faults.extend_from_slice(faults);
     let mut sim = Sim::<paxos_variants::cheap::Cheap>::new(s);
     let statuses = sim.run();
     verify(&mut sim.history, &statuses);
@@ -369,10 +370,16 @@ fn cheap_paxos_configures_a_crashed_main_out_and_commits_again_at_full_rate() {
         "{:?}",
         sim.history.violations
     );
-    let reconfigs: u64 = statuses
+    let reconfigs = statuses
         .iter()
         .map(|(_, st)| st.counters.reconfigurations)
         .sum();
+    (sim, reconfigs)
+}
+
+#[test]
+fn cheap_paxos_configures_a_crashed_main_out_and_commits_again_at_full_rate() {
+    let (sim, reconfigs) = checked_cheap_run(&[(Duration::from_secs(3), SimFault::Crash(1))]);
     assert_eq!(reconfigs, 1);
     // 100 ms buckets: a stall of a few buckets after 3 s, then every bucket commits again.
     let t = &sim.metrics.timeline;
@@ -391,28 +398,17 @@ fn cheap_paxos_configures_a_crashed_main_out_and_commits_again_at_full_rate() {
 /// bounded time, and the configuration is the first one again (the auxiliaries idle).
 #[test]
 fn cheap_paxos_brings_a_returning_main_back() {
-    let mut exp = experiment("us-east", 0, 5.0);
-    exp.variants[0].name = "cheap".into();
-    exp.variants[0].quorums = QuorumSystem::cheap(5, None).unwrap();
-    let first = match exp.variants[0].quorums {
+    let first = match QuorumSystem::cheap(5, None).unwrap() {
         QuorumSystem::Cheap { n, mains } => paxos_variants::quorum::Membership {
             members: paxos_variants::NodeSet::all(n),
             mains,
         },
         ref q => panic!("not a Cheap Paxos system: {q:?}"),
     };
-    let mut s = spec(&exp, 16, 1);
-    s.faults.push((Duration::from_secs(2), SimFault::Crash(1)));
-    s.faults
-        .push((Duration::from_secs(3), SimFault::Restart(1)));
-    let mut sim = Sim::<paxos_variants::cheap::Cheap>::new(s);
-    let statuses = sim.run();
-    verify(&mut sim.history, &statuses);
-    assert!(
-        sim.history.violations.is_empty(),
-        "{:?}",
-        sim.history.violations
-    );
+    let (sim, reconfigs) = checked_cheap_run(&[
+        (Duration::from_secs(2), SimFault::Crash(1)),
+        (Duration::from_secs(3), SimFault::Restart(1)),
+    ]);
     let configs: Vec<paxos_variants::quorum::Membership> = sim
         .history
         .chosen
@@ -428,10 +424,6 @@ fn cheap_paxos_brings_a_returning_main_back() {
         vec![first.without(NodeId(1)), first],
         "configured out, then back in"
     );
-    let reconfigs: u64 = statuses
-        .iter()
-        .map(|(_, st)| st.counters.reconfigurations)
-        .sum();
     assert_eq!(reconfigs, 2);
     // Back within the 3 s left after the restart, and committing in every 100 ms bucket of the last second.
     let t = &sim.metrics.timeline;
