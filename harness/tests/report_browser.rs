@@ -2,7 +2,10 @@
 //! serves the directory, and headless Chromium loads the page inside a checker page of the same origin that
 //! counts the images that loaded. A deliberately deleted plot must be reported broken, so the check can fail.
 //!
-//! Needs Debian's `chromium` (`.ci/run` installs it); without it the test fails and says so.
+//! Needs Debian's `chromium`. On a machine without it (a new user's, say) the test says on the terminal that it
+//! was skipped and why, and passes, so that the rest of `cargo test --workspace` still runs. `.ci/run` installs
+//! Chromium and sets `PAXOS_BENCH_REQUIRE_BROWSER=1`, under which a missing browser is a failure: CI never
+//! passes on a skipped browser test.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -140,8 +143,36 @@ fn check_in_browser(dir: &Path, profile: &Path) -> (usize, usize, String) {
     (images, broken, line)
 }
 
+/// Whether `chromium --version` runs. When it does not, either skip (saying so where a person sees it: libtest
+/// captures `eprintln!` of passing tests, but not writes to the stderr handle) or, under CI's flag, fail.
+fn chromium_available() -> bool {
+    let found = Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return true;
+    }
+    let required = std::env::var_os("PAXOS_BENCH_REQUIRE_BROWSER").is_some_and(|v| v != "0");
+    assert!(
+        !required,
+        "PAXOS_BENCH_REQUIRE_BROWSER is set but `chromium --version` does not run: install Debian's \
+         chromium package (apt-get install chromium)"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED report_browser: `chromium --version` does not run on this machine, so the report was not \
+         loaded in a browser. Install Debian's chromium (apt-get install chromium) to run this test; every \
+         other test ran as usual.\n"
+    );
+    false
+}
+
 #[test]
 fn every_image_of_the_report_loads_in_headless_chromium() {
+    if !chromium_available() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("failover");
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench-configs/failover.toml");
