@@ -53,6 +53,7 @@ use crate::replica::{
     Counters, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient,
     Variant,
 };
+use crate::roles::acceptor::{self, AcceptorLog, AcceptorRecord, HoldsLog};
 use crate::roles::election::Election;
 use crate::roles::front;
 use crate::roles::learner::{Learner, Snapshot};
@@ -190,21 +191,17 @@ impl Message for FastMsg {
     }
 }
 
-/// What an acceptor keeps across a crash.
+/// What an acceptor keeps across a crash: the common acceptor log (its acceptances are this protocol's votes),
+/// and the promise a range recovery asks for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FastDurable {
-    pub promised: Ballot,
-    /// Each slot's latest vote.
-    pub votes: BTreeMap<Slot, (Round, Value)>,
-    /// In this ballot, no fast vote below this slot: the promise a range recovery asks for.
+    pub log: AcceptorLog<Round, Snapshot>,
+    /// In this ballot, no fast vote below this slot.
     pub fast_floor: (Ballot, Slot),
-    pub max_round: u64,
-    /// Votes below this slot were dropped: those slots are decided, and `snapshot` holds their effect.
-    pub compacted: Slot,
-    pub snapshot: Option<Snapshot>,
 }
 
-/// One change to [`FastDurable`], as the write-ahead log holds it.
+/// One change to [`FastDurable`], as the write-ahead log holds it. Its own enum rather than the common one
+/// with an extra case, so that the log's encoding stays what it was before the acceptor became a role.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum FastRecord {
     Promised(Ballot),
@@ -228,50 +225,51 @@ pub enum FastRecord {
 impl DurableState for FastDurable {
     type Record = FastRecord;
     fn apply(&mut self, r: FastRecord) {
-        match r {
-            FastRecord::Promised(b) => self.promised = b,
-            FastRecord::MaxRound(m) => self.max_round = self.max_round.max(m),
-            FastRecord::Vote { slot, round, value } => {
-                self.votes.insert(slot, (round, value));
+        let r = match r {
+            FastRecord::FastFloor { ballot, slot } => {
+                self.fast_floor = (ballot, slot);
+                return;
             }
-            FastRecord::FastFloor { ballot, slot } => self.fast_floor = (ballot, slot),
-            FastRecord::Truncate { upto, snap } => {
-                if upto > self.compacted {
-                    self.votes = self.votes.split_off(&upto);
-                    self.compacted = upto;
-                }
-                if self.snapshot.as_ref().is_none_or(|s| s.upto < snap.upto) {
-                    self.snapshot = Some(*snap);
-                }
-            }
-        }
+            FastRecord::Promised(b) => AcceptorRecord::Promised(b),
+            FastRecord::MaxRound(m) => AcceptorRecord::MaxRound(m),
+            FastRecord::Vote { slot, round, value } => AcceptorRecord::Accepted {
+                slot,
+                ballot: round,
+                value,
+            },
+            FastRecord::Truncate { upto, snap } => AcceptorRecord::Truncate { upto, state: snap },
+        };
+        self.log.apply(r);
     }
 
     fn checkpoint(&self) -> Vec<FastRecord> {
-        let mut out = vec![
-            FastRecord::MaxRound(self.max_round),
-            FastRecord::Promised(self.promised),
-            FastRecord::FastFloor {
-                ballot: self.fast_floor.0,
-                slot: self.fast_floor.1,
-            },
-        ];
-        if let Some(snap) = &self.snapshot {
-            out.push(FastRecord::Truncate {
-                upto: self.compacted,
-                snap: Box::new(snap.clone()),
-            });
-        }
-        out.extend(
-            self.votes
-                .iter()
-                .map(|(slot, (round, value))| FastRecord::Vote {
-                    slot: *slot,
-                    round: *round,
-                    value: value.clone(),
-                }),
-        );
+        let mut out: Vec<FastRecord> = self.log.checkpoint().into_iter().map(Self::wrap).collect();
+        // After the rounds, as the log has always been written.
+        let (ballot, slot) = self.fast_floor;
+        out.insert(2, FastRecord::FastFloor { ballot, slot });
         out
+    }
+}
+
+impl HoldsLog<Round, Snapshot> for FastDurable {
+    fn log(&self) -> &AcceptorLog<Round, Snapshot> {
+        &self.log
+    }
+    fn wrap(r: AcceptorRecord<Round, Snapshot>) -> FastRecord {
+        match r {
+            AcceptorRecord::Promised(b) => FastRecord::Promised(b),
+            AcceptorRecord::MaxRound(m) => FastRecord::MaxRound(m),
+            AcceptorRecord::Accepted {
+                slot,
+                ballot,
+                value,
+            } => FastRecord::Vote {
+                slot,
+                round: ballot,
+                value,
+            },
+            AcceptorRecord::Truncate { upto, state } => FastRecord::Truncate { upto, snap: state },
+        }
     }
 }
 
@@ -350,18 +348,6 @@ pub struct FastReplica {
     counters: Counters,
 }
 
-fn reports_from(
-    votes: &BTreeMap<Slot, (Round, Value)>,
-    from: Slot,
-    to: Option<Slot>,
-) -> Vec<Report> {
-    votes
-        .range(from..)
-        .take_while(|(s, _)| to.is_none_or(|t| **s <= t))
-        .map(|(s, (r, v))| (*s, *r, v.clone()))
-        .collect()
-}
-
 impl FastReplica {
     fn boot(setup: ReplicaSetup, d: FastDurable, now: Time) -> FastReplica {
         let n = setup.quorums.n();
@@ -369,7 +355,7 @@ impl FastReplica {
         let fast = setup.quorums.fast_size().unwrap_or(n);
         // A restart begins from the last persisted state machine.
         let mut learner = Learner::new();
-        if let Some(snap) = &d.snapshot {
+        if let Some(snap) = &d.log.snapshot {
             learner.install(snap.clone());
         }
         FastReplica {
@@ -412,15 +398,11 @@ impl FastReplica {
 
     /// Raises the promise to `b` (no record when it is already there).
     fn promise(&mut self, b: Ballot) {
-        if b > self.d.promised {
-            self.d.record(FastRecord::Promised(b));
-        }
+        acceptor::promise(&mut self.d, b, false);
     }
 
     fn observe_ballot(&mut self, now: Time, b: Ballot) {
-        if b.round > self.d.max_round {
-            self.d.record(FastRecord::MaxRound(b.round));
-        }
+        acceptor::see_round(&mut self.d, b.round);
         if self.own_ballot().is_some_and(|mine| mine < b) {
             self.role = Role::Follower;
             self.election.stepped_down(now, b.node);
@@ -455,7 +437,7 @@ impl FastReplica {
         out.send(
             Peer::Replica(to),
             FastMsg::Nack {
-                promised: self.d.promised,
+                promised: self.d.log.promised,
             },
         );
     }
@@ -466,9 +448,10 @@ impl FastReplica {
             !self.learner.is_decided(*s)
                 && self
                     .d
-                    .votes
+                    .log
+                    .accepted
                     .get(s)
-                    .is_some_and(|(r, v)| r.ballot == self.d.promised && v.contains(id))
+                    .is_some_and(|(r, v)| r.ballot == self.d.log.promised && v.contains(id))
         })
     }
 
@@ -476,7 +459,7 @@ impl FastReplica {
     /// vote for is not voted again (even when the coordinator resends it after a collision): voting every resend
     /// anew multiplies collisions.
     fn fast_vote(&mut self, now: Time, cmd: Command, out: &mut Effects<FastMsg, FastTimer>) {
-        let b = self.d.promised;
+        let b = self.d.log.promised;
         let id = cmd.id();
         let open_from = match self.open {
             Some((ob, from)) if ob == b => from,
@@ -505,16 +488,19 @@ impl FastReplica {
             .max(floor)
             .max(self.learner.first_undecided())
             .max(self.commit_seen);
-        while self.learner.is_decided(s) || self.d.votes.get(&s).is_some_and(|(r, _)| *r >= round) {
+        while self.learner.is_decided(s)
+            || self
+                .d
+                .log
+                .accepted
+                .get(&s)
+                .is_some_and(|(r, _)| *r >= round)
+        {
             s = s.next();
         }
         let (client, seq, ack) = (cmd.client, cmd.seq, cmd.ack);
         let value = Value::batch(vec![cmd]);
-        self.d.record(FastRecord::Vote {
-            slot: s,
-            round,
-            value: value.clone(),
-        });
+        acceptor::accept(&mut self.d, s, round, value.clone());
         self.voted.insert(id, s);
         self.next_free = s.next();
         // The client is a learner too: a fast quorum of these tells it its command is chosen, two message
@@ -552,7 +538,7 @@ impl FastReplica {
         value: Value,
         out: &mut Effects<FastMsg, FastTimer>,
     ) {
-        if round.ballot < self.d.promised || !round.classic {
+        if round.ballot < self.d.log.promised || !round.classic {
             self.nack(from, out);
             return;
         }
@@ -561,21 +547,17 @@ impl FastReplica {
             self.send_snapshot(from, out);
             return;
         }
-        match self.d.votes.get(&slot) {
+        match self.d.log.accepted.get(&slot) {
             Some((r, v)) if *r == round && *v != value => return,
             Some((r, _)) if *r > round => return,
             _ => {}
         }
-        if round.ballot > self.d.promised {
+        if round.ballot > self.d.log.promised {
             self.promise(round.ballot);
             self.observe_ballot(now, round.ballot);
         }
         self.heard_from_leader(now, round.ballot);
-        self.d.record(FastRecord::Vote {
-            slot,
-            round,
-            value: value.clone(),
-        });
+        acceptor::accept(&mut self.d, slot, round, value.clone());
         self.send_or_self(now, from, FastMsg::Vote { round, slot, value }, out);
     }
 
@@ -588,11 +570,11 @@ impl FastReplica {
         out: &mut Effects<FastMsg, FastTimer>,
     ) {
         let (lo, hi) = range;
-        if ballot < self.d.promised {
+        if ballot < self.d.log.promised {
             self.nack(from, out);
             return;
         }
-        if ballot > self.d.promised {
+        if ballot > self.d.log.promised {
             self.promise(ballot);
             self.observe_ballot(now, ballot);
         }
@@ -613,7 +595,7 @@ impl FastReplica {
             });
         }
         self.next_free = self.next_free.max(hi.next());
-        let votes = reports_from(&self.d.votes, lo, Some(hi));
+        let votes = self.d.log.reports(lo, Some(hi));
         let reply = FastMsg::Recovered {
             ballot,
             from: lo,
@@ -786,8 +768,7 @@ impl FastReplica {
     fn maybe_compact(&mut self) {
         let t = &self.setup.tuning;
         if let Some((upto, snap)) = self.learner.compact_if_due(t.log_keep, t.compact_every) {
-            let snap = Box::new(snap);
-            self.d.record(FastRecord::Truncate { upto, snap });
+            acceptor::truncate(&mut self.d, upto, snap);
         }
     }
 
@@ -806,10 +787,7 @@ impl FastReplica {
     fn on_snapshot(&mut self, now: Time, snap: Snapshot, out: &mut Effects<FastMsg, FastTimer>) {
         let upto = snap.upto;
         if self.learner.install(snap.clone()) {
-            self.d.record(FastRecord::Truncate {
-                upto,
-                snap: Box::new(snap),
-            });
+            acceptor::truncate(&mut self.d, upto, snap);
             self.apply(out);
         }
         // Whether or not it was ahead, it says the slots below it are decided: a coordinator stops proposing
@@ -931,15 +909,12 @@ impl FastReplica {
     // ---- elections ----
 
     fn start_election(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
-        let round = self.d.promised.round.max(self.d.max_round) + 1;
-        let ballot = Ballot::new(round, self.me());
-        self.d.record(FastRecord::MaxRound(round));
-        self.d.record(FastRecord::Promised(ballot));
+        let ballot = acceptor::new_ballot(&mut self.d, self.setup.id, false);
         let from = self.learner.first_undecided();
         let mut promises = NodeSet::EMPTY;
         promises.insert(self.me());
         let mut reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>> = BTreeMap::new();
-        for (s, r, v) in reports_from(&self.d.votes, from, None) {
+        for (s, r, v) in self.d.log.reports(from, None) {
             reports.entry(s).or_default().push((self.me(), r, v));
         }
         self.role = Role::Candidate(Candidate {
@@ -947,7 +922,7 @@ impl FastReplica {
             from,
             promises,
             reports,
-            compacted: self.d.compacted,
+            compacted: self.d.log.compacted,
             asked: false,
             started: now,
         });
@@ -1165,12 +1140,12 @@ impl FastReplica {
                 ballot,
                 from: start,
             } => {
-                if ballot > self.d.promised {
+                if ballot > self.d.log.promised {
                     self.promise(ballot);
                     self.observe_ballot(now, ballot);
                     self.election.wait(now);
-                    let votes = reports_from(&self.d.votes, start, None);
-                    let compacted = self.d.compacted;
+                    let votes = self.d.log.reports(start, None);
+                    let compacted = self.d.log.compacted;
                     out.send(
                         Peer::Replica(from),
                         FastMsg::Promise {
@@ -1194,7 +1169,7 @@ impl FastReplica {
                 from: start,
                 commit,
             } => {
-                if ballot < self.d.promised {
+                if ballot < self.d.log.promised {
                     self.nack(from, out);
                     return;
                 }
@@ -1337,7 +1312,7 @@ impl Replica for FastReplica {
             state_digest: self.learner.kv().digest(),
             is_leader: self.is_leader(),
             counters: self.counters,
-            held_entries: self.learner.held() + self.d.votes.len() as u64,
+            held_entries: self.learner.held() + self.d.log.accepted.len() as u64,
         }
     }
 }

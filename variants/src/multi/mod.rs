@@ -30,11 +30,12 @@
 use crate::client::LeaderClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
-use crate::journal::{DurableState, Journaled};
+use crate::journal::Journaled;
 use crate::quorum::{Membership, NodeSet};
 use crate::replica::{
     DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
 };
+use crate::roles::acceptor::{self, AcceptorLog, AcceptorRecord, StateUpTo};
 use crate::roles::election::Election;
 use crate::roles::front::{self, Door};
 use crate::roles::learner::{Learner, Snapshot};
@@ -126,19 +127,12 @@ impl Message for MultiMsg {
 
 front::client_wire!(MultiMsg);
 
-/// What an acceptor keeps across a crash.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MultiDurable {
-    pub promised: Ballot,
-    pub accepted: BTreeMap<Slot, (Ballot, Value)>,
-    /// Highest round this replica has used for its own ballots, so it never reuses one after a restart.
-    pub max_round: u64,
-    /// Accepted values below this slot were dropped: those slots are decided, and `snapshot` holds their
-    /// effect. A replica that restarts starts its state machine from it, so nothing decided is lost even when
-    /// every replica restarts.
-    pub compacted: Slot,
-    pub snapshot: Option<Durable>,
-}
+/// What an acceptor keeps across a crash: the common acceptor log, whose compactions persist the state
+/// machine together with the reconfigurations decided before it.
+pub type MultiDurable = AcceptorLog<Ballot, Durable>;
+
+/// One change to [`MultiDurable`], as the write-ahead log holds it.
+pub type MultiRecord = AcceptorRecord<Ballot, Durable>;
 
 /// The state machine as persisted with a compaction, and (Cheap Paxos) the reconfigurations decided before it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -147,72 +141,9 @@ pub struct Durable {
     pub configs: Vec<(Slot, Membership)>,
 }
 
-/// One change to [`MultiDurable`], as the write-ahead log holds it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum MultiRecord {
-    /// A promise, or this replica's own new ballot.
-    Promised(Ballot),
-    /// The highest round seen, so a restarted replica never reuses one of its ballots.
-    MaxRound(u64),
-    Accepted {
-        slot: Slot,
-        ballot: Ballot,
-        value: Value,
-    },
-    /// Forget what was accepted below `upto` (decided, and applied in `state`, whose slot is at least `upto`).
-    Truncate { upto: Slot, state: Box<Durable> },
-}
-
-impl DurableState for MultiDurable {
-    type Record = MultiRecord;
-    fn apply(&mut self, r: MultiRecord) {
-        match r {
-            MultiRecord::Promised(b) => self.promised = b,
-            MultiRecord::MaxRound(m) => self.max_round = self.max_round.max(m),
-            MultiRecord::Accepted {
-                slot,
-                ballot,
-                value,
-            } => {
-                self.accepted.insert(slot, (ballot, value));
-            }
-            MultiRecord::Truncate { upto, state } => {
-                if upto > self.compacted {
-                    self.accepted = self.accepted.split_off(&upto);
-                    self.compacted = upto;
-                }
-                if self
-                    .snapshot
-                    .as_ref()
-                    .is_none_or(|s| s.snap.upto < state.snap.upto)
-                {
-                    self.snapshot = Some(*state);
-                }
-            }
-        }
-    }
-
-    fn checkpoint(&self) -> Vec<MultiRecord> {
-        let mut out = vec![
-            MultiRecord::MaxRound(self.max_round),
-            MultiRecord::Promised(self.promised),
-        ];
-        if let Some(state) = &self.snapshot {
-            out.push(MultiRecord::Truncate {
-                upto: self.compacted,
-                state: Box::new(state.clone()),
-            });
-        }
-        out.extend(
-            self.accepted
-                .iter()
-                .map(|(slot, (ballot, value))| MultiRecord::Accepted {
-                    slot: *slot,
-                    ballot: *ballot,
-                    value: value.clone(),
-                }),
-        );
-        out
+impl StateUpTo for Durable {
+    fn upto(&self) -> Slot {
+        self.snap.upto
     }
 }
 
@@ -377,19 +308,13 @@ impl<P: Reconfig> MultiReplica<P> {
 
     /// Raises the promise to `b` (a no-op, and no record, when it is already there).
     fn promise(&mut self, b: Ballot) {
-        if b <= self.d.promised {
-        } else if self.setup.mutation == Mutation::AnswerWithoutPersisting {
-            self.d.record_volatile(MultiRecord::Promised(b));
-        } else {
-            self.d.record(MultiRecord::Promised(b));
-        }
+        let volatile = self.setup.mutation == Mutation::AnswerWithoutPersisting;
+        acceptor::promise(&mut self.d, b, volatile);
     }
 
     /// Any sign of a ballot above ours ends our candidacy or leadership.
     fn observe_ballot(&mut self, now: Time, b: Ballot, out: &mut Effects<MultiMsg, MultiTimer>) {
-        if b.round > self.d.max_round {
-            self.d.record(MultiRecord::MaxRound(b.round));
-        }
+        acceptor::see_round(&mut self.d, b.round);
         if self.own_ballot().is_some_and(|mine| mine < b) {
             self.step_down(now, b.node, out);
         }
@@ -419,10 +344,8 @@ impl<P: Reconfig> MultiReplica<P> {
     }
 
     fn start_election(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
-        let round = self.d.promised.round.max(self.d.max_round) + 1;
-        let ballot = Ballot::new(round, self.me());
-        self.d.record(MultiRecord::MaxRound(round));
-        self.promise(ballot);
+        let volatile = self.setup.mutation == Mutation::AnswerWithoutPersisting;
+        let ballot = acceptor::new_ballot(&mut self.d, self.setup.id, volatile);
         let from = self.learner.first_undecided();
         let waiting = match std::mem::replace(&mut self.role, Role::Follower) {
             Role::Candidate(c) => c.waiting,
@@ -572,11 +495,7 @@ impl<P: Reconfig> MultiReplica<P> {
             return;
         };
         let ballot = l.ballot;
-        self.d.record(MultiRecord::Accepted {
-            slot,
-            ballot,
-            value: value.clone(),
-        });
+        acceptor::accept(&mut self.d, slot, ballot, value.clone());
         let mut acks = NodeSet::EMPTY;
         acks.insert(me);
         let accept = MultiMsg::Accept {
@@ -653,10 +572,7 @@ impl<P: Reconfig> MultiReplica<P> {
         let state = Durable { snap, configs };
         if self.take_state(state.clone()) {
             // Persisted before anything of it is acted on, as a compaction: everything below it is decided.
-            self.d.record(MultiRecord::Truncate {
-                upto,
-                state: Box::new(state),
-            });
+            acceptor::truncate(&mut self.d, upto, state);
             self.apply(out);
             if self.is_leader() {
                 // A leader's commit index vouches that the slots below it were decided under its ballot, and
@@ -692,8 +608,8 @@ impl<P: Reconfig> MultiReplica<P> {
     fn maybe_compact(&mut self) {
         let t = &self.setup.tuning;
         if let Some((upto, snap)) = self.learner.compact_if_due(t.log_keep, t.compact_every) {
-            let state = Box::new(self.with_configs(snap));
-            self.d.record(MultiRecord::Truncate { upto, state });
+            let state = self.with_configs(snap);
+            acceptor::truncate(&mut self.d, upto, state);
         }
     }
 
@@ -796,11 +712,7 @@ impl<P: Reconfig> MultiReplica<P> {
             );
             return;
         }
-        self.d.record(MultiRecord::Accepted {
-            slot,
-            ballot,
-            value,
-        });
+        acceptor::accept(&mut self.d, slot, ballot, value);
         out.send(Peer::Replica(from), MultiMsg::Accepted { ballot, slot });
         if current {
             self.promise(ballot);
@@ -941,12 +853,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                     self.observe_ballot(now, ballot, out);
                     // Give the candidate time to win before we try ourselves.
                     self.election.wait(now);
-                    let accepted = self
-                        .d
-                        .accepted
-                        .range(start..)
-                        .map(|(s, (b, v))| (*s, *b, v.clone()))
-                        .collect();
+                    let accepted = self.d.reports(start, None);
                     out.send(
                         Peer::Replica(from),
                         MultiMsg::Promise {

@@ -2,6 +2,8 @@
 //! message type of its own: it decides, and the variant turns the decision into its messages through the small
 //! traits the roles define (for example [`front::ClientWire`]).
 //!
+//! - [`acceptor`]: the acceptor's durable state for protocols with one promise over the log (promise, rounds
+//!   used, acceptances, compaction) and the records that change it.
 //! - [`election`]: who leads as far as a replica knows, and when it runs itself (randomized, backed-off
 //!   election timeouts).
 //! - [`front`]: the client door (only a client's own requests, answers from the reply cache, exactly-once by
@@ -9,6 +11,7 @@
 //! - [`learner`]: the decided log and the state machine it is applied to, in order: which slots are decided,
 //!   catch-up runs for a peer that lags, snapshots, and when and how far to compact.
 
+pub mod acceptor;
 pub mod election;
 pub mod front;
 pub mod learner;
