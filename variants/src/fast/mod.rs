@@ -57,6 +57,7 @@ use crate::roles::acceptor::{self, AcceptorLog, AcceptorRecord, HoldsLog};
 use crate::roles::election::Election;
 use crate::roles::front;
 use crate::roles::learner::{Learner, Snapshot};
+use crate::roles::phase1::{AllReports, Next, Phase1};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -305,18 +306,8 @@ struct Coordinator {
     stalled: (Slot, Time),
 }
 
-#[derive(Debug)]
-struct Candidate {
-    ballot: Ballot,
-    from: Slot,
-    promises: NodeSet,
-    reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>>,
-    /// The highest compaction point a promise reported: the candidate must know the slots below it first.
-    compacted: Slot,
-    /// Whether it has asked everyone for those slots (then it asks again only on its ticks).
-    asked: bool,
-    started: Time,
-}
+/// A candidacy: its reports are every vote per slot, for the recovery rule.
+type Candidate = Phase1<AllReports<Round>>;
 
 #[derive(Debug)]
 enum Role {
@@ -911,25 +902,14 @@ impl FastReplica {
     fn start_election(&mut self, now: Time, out: &mut Effects<FastMsg, FastTimer>) {
         let ballot = acceptor::new_ballot(&mut self.d, self.setup.id, false);
         let from = self.learner.first_undecided();
-        let mut promises = NodeSet::EMPTY;
-        promises.insert(self.me());
-        let mut reports: BTreeMap<Slot, Vec<(NodeId, Round, Value)>> = BTreeMap::new();
-        for (s, r, v) in self.d.log.reports(from, None) {
-            reports.entry(s).or_default().push((self.me(), r, v));
-        }
-        self.role = Role::Candidate(Candidate {
-            ballot,
-            from,
-            promises,
-            reports,
-            compacted: self.d.log.compacted,
-            asked: false,
-            started: now,
-        });
+        let own = self.d.log.reports(from, None);
+        let p1 = Phase1::start(ballot, from, now, own, self.d.log.compacted);
+        let won = p1.promises.len() >= self.classic;
+        self.role = Role::Candidate(p1);
         self.open = None;
         self.election.campaigning();
         out.broadcast(FastMsg::Prepare { ballot, from });
-        if promises.len() >= self.classic {
+        if won {
             self.become_leader(now, out);
         }
     }
@@ -946,14 +926,8 @@ impl FastReplica {
         let Role::Candidate(c) = &mut self.role else {
             return;
         };
-        if c.ballot != ballot || !c.promises.insert(from) {
+        if !c.promise(from, ballot, votes, compacted) {
             return;
-        }
-        c.compacted = c.compacted.max(compacted);
-        for (s, r, v) in votes {
-            if s >= c.from {
-                c.reports.entry(s).or_default().push((from, r, v));
-            }
         }
         if c.promises.len() >= self.classic {
             self.become_leader(now, out);
@@ -969,12 +943,13 @@ impl FastReplica {
             // lead only once we know them (asked of everyone here once, then on each tick; their arrival
             // retries).
             let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
-            if first < c.compacted && !mutant {
-                if !c.asked {
-                    c.asked = true;
-                    out.broadcast(FastMsg::CatchUp { from: first });
+            match c.next(first, mutant) {
+                Next::Lead => {}
+                Next::Wait => return,
+                Next::AskFrom(from) => {
+                    out.broadcast(FastMsg::CatchUp { from });
+                    return;
                 }
-                return;
             }
         }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
@@ -982,13 +957,7 @@ impl FastReplica {
         };
         // Fast voting opens past every reported vote and past every slot learned decided (while waiting for
         // compacted slots, say): promisers that compacted report no vote there, yet the slots are taken.
-        let end = c
-            .reports
-            .keys()
-            .next_back()
-            .map_or(c.from, |s| s.next())
-            .max(c.from)
-            .max(self.learner.known_end());
+        let end = c.end(self.learner.known_end());
         let q = c.promises.len();
         let mut recovered = Vec::new();
         for s in c.from.0..end.0 {
@@ -997,7 +966,12 @@ impl FastReplica {
             if self.learner.is_decided(slot) {
                 continue;
             }
-            let reports = c.reports.get(&slot).map(Vec::as_slice).unwrap_or_default();
+            let reports = c
+                .reports
+                .0
+                .get(&slot)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
             let value =
                 recovery::pick(reports, q, self.n, self.fast, self.mutant()).unwrap_or(Value::Noop);
             recovered.push((slot, value));
@@ -1100,7 +1074,7 @@ impl FastReplica {
                 if self.election.candidacy_timed_out(cand.started, now) {
                     self.election.lost();
                     self.start_election(now, out);
-                } else if cand.promises.len() >= c && commit < cand.compacted {
+                } else if cand.promises.len() >= c && commit < cand.compacted() {
                     // Waiting to learn compacted slots before leading: ask again (answers may be lost).
                     out.broadcast(FastMsg::CatchUp { from: commit });
                 }

@@ -39,6 +39,7 @@ use crate::roles::acceptor::{self, AcceptorLog, AcceptorRecord, StateUpTo};
 use crate::roles::election::Election;
 use crate::roles::front::{self, Door};
 use crate::roles::learner::{Learner, Snapshot};
+use crate::roles::phase1::{Highest, Next, Phase1};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -171,20 +172,11 @@ struct Leader {
     proposed: BTreeSet<CommandId>,
 }
 
+/// A candidacy, and the client commands that arrived during it (proposed once it leads).
 #[derive(Debug)]
 struct Candidate {
-    ballot: Ballot,
-    from: Slot,
-    promises: NodeSet,
-    /// Highest-ballot value reported for each slot.
-    reports: BTreeMap<Slot, (Ballot, Value)>,
-    started: Time,
+    p1: Phase1<Highest<Ballot>>,
     waiting: Vec<Command>,
-    /// The highest compaction point a promise reported, and who reported it: below it the promises say
-    /// nothing, so the candidate must know those slots (from a snapshot) before it leads.
-    compacted: (Slot, NodeId),
-    /// Whether it has asked everyone for those slots (then it asks again only on its ticks).
-    asked: bool,
 }
 
 #[derive(Debug)]
@@ -275,9 +267,9 @@ impl<P: Reconfig> MultiReplica<P> {
         };
         self.membership.is_phase1_quorum(
             &self.setup.quorums,
-            c.from,
-            c.promises,
-            c.reports.values().map(|(_, v)| v),
+            c.p1.from,
+            c.p1.promises,
+            c.p1.reports.0.values().map(|(_, v)| v),
             self.setup.mutation,
         )
     }
@@ -301,7 +293,7 @@ impl<P: Reconfig> MultiReplica<P> {
     fn own_ballot(&self) -> Option<Ballot> {
         match &self.role {
             Role::Follower => None,
-            Role::Candidate(c) => Some(c.ballot),
+            Role::Candidate(c) => Some(c.p1.ballot),
             Role::Leader(l) => Some(l.ballot),
         }
     }
@@ -352,24 +344,9 @@ impl<P: Reconfig> MultiReplica<P> {
             Role::Leader(l) => l.pending.into_iter().collect(),
             Role::Follower => Vec::new(),
         };
-        let mut promises = NodeSet::EMPTY;
-        promises.insert(self.me());
-        let reports = self
-            .d
-            .accepted
-            .range(from..)
-            .map(|(s, (b, v))| (*s, (*b, v.clone())))
-            .collect();
-        self.role = Role::Candidate(Candidate {
-            ballot,
-            from,
-            promises,
-            reports,
-            started: now,
-            waiting,
-            compacted: (self.d.compacted, self.me()),
-            asked: false,
-        });
+        let own = self.d.reports(from, None);
+        let p1 = Phase1::start(ballot, from, now, own, self.d.compacted);
+        self.role = Role::Candidate(Candidate { p1, waiting });
         self.election.campaigning();
         out.broadcast(MultiMsg::Prepare { ballot, from });
         if self.candidate_won() {
@@ -389,22 +366,8 @@ impl<P: Reconfig> MultiReplica<P> {
         let Role::Candidate(c) = &mut self.role else {
             return;
         };
-        if c.ballot != ballot || !c.promises.insert(from) {
+        if !c.p1.promise(from, ballot, accepted, compacted) {
             return;
-        }
-        if compacted > c.compacted.0 {
-            c.compacted = (compacted, from);
-        }
-        for (slot, b, v) in accepted {
-            if slot < c.from {
-                continue;
-            }
-            match c.reports.get(&slot) {
-                Some((have, _)) if *have >= b => {}
-                _ => {
-                    c.reports.insert(slot, (b, v));
-                }
-            }
         }
         if self.candidate_won() {
             self.become_leader(now, out);
@@ -420,24 +383,20 @@ impl<P: Reconfig> MultiReplica<P> {
             // only once we know them, from a snapshot or decided values (asked of everyone here once, then on
             // each tick; their arrival retries).
             let mutant = self.setup.mutation == Mutation::LeadPastCompaction;
-            if first < c.compacted.0 && !mutant {
-                if !c.asked {
-                    c.asked = true;
-                    out.broadcast(MultiMsg::CatchUp { from: first });
+            match c.p1.next(first, mutant) {
+                Next::Lead => {}
+                Next::Wait => return,
+                Next::AskFrom(from) => {
+                    out.broadcast(MultiMsg::CatchUp { from });
+                    return;
                 }
-                return;
             }
         }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
             return;
         };
-        let end = c
-            .reports
-            .keys()
-            .next_back()
-            .map_or(c.from, |s| s.next())
-            .max(c.from)
-            .max(self.learner.known_end());
+        let Candidate { p1: c, waiting } = c;
+        let end = c.end(self.learner.known_end());
         let mut leader = Leader {
             ballot: c.ballot,
             next_slot: end,
@@ -455,14 +414,14 @@ impl<P: Reconfig> MultiReplica<P> {
             let value = if let Some(v) = self.learner.get(slot) {
                 v.clone()
             } else {
-                match c.reports.get(&slot) {
+                match c.reports.0.get(&slot) {
                     Some((_, v)) if !ignore_reports => v.clone(),
                     _ => Value::Noop,
                 }
             };
             recovered.push((slot, value));
         }
-        for cmd in c.waiting {
+        for cmd in waiting {
             if leader.proposed.insert(cmd.id()) {
                 leader.pending.push_back(cmd);
             }
@@ -768,10 +727,10 @@ impl<P: Reconfig> MultiReplica<P> {
                 return;
             }
             Role::Candidate(c) => {
-                if self.election.candidacy_timed_out(c.started, now) {
+                if self.election.candidacy_timed_out(c.p1.started, now) {
                     self.election.lost();
                     self.start_election(now, out);
-                } else if c.promises.len() > 1 && commit < c.compacted.0 {
+                } else if c.p1.promises.len() > 1 && commit < c.p1.compacted() {
                     // Waiting to learn compacted slots before leading: ask again (answers may be lost).
                     out.broadcast(MultiMsg::CatchUp { from: commit });
                 }

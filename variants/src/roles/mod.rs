@@ -10,8 +10,11 @@
 //!   (client, seq), replies once applied, redirects).
 //! - [`learner`]: the decided log and the state machine it is applied to, in order: which slots are decided,
 //!   catch-up runs for a peer that lags, snapshots, and when and how far to compact.
+//! - [`phase1`]: a candidacy (promises counted once per node and ballot, reports kept for the variant's rule,
+//!   the compaction points below which it must learn the log before it leads).
 
 pub mod acceptor;
 pub mod election;
 pub mod front;
 pub mod learner;
+pub mod phase1;
