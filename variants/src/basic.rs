@@ -34,7 +34,7 @@ use crate::replica::{
 };
 use crate::rng::DetRng;
 use crate::roles::front::{self, Door};
-use crate::roles::learner::{Learner, Snapshot};
+use crate::roles::learner::{CatchUp, Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -762,13 +762,13 @@ impl Replica for BasicReplica {
                 let reply = self.acceptor_accept(slot, ballot, value);
                 out.send(Peer::Replica(from), reply);
             }
-            BasicMsg::CatchUp { from: start } if start < self.learner.base() => {
-                out.send(Peer::Replica(from), self.snapshot_msg());
-            }
             BasicMsg::CatchUp { from: start } => {
-                let entries = self.learner.decided_from(start, CATCH_UP_CHUNK);
-                if !entries.is_empty() {
-                    out.send(Peer::Replica(from), BasicMsg::Decided { entries });
+                match self.learner.catch_up_entries(start, CATCH_UP_CHUNK) {
+                    CatchUp::Snapshot => out.send(Peer::Replica(from), self.snapshot_msg()),
+                    CatchUp::Values(entries) => {
+                        out.send(Peer::Replica(from), BasicMsg::Decided { entries })
+                    }
+                    CatchUp::Nothing => {}
                 }
             }
             BasicMsg::Decided { entries } => {

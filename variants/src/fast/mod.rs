@@ -56,7 +56,7 @@ use crate::replica::{
 use crate::roles::acceptor::{self, AcceptorLog, AcceptorRecord, HoldsLog};
 use crate::roles::election::Election;
 use crate::roles::front;
-use crate::roles::learner::{Learner, Snapshot};
+use crate::roles::learner::{CatchUp, Learner, Snapshot};
 use crate::roles::phase1::{AllReports, Next, Phase1};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -1113,25 +1113,19 @@ impl FastReplica {
             FastMsg::Prepare {
                 ballot,
                 from: start,
-            } => {
-                if ballot > self.d.log.promised {
-                    self.promise(ballot);
+            } => match acceptor::prepare(&mut self.d, ballot, start, false) {
+                Ok((votes, compacted)) => {
                     self.observe_ballot(now, ballot);
                     self.election.wait(now);
-                    let votes = self.d.log.reports(start, None);
-                    let compacted = self.d.log.compacted;
-                    out.send(
-                        Peer::Replica(from),
-                        FastMsg::Promise {
-                            ballot,
-                            votes,
-                            compacted,
-                        },
-                    );
-                } else {
-                    self.nack(from, out);
+                    let promise = FastMsg::Promise {
+                        ballot,
+                        votes,
+                        compacted,
+                    };
+                    out.send(Peer::Replica(from), promise);
                 }
-            }
+                Err(_) => self.nack(from, out),
+            },
             FastMsg::Promise {
                 ballot,
                 votes,
@@ -1177,20 +1171,18 @@ impl FastReplica {
                 to: hi,
                 votes,
             } => self.on_recovered(now, from, ballot, (lo, hi), votes, out),
-            FastMsg::CatchUp { from: start } if start < self.learner.base() => {
-                self.send_snapshot(from, out)
-            }
             FastMsg::Snapshot { snap } => self.on_snapshot(now, *snap, out),
             FastMsg::CatchUp { from: start } => {
-                let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
-                if !values.is_empty() {
-                    out.send(
-                        Peer::Replica(from),
-                        FastMsg::Decided {
+                match self.learner.catch_up_run(start, CATCH_UP_CHUNK) {
+                    CatchUp::Snapshot => self.send_snapshot(from, out),
+                    CatchUp::Values(values) => {
+                        let decided = FastMsg::Decided {
                             from: start,
                             values,
-                        },
-                    );
+                        };
+                        out.send(Peer::Replica(from), decided);
+                    }
+                    CatchUp::Nothing => {}
                 }
             }
             FastMsg::Decided {

@@ -38,7 +38,7 @@ use crate::replica::{
 use crate::roles::acceptor::{self, AcceptorLog, AcceptorRecord, StateUpTo};
 use crate::roles::election::Election;
 use crate::roles::front::{self, Door};
-use crate::roles::learner::{Learner, Snapshot};
+use crate::roles::learner::{CatchUp, Learner, Snapshot};
 use crate::roles::phase1::{Highest, Next, Phase1};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use serde::{Deserialize, Serialize};
@@ -807,27 +807,20 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                 ballot,
                 from: start,
             } => {
-                if ballot > self.d.promised {
-                    self.promise(ballot);
-                    self.observe_ballot(now, ballot, out);
-                    // Give the candidate time to win before we try ourselves.
-                    self.election.wait(now);
-                    let accepted = self.d.reports(start, None);
-                    out.send(
-                        Peer::Replica(from),
-                        MultiMsg::Promise {
+                let volatile = self.setup.mutation == Mutation::AnswerWithoutPersisting;
+                match acceptor::prepare(&mut self.d, ballot, start, volatile) {
+                    Ok((accepted, compacted)) => {
+                        self.observe_ballot(now, ballot, out);
+                        // Give the candidate time to win before we try ourselves.
+                        self.election.wait(now);
+                        let promise = MultiMsg::Promise {
                             ballot,
                             accepted,
-                            compacted: self.d.compacted,
-                        },
-                    );
-                } else {
-                    out.send(
-                        Peer::Replica(from),
-                        MultiMsg::Nack {
-                            promised: self.d.promised,
-                        },
-                    );
+                            compacted,
+                        };
+                        out.send(Peer::Replica(from), promise);
+                    }
+                    Err(promised) => out.send(Peer::Replica(from), MultiMsg::Nack { promised }),
                 }
             }
             MultiMsg::Promise {
@@ -875,22 +868,19 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                     );
                 }
             }
-            MultiMsg::CatchUp { from: start } if start < self.learner.base() => {
-                self.heard_from_catching_up(now, from);
-                self.send_snapshot(from, out)
-            }
             MultiMsg::Snapshot { snap, configs } => self.on_snapshot(now, *snap, configs, out),
             MultiMsg::CatchUp { from: start } => {
                 self.heard_from_catching_up(now, from);
-                let values = self.learner.decided_run(start, CATCH_UP_CHUNK);
-                if !values.is_empty() {
-                    out.send(
-                        Peer::Replica(from),
-                        MultiMsg::Decided {
+                match self.learner.catch_up_run(start, CATCH_UP_CHUNK) {
+                    CatchUp::Snapshot => self.send_snapshot(from, out),
+                    CatchUp::Values(values) => {
+                        let decided = MultiMsg::Decided {
                             from: start,
                             values,
-                        },
-                    );
+                        };
+                        out.send(Peer::Replica(from), decided);
+                    }
+                    CatchUp::Nothing => {}
                 }
             }
             MultiMsg::Decided {

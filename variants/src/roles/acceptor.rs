@@ -196,6 +196,26 @@ pub fn promise<R, S, D: HoldsLog<R, S>>(d: &mut Journaled<D>, b: Ballot, volatil
     }
 }
 
+/// What a promise reports: every acceptance from the candidate's first slot on, and the compaction point
+/// below which this acceptor reports nothing (see [`crate::roles::phase1`]).
+pub type PromiseReport<R> = (Vec<(Slot, R, Value)>, Slot);
+
+/// Phase 1b: promises `ballot` when it is above the current promise and returns what the promise reports;
+/// otherwise the promise that refuses it (for a `Nack`).
+pub fn prepare<R: Copy, S: StateUpTo, D: HoldsLog<R, S>>(
+    d: &mut Journaled<D>,
+    ballot: Ballot,
+    from: Slot,
+    volatile: bool,
+) -> Result<PromiseReport<R>, Ballot> {
+    let promised = d.log().promised;
+    if ballot <= promised {
+        return Err(promised);
+    }
+    promise(d, ballot, volatile);
+    Ok((d.log().reports(from, None), d.log().compacted))
+}
+
 /// Notes a round seen in a peer's ballot, so this replica's next ballot is above it even after a restart.
 pub fn see_round<R, S, D: HoldsLog<R, S>>(d: &mut Journaled<D>, round: u64) {
     if round > d.log().max_round {
@@ -264,6 +284,26 @@ mod tests {
         promise(&mut d, Ballot::new(3, NodeId(1)), false);
         assert_eq!(d.promised, Ballot::new(3, NodeId(1)));
         assert_eq!(taken(&mut d).len(), 1);
+    }
+
+    #[test]
+    fn phase_1b_reports_from_the_asked_slot_or_refuses_with_the_higher_promise() {
+        let mut d = Journaled::new(Log::default());
+        let b1 = Ballot::new(1, NodeId(0));
+        for s in 0..4 {
+            accept(&mut d, Slot(s), b1, Value::Noop);
+        }
+        let (reports, compacted) = prepare(&mut d, Ballot::new(2, NodeId(1)), Slot(2), false)
+            .unwrap_or_else(|b| panic!("refused by {b:?}"));
+        assert_eq!(
+            reports.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [Slot(2), Slot(3)]
+        );
+        assert_eq!(compacted, Slot(0));
+        assert_eq!(d.promised, Ballot::new(2, NodeId(1)));
+        let refused = prepare(&mut d, Ballot::new(2, NodeId(0)), Slot(0), false);
+        assert_eq!(refused.err(), Some(Ballot::new(2, NodeId(1))));
+        assert!(prepare(&mut d, Ballot::new(2, NodeId(1)), Slot(0), false).is_err());
     }
 
     #[test]

@@ -16,6 +16,17 @@ pub struct Snapshot {
     pub kv: KvStore,
 }
 
+/// The answer to a peer that asks for the decided log from some slot on.
+#[derive(Debug, PartialEq)]
+pub enum CatchUp<T> {
+    /// It asked from below what this replica still holds: only the state machine can tell it those slots.
+    Snapshot,
+    /// Decided values from where it asked.
+    Values(T),
+    /// Nothing known there yet (no answer: it asks again on its next tick).
+    Nothing,
+}
+
 #[derive(Debug, Default)]
 pub struct Learner {
     /// Decided values by slot, from `base` on; `None` is a slot not (yet) known to be decided.
@@ -127,6 +138,34 @@ impl Learner {
             .take(max)
             .map_while(|v| v.clone())
             .collect()
+    }
+
+    /// Serving catch-up to a peer of a leader-based log: the contiguous run from `from` (see
+    /// [`Learner::decided_run`]), or the snapshot when `from` was compacted away.
+    pub fn catch_up_run(&self, from: Slot, max: usize) -> CatchUp<Vec<Value>> {
+        if from < self.base() {
+            return CatchUp::Snapshot;
+        }
+        let run = self.decided_run(from, max);
+        if run.is_empty() {
+            CatchUp::Nothing
+        } else {
+            CatchUp::Values(run)
+        }
+    }
+
+    /// Serving catch-up where the log has holes (Basic Paxos decides slots out of order): every decided slot
+    /// from `from` (see [`Learner::decided_from`]), or the snapshot when `from` was compacted away.
+    pub fn catch_up_entries(&self, from: Slot, max: usize) -> CatchUp<Vec<(Slot, Value)>> {
+        if from < self.base() {
+            return CatchUp::Snapshot;
+        }
+        let entries = self.decided_from(from, max);
+        if entries.is_empty() {
+            CatchUp::Nothing
+        } else {
+            CatchUp::Values(entries)
+        }
     }
 
     /// The slot to compact up to, once `every` applied slots have piled up past the `keep` most recent ones
@@ -278,5 +317,18 @@ mod tests {
         // An older snapshot changes nothing.
         assert!(!behind.install(learner_with(3).snapshot()));
         assert_eq!(behind.applied_upto(), Slot(26));
+    }
+
+    #[test]
+    fn catch_up_serves_a_run_or_the_snapshot_below_the_base() {
+        let mut l = learner_with(10);
+        assert_eq!(l.catch_up_run(Slot(10), 8), CatchUp::Nothing);
+        assert!(matches!(l.catch_up_run(Slot(7), 8), CatchUp::Values(v) if v.len() == 3));
+        l.compact(Slot(5));
+        assert_eq!(l.catch_up_run(Slot(4), 8), CatchUp::Snapshot);
+        assert_eq!(l.catch_up_entries(Slot(4), 8), CatchUp::Snapshot);
+        assert!(
+            matches!(l.catch_up_entries(Slot(8), 1), CatchUp::Values(v) if v == [(Slot(8), put(8))])
+        );
     }
 }
