@@ -27,18 +27,20 @@
 use crate::client::NearestClient;
 use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
-use crate::journal::{DurableState, Journaled};
+use crate::journal::Journaled;
 use crate::quorum::NodeSet;
-use crate::replica::{
-    DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant,
-};
+use crate::replica::{DurableRecord, Replica, ReplicaSetup, ReplicaStatus, ToClient, Variant};
 use crate::rng::DetRng;
 use crate::roles::front::{self, Door};
 use crate::roles::learner::{CatchUp, Learner, Snapshot};
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
+
+mod acceptor;
+mod messages;
+mod proposer;
+
+pub use messages::{BasicDurable, BasicMsg, BasicRecord, BasicTimer, SlotAcceptor};
 
 const CATCH_UP_CHUNK: usize = 256;
 
@@ -49,171 +51,6 @@ impl Variant for Basic {
     type Msg = BasicMsg;
     type Replica = BasicReplica;
     type Client = NearestClient<BasicMsg>;
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum BasicMsg {
-    Request(Command),
-    ToClient(ToClient),
-    Prepare {
-        slot: Slot,
-        ballot: Ballot,
-    },
-    Promise {
-        slot: Slot,
-        ballot: Ballot,
-        accepted: Option<(Ballot, Value)>,
-    },
-    Nack {
-        slot: Slot,
-        promised: Ballot,
-    },
-    Accept {
-        slot: Slot,
-        ballot: Ballot,
-        value: Value,
-    },
-    Accepted {
-        slot: Slot,
-        ballot: Ballot,
-    },
-    Decide {
-        slot: Slot,
-        value: Value,
-    },
-    CatchUp {
-        from: Slot,
-    },
-    Decided {
-        entries: Vec<(Slot, Value)>,
-    },
-    /// The state machine, for a peer that asked about slots this replica has compacted away.
-    Snapshot {
-        snap: Box<Snapshot>,
-    },
-}
-
-impl Message for BasicMsg {
-    fn kind(&self) -> &'static str {
-        match self {
-            BasicMsg::Request(_) => "request",
-            BasicMsg::ToClient(ToClient::Reply { .. }) => "reply",
-            BasicMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
-            BasicMsg::Prepare { .. } => "prepare",
-            BasicMsg::Promise { .. } => "promise",
-            BasicMsg::Nack { .. } => "nack",
-            BasicMsg::Accept { .. } => "accept",
-            BasicMsg::Accepted { .. } => "accepted",
-            BasicMsg::Decide { .. } => "decide",
-            BasicMsg::CatchUp { .. } => "catchup",
-            BasicMsg::Decided { .. } => "decided",
-            BasicMsg::Snapshot { .. } => "snapshot",
-        }
-    }
-}
-
-front::client_wire!(BasicMsg);
-
-/// One slot's acceptor state.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SlotAcceptor {
-    pub promised: Ballot,
-    pub accepted: Option<(Ballot, Value)>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct BasicDurable {
-    pub slots: BTreeMap<Slot, SlotAcceptor>,
-    /// Highest round this replica has used, so it never reuses a ballot after a restart.
-    pub max_round: u64,
-    /// The acceptor state of slots below this was dropped: they are decided, and `snapshot` holds their effect.
-    pub compacted: Slot,
-    pub snapshot: Option<Snapshot>,
-}
-
-/// One change to [`BasicDurable`], as the write-ahead log holds it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub enum BasicRecord {
-    MaxRound(u64),
-    Promised {
-        slot: Slot,
-        ballot: Ballot,
-    },
-    /// An acceptance, which also raises the slot's promise to its ballot.
-    Accepted {
-        slot: Slot,
-        ballot: Ballot,
-        value: Value,
-    },
-    /// Forget the slots below `upto` (decided, and applied in `snap`, whose slot is at least `upto`).
-    Truncate {
-        upto: Slot,
-        snap: Box<Snapshot>,
-    },
-}
-
-impl DurableState for BasicDurable {
-    type Record = BasicRecord;
-    fn apply(&mut self, r: BasicRecord) {
-        match r {
-            BasicRecord::MaxRound(m) => self.max_round = self.max_round.max(m),
-            BasicRecord::Promised { slot, ballot } => {
-                let st = self.slots.entry(slot).or_default();
-                st.promised = st.promised.max(ballot);
-            }
-            BasicRecord::Accepted {
-                slot,
-                ballot,
-                value,
-            } => {
-                let st = self.slots.entry(slot).or_default();
-                st.promised = st.promised.max(ballot);
-                st.accepted = Some((ballot, value));
-            }
-            BasicRecord::Truncate { upto, snap } => {
-                if upto > self.compacted {
-                    self.slots = self.slots.split_off(&upto);
-                    self.compacted = upto;
-                }
-                if self.snapshot.as_ref().is_none_or(|s| s.upto < snap.upto) {
-                    self.snapshot = Some(*snap);
-                }
-            }
-        }
-    }
-
-    fn checkpoint(&self) -> Vec<BasicRecord> {
-        let mut out = vec![BasicRecord::MaxRound(self.max_round)];
-        if let Some(snap) = &self.snapshot {
-            out.push(BasicRecord::Truncate {
-                upto: self.compacted,
-                snap: Box::new(snap.clone()),
-            });
-        }
-        for (slot, st) in &self.slots {
-            let slot = *slot;
-            if let Some((ballot, value)) = &st.accepted {
-                out.push(BasicRecord::Accepted {
-                    slot,
-                    ballot: *ballot,
-                    value: value.clone(),
-                });
-            }
-            if st.accepted.as_ref().is_none_or(|(b, _)| st.promised > *b) {
-                out.push(BasicRecord::Promised {
-                    slot,
-                    ballot: st.promised,
-                });
-            }
-        }
-        out
-    }
-}
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum BasicTimer {
-    Tick,
-    Retry { slot: Slot, attempt: u32 },
 }
 
 #[derive(Debug)]
@@ -288,12 +125,6 @@ impl BasicReplica {
         self.setup.id
     }
 
-    fn fresh_ballot(&mut self) -> Ballot {
-        let round = self.d.max_round + 1;
-        self.d.record(BasicRecord::MaxRound(round));
-        Ballot::new(round, self.me())
-    }
-
     /// Notes a round seen in a peer's message (no record when it is not new).
     fn see_round(&mut self, round: u64) {
         if round > self.d.max_round {
@@ -303,214 +134,6 @@ impl BasicReplica {
 
     fn see_slot(&mut self, slot: Slot) {
         self.seen_end = self.seen_end.max(slot.next());
-    }
-
-    /// The lowest slot past every slot this replica has seen in use that is neither decided nor being proposed
-    /// by us. Slots below that are someone else's (or were left open): proposing our commands there would
-    /// only displace them again, so holes are closed by the stuck-slot no-ops instead.
-    fn free_slot(&self) -> Slot {
-        let mut s = self.learner.first_undecided().max(self.seen_end);
-        while self.learner.is_decided(s) || self.proposals.contains_key(&s) {
-            s = s.next();
-        }
-        s
-    }
-
-    fn start_proposals(&mut self, now: Time, out: &mut Effects<BasicMsg, BasicTimer>) {
-        while !self.queue.is_empty() && self.proposals.len() < self.setup.tuning.max_inflight {
-            let take = self.queue.len().min(self.setup.tuning.batch_max.max(1));
-            let own: Vec<Command> = self.queue.drain(..take).collect();
-            let slot = self.free_slot();
-            self.proposals.insert(
-                slot,
-                Proposal {
-                    ballot: Ballot::ZERO,
-                    attempt: 0,
-                    preempted: 0,
-                    phase: Phase::BackingOff,
-                    own,
-                },
-            );
-            self.run_phase1(now, slot, out);
-        }
-    }
-
-    /// (Re)starts a slot's instance with a fresh ballot.
-    fn run_phase1(&mut self, now: Time, slot: Slot, out: &mut Effects<BasicMsg, BasicTimer>) {
-        let ballot = self.fresh_ballot();
-        let Some(p) = self.proposals.get_mut(&slot) else {
-            return;
-        };
-        p.ballot = ballot;
-        p.attempt += 1;
-        p.phase = Phase::Preparing {
-            promises: NodeSet::EMPTY,
-            best: None,
-        };
-        let attempt = p.attempt;
-        out.set_timer(
-            self.setup.tuning.retransmit,
-            BasicTimer::Retry { slot, attempt },
-        );
-        out.broadcast(BasicMsg::Prepare { slot, ballot });
-        let me = self.me();
-        let reply = self.acceptor_prepare(slot, ballot);
-        self.on_acceptor_reply(now, me, reply, out);
-    }
-
-    fn acceptor_prepare(&mut self, slot: Slot, ballot: Ballot) -> BasicMsg {
-        if slot < self.learner.base() {
-            return self.snapshot_msg();
-        }
-        if let Some(v) = self.learner.get(slot) {
-            return BasicMsg::Decide {
-                slot,
-                value: v.clone(),
-            };
-        }
-        self.see_slot(slot);
-        self.see_round(ballot.round);
-        let (promised, accepted, known) = match self.d.slots.get(&slot) {
-            Some(st) => (st.promised, st.accepted.clone(), true),
-            None => (Ballot::default(), None, false),
-        };
-        // `>=`: a proposer resending its Prepare after a lost Promise gets the promise again. Ballots are unique
-        // to one proposer and one attempt, so promising the same ballot twice promises nothing new.
-        if ballot >= promised {
-            if ballot > promised || !known {
-                self.d.record(BasicRecord::Promised { slot, ballot });
-            }
-            BasicMsg::Promise {
-                slot,
-                ballot,
-                accepted,
-            }
-        } else {
-            BasicMsg::Nack { slot, promised }
-        }
-    }
-
-    fn acceptor_accept(&mut self, slot: Slot, ballot: Ballot, value: Value) -> BasicMsg {
-        if slot < self.learner.base() {
-            return self.snapshot_msg();
-        }
-        self.see_slot(slot);
-        self.see_round(ballot.round);
-        let mutant = self.setup.mutation == Mutation::AcceptorIgnoresPromise;
-        let promised = self
-            .d
-            .slots
-            .get(&slot)
-            .map_or(Ballot::default(), |st| st.promised);
-        if ballot >= promised || mutant {
-            self.d.record(BasicRecord::Accepted {
-                slot,
-                ballot,
-                value,
-            });
-            BasicMsg::Accepted { slot, ballot }
-        } else {
-            BasicMsg::Nack { slot, promised }
-        }
-    }
-
-    /// The proposer side: promises, acceptances, refusals and decisions for our instances.
-    fn on_acceptor_reply(
-        &mut self,
-        now: Time,
-        from: NodeId,
-        msg: BasicMsg,
-        out: &mut Effects<BasicMsg, BasicTimer>,
-    ) {
-        match msg {
-            BasicMsg::Promise {
-                slot,
-                ballot,
-                accepted,
-            } => {
-                let Some(p) = self.proposals.get_mut(&slot) else {
-                    return;
-                };
-                let Phase::Preparing { promises, best } = &mut p.phase else {
-                    return;
-                };
-                if p.ballot != ballot || !promises.insert(from) {
-                    return;
-                }
-                if let Some((b, v)) = accepted {
-                    if best.as_ref().is_none_or(|(have, _)| b > *have) {
-                        *best = Some((b, v));
-                    }
-                }
-                if !self.setup.quorums.is_phase1_quorum(*promises) {
-                    return;
-                }
-                let value = match best.take() {
-                    Some((_, v)) if self.setup.mutation != Mutation::IgnorePromisedValues => v,
-                    _ => Value::batch(p.own.clone()),
-                };
-                p.phase = Phase::Accepting {
-                    acks: NodeSet::EMPTY,
-                    value: value.clone(),
-                };
-                p.attempt += 1;
-                let attempt = p.attempt;
-                out.set_timer(
-                    self.setup.tuning.retransmit,
-                    BasicTimer::Retry { slot, attempt },
-                );
-                out.broadcast(BasicMsg::Accept {
-                    slot,
-                    ballot,
-                    value: value.clone(),
-                });
-                let me = self.me();
-                let reply = self.acceptor_accept(slot, ballot, value);
-                self.on_acceptor_reply(now, me, reply, out);
-            }
-            BasicMsg::Accepted { slot, ballot } => {
-                let Some(p) = self.proposals.get_mut(&slot) else {
-                    return;
-                };
-                let Phase::Accepting { acks, value } = &mut p.phase else {
-                    return;
-                };
-                if p.ballot != ballot || !acks.insert(from) {
-                    return;
-                }
-                if self.setup.quorums.is_phase2_quorum(*acks) {
-                    let value = value.clone();
-                    out.broadcast(BasicMsg::Decide {
-                        slot,
-                        value: value.clone(),
-                    });
-                    self.learn(now, slot, value, out);
-                }
-            }
-            BasicMsg::Nack { slot, promised } => {
-                self.see_round(promised.round);
-                let Some(p) = self.proposals.get_mut(&slot) else {
-                    return;
-                };
-                if promised <= p.ballot || matches!(p.phase, Phase::BackingOff) {
-                    return;
-                }
-                // Pre-empted: wait a random, growing time before trying again higher.
-                p.phase = Phase::BackingOff;
-                p.attempt += 1;
-                p.preempted += 1;
-                let base = self.setup.tuning.backoff.as_nanos() as f64;
-                let factor = (1u64 << p.preempted.min(6)) as f64 * (0.5 + self.rng.next_f64());
-                let attempt = p.attempt;
-                out.set_timer(
-                    Duration::from_nanos((base * factor) as u64),
-                    BasicTimer::Retry { slot, attempt },
-                );
-            }
-            BasicMsg::Decide { slot, value } => self.learn(now, slot, value, out),
-            BasicMsg::Snapshot { snap } => self.on_snapshot(now, *snap, out),
-            _ => {}
-        }
     }
 
     /// The state machine as of everything applied here (the learner's base is never above it, so it covers
@@ -622,38 +245,6 @@ impl BasicReplica {
                 self.start_proposals(now, out);
             }
         }
-    }
-
-    /// A phase went unanswered: send its messages again under the same ballot (a fresh ballot would pre-empt
-    /// the other proposers for nothing); after a pre-emption back-off, start over with a higher ballot.
-    fn on_retry(
-        &mut self,
-        now: Time,
-        slot: Slot,
-        attempt: u32,
-        out: &mut Effects<BasicMsg, BasicTimer>,
-    ) {
-        let Some(p) = self.proposals.get(&slot) else {
-            return;
-        };
-        if p.attempt != attempt {
-            return;
-        }
-        let ballot = p.ballot;
-        let msg = match &p.phase {
-            Phase::BackingOff => return self.run_phase1(now, slot, out),
-            Phase::Preparing { .. } => BasicMsg::Prepare { slot, ballot },
-            Phase::Accepting { value, .. } => BasicMsg::Accept {
-                slot,
-                ballot,
-                value: value.clone(),
-            },
-        };
-        out.broadcast(msg);
-        out.set_timer(
-            self.setup.tuning.retransmit,
-            BasicTimer::Retry { slot, attempt },
-        );
     }
 
     fn on_tick(&mut self, now: Time, out: &mut Effects<BasicMsg, BasicTimer>) {
@@ -806,3 +397,6 @@ impl Replica for BasicReplica {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
