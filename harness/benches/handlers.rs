@@ -7,6 +7,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use paxos_harness::calibrate::{calibration_experiment, record, replay, Recording, Role};
 use paxos_harness::net::frame;
 use paxos_harness::sim::Input;
+use paxos_harness::{registry, with_variant};
 use paxos_variants::{NodeId, NodeSet, QuorumSystem, Variant};
 use std::hint::black_box;
 
@@ -94,12 +95,11 @@ fn quorums(c: &mut Criterion) {
     group.finish();
 }
 
+/// Every variant in the registry, so a new one is benchmarked by its registry line.
 fn handlers(c: &mut Criterion) {
-    bench_variant::<paxos_variants::multi::Multi>(c);
-    bench_variant::<paxos_variants::basic::Basic>(c);
-    bench_variant::<paxos_variants::flexible::Flexible>(c);
-    bench_variant::<paxos_variants::fast::Fast>(c);
-    bench_variant::<paxos_variants::cheap::Cheap>(c);
+    for v in registry::VARIANTS {
+        with_variant!(v.name, V => bench_variant::<V>(c));
+    }
 }
 
 criterion_group!(benches, handlers, codec, quorums);

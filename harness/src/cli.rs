@@ -4,7 +4,7 @@
 use crate::check::scenario::FaultKinds;
 use crate::config;
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use paxos_variants::{Mutation, VARIANT_NAMES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -136,8 +136,8 @@ enum Cmd {
         #[arg(long)]
         threads: Option<usize>,
         /// Run a deliberately broken variant, to see the checker catch it.
-        #[arg(long, value_enum, hide = true)]
-        mutant: Option<MutantArg>,
+        #[arg(long, hide = true, value_parser = parse_mutant)]
+        mutant: Option<Mutation>,
     },
     /// List the variants and the fault kinds.
     List,
@@ -195,29 +195,11 @@ enum Cmd {
     },
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-enum MutantArg {
-    AcceptorIgnoresPromise,
-    IgnorePromisedValues,
-    NonIntersectingQuorums,
-    FastRecoveryIgnoresQuorumRule,
-    CheapIgnoresReconfigurations,
-    AnswerWithoutPersisting,
-    LeadPastCompaction,
-}
-
-impl From<MutantArg> for Mutation {
-    fn from(m: MutantArg) -> Mutation {
-        match m {
-            MutantArg::AcceptorIgnoresPromise => Mutation::AcceptorIgnoresPromise,
-            MutantArg::IgnorePromisedValues => Mutation::IgnorePromisedValues,
-            MutantArg::NonIntersectingQuorums => Mutation::NonIntersectingQuorums,
-            MutantArg::FastRecoveryIgnoresQuorumRule => Mutation::FastRecoveryIgnoresQuorumRule,
-            MutantArg::CheapIgnoresReconfigurations => Mutation::CheapIgnoresReconfigurations,
-            MutantArg::AnswerWithoutPersisting => Mutation::AnswerWithoutPersisting,
-            MutantArg::LeadPastCompaction => Mutation::LeadPastCompaction,
-        }
-    }
+fn parse_mutant(s: &str) -> Result<Mutation, String> {
+    Mutation::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown mutant `{s}` (known: {})", names.join(", "))
+    })
 }
 
 fn parse_faults(s: &str) -> Result<FaultKinds, String> {
@@ -489,7 +471,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let mutation = mutant.map(Mutation::from).unwrap_or_default();
+            let mutation = mutant.unwrap_or_default();
             crate::jobs::run_check(&variant, &seeds, faults, mutation, threads)
         }
         Some(Cmd::Keys {
@@ -577,6 +559,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("variants: {}", VARIANT_NAMES.join(", "));
             for v in crate::registry::VARIANTS {
                 println!("  {:<9} {}", v.name, v.summary);
+                let mutants: Vec<&str> = v.mutants.iter().map(|(m, _)| m.name()).collect();
+                println!(
+                    "  {:<9} mutants the checker catches: {}",
+                    "",
+                    mutants.join(", ")
+                );
             }
             println!("fault kinds: {}", FaultKinds::NAMES.join(", "));
             Ok(ExitCode::SUCCESS)

@@ -398,17 +398,7 @@ pub fn run_check(
             println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
             let mutant_flag = match mutation {
                 Mutation::None => String::new(),
-                Mutation::AcceptorIgnoresPromise => " --mutant acceptor-ignores-promise".into(),
-                Mutation::IgnorePromisedValues => " --mutant ignore-promised-values".into(),
-                Mutation::NonIntersectingQuorums => " --mutant non-intersecting-quorums".into(),
-                Mutation::FastRecoveryIgnoresQuorumRule => {
-                    " --mutant fast-recovery-ignores-quorum-rule".into()
-                }
-                Mutation::CheapIgnoresReconfigurations => {
-                    " --mutant cheap-ignores-reconfigurations".into()
-                }
-                Mutation::AnswerWithoutPersisting => " --mutant answer-without-persisting".into(),
-                Mutation::LeadPastCompaction => " --mutant lead-past-compaction".into(),
+                m => format!(" --mutant {}", m.name()),
             };
             println!(
                 "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",

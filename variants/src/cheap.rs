@@ -37,6 +37,7 @@ pub struct Cheap;
 
 impl Variant for Cheap {
     const NAME: &'static str = "cheap";
+    const QUORUMS: crate::quorum::QuorumKind = crate::quorum::QuorumKind::MainAuxiliary;
     type Msg = MultiMsg;
     type Replica = MultiReplica<CheapMembership>;
     type Client = LeaderClient<MultiMsg>;

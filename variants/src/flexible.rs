@@ -21,6 +21,7 @@ pub struct Flexible;
 
 impl Variant for Flexible {
     const NAME: &'static str = "flexible";
+    const QUORUMS: crate::quorum::QuorumKind = crate::quorum::QuorumKind::PhaseQuorums;
     type Msg = MultiMsg;
     type Replica = MultiReplica<FixedMembership>;
     type Client = LeaderClient<MultiMsg>;

@@ -38,7 +38,7 @@ pub mod types;
 pub use command::{Command, CommandId, Op, Reply, Value};
 pub use effects::{Dest, Effects};
 pub use journal::{DurableState, Journaled};
-pub use quorum::{NodeSet, QuorumError, QuorumSystem};
+pub use quorum::{NodeSet, QuorumError, QuorumKind, QuorumSystem};
 pub use replica::{
     Client, ClientSetup, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus,
     Tuning, Variant,

@@ -47,6 +47,37 @@ pub enum Mutation {
     LeadPastCompaction,
 }
 
+impl Mutation {
+    /// Every mutant (all but `None`).
+    pub const ALL: [Mutation; 7] = [
+        Mutation::AcceptorIgnoresPromise,
+        Mutation::IgnorePromisedValues,
+        Mutation::NonIntersectingQuorums,
+        Mutation::FastRecoveryIgnoresQuorumRule,
+        Mutation::CheapIgnoresReconfigurations,
+        Mutation::AnswerWithoutPersisting,
+        Mutation::LeadPastCompaction,
+    ];
+
+    /// Its name on the command line (`paxos-bench check --mutant NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::None => "none",
+            Mutation::AcceptorIgnoresPromise => "acceptor-ignores-promise",
+            Mutation::IgnorePromisedValues => "ignore-promised-values",
+            Mutation::NonIntersectingQuorums => "non-intersecting-quorums",
+            Mutation::FastRecoveryIgnoresQuorumRule => "fast-recovery-ignores-quorum-rule",
+            Mutation::CheapIgnoresReconfigurations => "cheap-ignores-reconfigurations",
+            Mutation::AnswerWithoutPersisting => "answer-without-persisting",
+            Mutation::LeadPastCompaction => "lead-past-compaction",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Mutation> {
+        Mutation::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
 /// Timing knobs. Defaults suit WAN round trips of up to a few hundred milliseconds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tuning {
@@ -219,6 +250,8 @@ pub trait Client: Sized + Send + 'static {
 /// A variant: its replica and client sharing one message type.
 pub trait Variant: 'static {
     const NAME: &'static str;
+    /// The quorum settings a config may give it.
+    const QUORUMS: crate::quorum::QuorumKind;
     type Msg: Message;
     type Replica: Replica<Msg = Self::Msg>;
     type Client: Client<Msg = Self::Msg>;
@@ -236,4 +269,19 @@ pub enum ToClient {
         seq: u64,
         leader: Option<NodeId>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mutation;
+
+    #[test]
+    fn every_mutant_has_its_own_name_and_is_found_by_it() {
+        for m in Mutation::ALL {
+            assert_ne!(m, Mutation::None);
+            assert_eq!(Mutation::from_name(m.name()), Some(m));
+        }
+        assert_eq!(Mutation::from_name("none"), None);
+        assert_eq!(Mutation::from_name("nope"), None);
+    }
 }

@@ -5,7 +5,7 @@
 pub mod cluster;
 
 pub use crate::storage::Storage;
-use paxos_variants::{QuorumError, QuorumSystem, Tuning, VARIANT_NAMES};
+use paxos_variants::{QuorumError, QuorumKind, QuorumSystem, Tuning, Variant, VARIANT_NAMES};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -972,7 +972,7 @@ impl Validator<'_> {
 
     fn variant(&self, i: usize, v: &VariantFile, n: usize) -> Result<VariantSpec, ConfigError> {
         let key = |k: &str| format!("variant[{i}].{k}");
-        if !VARIANT_NAMES.contains(&v.name.as_str()) {
+        let Some(kind) = crate::with_variant!(v.name.as_str(), V => V::QUORUMS) else {
             return Err(self.err(
                 key("name"),
                 format!(
@@ -981,9 +981,11 @@ impl Validator<'_> {
                     VARIANT_NAMES.join(", ")
                 ),
             ));
-        }
+        };
         let quorum_err = |k: &str, e: QuorumError| self.err(key(k), e.to_string());
-        if v.name != "fast" && (v.fast_quorum.is_some() || v.classic_quorum.is_some()) {
+        if kind != QuorumKind::FastClassic
+            && (v.fast_quorum.is_some() || v.classic_quorum.is_some())
+        {
             let k = if v.fast_quorum.is_some() {
                 "fast_quorum"
             } else {
@@ -994,14 +996,15 @@ impl Validator<'_> {
                 "only Fast Paxos (name = \"fast\") has fast and classic quorums",
             ));
         }
-        if v.name == "fast" && (v.q1.is_some() || v.q2.is_some() || v.grid.is_some()) {
+        if kind == QuorumKind::FastClassic && (v.q1.is_some() || v.q2.is_some() || v.grid.is_some())
+        {
             let k = if v.grid.is_some() { "grid" } else { "q1" };
             return Err(self.err(
                 key(k),
                 "Fast Paxos sizes its quorums with fast_quorum and classic_quorum",
             ));
         }
-        if v.name != "cheap" && (v.auxiliary.is_some() || v.auxiliaries.is_some()) {
+        if kind != QuorumKind::MainAuxiliary && (v.auxiliary.is_some() || v.auxiliaries.is_some()) {
             let k = if v.auxiliary.is_some() {
                 "auxiliary"
             } else {
@@ -1013,7 +1016,7 @@ impl Validator<'_> {
             ));
         }
         let quorums = match (v.q1, v.q2, v.grid) {
-            _ if v.name == "cheap" => {
+            _ if kind == QuorumKind::MainAuxiliary => {
                 if v.q1.is_some() || v.q2.is_some() || v.grid.is_some() {
                     return Err(self.err(
                         key("q1"),
@@ -1038,8 +1041,8 @@ impl Validator<'_> {
                 };
                 QuorumSystem::cheap(n, aux).map_err(|e| quorum_err(k, e))?
             }
-            _ if v.name == "fast" => QuorumSystem::fast(n, v.classic_quorum, v.fast_quorum)
-                .map_err(|e| {
+            _ if kind == QuorumKind::FastClassic => {
+                QuorumSystem::fast(n, v.classic_quorum, v.fast_quorum).map_err(|e| {
                     let k = match e {
                         QuorumError::SizeOutOfRange {
                             which: "classic_quorum",
@@ -1048,7 +1051,8 @@ impl Validator<'_> {
                         _ => "fast_quorum",
                     };
                     quorum_err(k, e)
-                })?,
+                })?
+            }
             (None, None, None) => QuorumSystem::majority(n).map_err(|e| quorum_err("name", e))?,
             (Some(q1), Some(q2), None) => {
                 QuorumSystem::flexible(n, q1, q2).map_err(|e| quorum_err("q1", e))?
@@ -1062,20 +1066,20 @@ impl Validator<'_> {
             (Some(_), None, _) => return Err(self.err(key("q2"), "q1 needs q2 beside it")),
             (None, Some(_), _) => return Err(self.err(key("q1"), "q2 needs q1 beside it")),
         };
-        match (v.name.as_str(), &quorums) {
-            ("multi", QuorumSystem::Flexible { .. }) => {
+        match (kind, &quorums) {
+            (QuorumKind::MajorityOnly, QuorumSystem::Flexible { .. }) => {
                 return Err(self.err(
                     key("q1"),
                     "Multi-Paxos uses majority quorums; q1/q2 make it Flexible Paxos: name = \"flexible\"",
                 ))
             }
-            ("multi", QuorumSystem::Grid { .. }) => {
+            (QuorumKind::MajorityOnly, QuorumSystem::Grid { .. }) => {
                 return Err(self.err(
                     key("grid"),
                     "Multi-Paxos uses majority quorums; a grid makes it Flexible Paxos: name = \"flexible\"",
                 ))
             }
-            ("flexible", QuorumSystem::Majority { .. }) => {
+            (QuorumKind::PhaseQuorums, QuorumSystem::Majority { .. }) => {
                 return Err(self.err(
                     key("name"),
                     "Flexible Paxos needs its quorums: q1 and q2 (q1 + q2 > N), or grid = [rows, cols]",

@@ -48,6 +48,7 @@ pub struct Basic;
 
 impl Variant for Basic {
     const NAME: &'static str = "basic";
+    const QUORUMS: crate::quorum::QuorumKind = crate::quorum::QuorumKind::AnyIntersecting;
     type Msg = BasicMsg;
     type Replica = BasicReplica;
     type Client = NearestClient<BasicMsg>;

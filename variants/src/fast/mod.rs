@@ -74,6 +74,7 @@ pub struct Fast;
 
 impl Variant for Fast {
     const NAME: &'static str = "fast";
+    const QUORUMS: crate::quorum::QuorumKind = crate::quorum::QuorumKind::FastClassic;
     type Msg = FastMsg;
     type Replica = FastReplica;
     type Client = FastClient;

@@ -59,6 +59,7 @@ pub struct Multi;
 
 impl Variant for Multi {
     const NAME: &'static str = "multi";
+    const QUORUMS: crate::quorum::QuorumKind = crate::quorum::QuorumKind::MajorityOnly;
     type Msg = MultiMsg;
     type Replica = MultiReplica<FixedMembership>;
     type Client = LeaderClient<MultiMsg>;

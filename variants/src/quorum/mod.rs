@@ -15,6 +15,22 @@ mod nodeset;
 mod verify;
 
 pub use membership::Membership;
+
+/// Which quorum settings of an experiment a variant takes, so that a config is validated by what the variant
+/// says of itself rather than by its name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum QuorumKind {
+    /// A majority, or any phase-1/phase-2 system whose quorums intersect (`q1`/`q2`, a grid): Basic Paxos.
+    AnyIntersecting,
+    /// A majority only: with `q1`/`q2` or a grid the same core is Flexible Paxos, a variant of its own.
+    MajorityOnly,
+    /// `q1`/`q2` or a grid, required: Flexible Paxos.
+    PhaseQuorums,
+    /// Classic and fast quorums (`classic_quorum`, `fast_quorum`): Fast Paxos.
+    FastClassic,
+    /// Main and auxiliary acceptors (`auxiliary`, `auxiliaries`): Cheap Paxos.
+    MainAuxiliary,
+}
 pub use nodeset::NodeSet;
 pub use verify::exhaustive_intersection_check;
 
