@@ -63,17 +63,12 @@ impl Legend {
     }
 }
 
-/// Seeds averaged: one point per (mode, label, clients, jitter).
+/// Seeds averaged: one point per (mode, label, clients, jitter, quorum sizes). `key` is the group's first row as
+/// `results.csv` has it: its identity columns (mode, variant, protocol, replicas, q1, q2, clients, jitter) are the
+/// point's; its figures are one seed's and are not read here: the means below are.
 #[derive(Debug, Clone)]
 pub struct Point {
-    pub mode: String,
-    pub label: String,
-    pub protocol: String,
-    pub replicas: usize,
-    pub q1: usize,
-    pub q2: usize,
-    pub clients: usize,
-    pub jitter_ms: f64,
+    pub key: ResultRow,
     pub seeds: usize,
     pub throughput: f64,
     pub p50_ms: Option<f64>,
@@ -100,24 +95,18 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
     let mut groups: Vec<(Point, Vec<&ResultRow>)> = Vec::new();
     for r in rows {
         let same = |p: &Point| {
-            p.mode == r.mode
-                && p.label == r.variant
-                && p.clients == r.clients
-                && p.jitter_ms == r.jitter_ms
-                && (p.q1, p.q2, p.replicas) == (r.q1, r.q2, r.replicas)
+            let k = &p.key;
+            k.mode == r.mode
+                && k.variant == r.variant
+                && k.clients == r.clients
+                && k.jitter_ms == r.jitter_ms
+                && (k.q1, k.q2, k.replicas) == (r.q1, r.q2, r.replicas)
         };
         match groups.iter_mut().find(|(p, _)| same(p)) {
             Some((_, g)) => g.push(r),
             None => groups.push((
                 Point {
-                    mode: r.mode.clone(),
-                    label: r.variant.clone(),
-                    protocol: r.protocol.clone(),
-                    replicas: r.replicas,
-                    q1: r.q1,
-                    q2: r.q2,
-                    clients: r.clients,
-                    jitter_ms: r.jitter_ms,
+                    key: r.clone(),
                     seeds: 0,
                     throughput: 0.0,
                     p50_ms: None,
@@ -347,15 +336,15 @@ fn throughput_latency(
     let j = base_jitter(rows, mode);
     let here: Vec<&Point> = pts
         .iter()
-        .filter(|p| p.mode == mode && p.jitter_ms == j)
+        .filter(|p| p.key.mode == mode && p.key.jitter_ms == j)
         .collect();
-    if distinct(here.iter().map(|p| p.clients)).len() < 2 {
+    if distinct(here.iter().map(|p| p.key.clients)).len() < 2 {
         return None;
     }
     let mut series = Vec::new();
     for label in legend.labels().take(MAX_SERIES) {
-        let mut mine: Vec<&&Point> = here.iter().filter(|p| p.label == label).collect();
-        mine.sort_by_key(|p| p.clients);
+        let mut mine: Vec<&&Point> = here.iter().filter(|p| p.key.variant == label).collect();
+        mine.sort_by_key(|p| p.key.clients);
         let line = |f: fn(&Point) -> Option<f64>| -> Vec<(f64, f64)> {
             mine.iter()
                 .filter_map(|p| f(p).map(|y| (p.throughput, y)))
@@ -419,16 +408,18 @@ fn throughput_latency(
 /// p50 bars with p99 whiskers per variant, for each network profile (mode and jitter) at the smallest client
 /// count the profiles share.
 fn latency_by_profile(pts: &[Point], legend: &Legend) -> Option<Figure> {
-    let clients = pts.iter().map(|p| p.clients).min()?;
+    let clients = pts.iter().map(|p| p.key.clients).min()?;
     let clients_s = n_clients(clients);
-    let mut profiles: Vec<(String, f64)> = distinct(
-        pts.iter()
-            .filter(|p| p.clients == clients)
-            .map(|p| (p.mode.clone(), (p.jitter_ms * 1000.0).round() as u64)),
-    )
-    .into_iter()
-    .map(|(m, j)| (m, j as f64 / 1000.0))
-    .collect();
+    let mut profiles: Vec<(String, f64)> =
+        distinct(pts.iter().filter(|p| p.key.clients == clients).map(|p| {
+            (
+                p.key.mode.clone(),
+                (p.key.jitter_ms * 1000.0).round() as u64,
+            )
+        }))
+        .into_iter()
+        .map(|(m, j)| (m, j as f64 / 1000.0))
+        .collect();
     profiles.sort_by(|a, b| {
         (a.0 != "sim", &a.0)
             .cmp(&(b.0 != "sim", &b.0))
@@ -444,10 +435,10 @@ fn latency_by_profile(pts: &[Point], legend: &Legend) -> Option<Figure> {
                 .map(|l| {
                     pts.iter()
                         .find(|p| {
-                            p.label == *l
-                                && p.mode == *mode
-                                && p.clients == clients
-                                && p.jitter_ms == *j
+                            p.key.variant == *l
+                                && p.key.mode == *mode
+                                && p.key.clients == clients
+                                && p.key.jitter_ms == *j
                         })
                         .and_then(|p| {
                             p.p50_ms.map(|v| BarValue {
@@ -497,15 +488,15 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
         let j = base_jitter(rows, &mode);
         let here: Vec<&Point> = pts
             .iter()
-            .filter(|p| p.mode == mode && p.jitter_ms == j && p.model_ms.is_some())
+            .filter(|p| p.key.mode == mode && p.key.jitter_ms == j && p.model_ms.is_some())
             .collect();
         if here.is_empty() {
             continue;
         }
-        let counts = distinct(here.iter().map(|p| p.clients));
+        let counts = distinct(here.iter().map(|p| p.key.clients));
         let labels: Vec<&str> = legend
             .labels()
-            .filter(|l| here.iter().any(|p| p.label == *l))
+            .filter(|l| here.iter().any(|p| p.key.variant == *l))
             .take(MAX_SERIES)
             .collect();
         let values = counts
@@ -515,7 +506,7 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
                     .iter()
                     .map(|l| {
                         here.iter()
-                            .find(|p| p.label == *l && p.clients == *c)
+                            .find(|p| p.key.variant == *l && p.key.clients == *c)
                             .and_then(|p| {
                                 p.p50_ms.map(|v| BarValue {
                                     value: v,
@@ -553,32 +544,35 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
 
 /// Flexible Paxos's sweep: p50 against q2, and the stall after the faults against q1, one line per N.
 fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
-    let flex: Vec<&Point> = pts.iter().filter(|p| p.protocol == "flexible").collect();
-    if distinct(flex.iter().map(|p| (p.q1, p.q2, p.replicas))).len() < 3 {
+    let flex: Vec<&Point> = pts
+        .iter()
+        .filter(|p| p.key.protocol == "flexible")
+        .collect();
+    if distinct(flex.iter().map(|p| (p.key.q1, p.key.q2, p.key.replicas))).len() < 3 {
         return Vec::new();
     }
-    let clients = flex.iter().map(|p| p.clients).min().unwrap_or(1);
+    let clients = flex.iter().map(|p| p.key.clients).min().unwrap_or(1);
     let clients_s = n_clients(clients);
     // The Flexible rows' own first mode (simulation first) and the network's own jitter.
-    let mode = if flex.iter().any(|p| p.mode == "sim") {
+    let mode = if flex.iter().any(|p| p.key.mode == "sim") {
         "sim".to_string()
     } else {
-        flex.first().map(|p| p.mode.clone()).unwrap_or_default()
+        flex.first().map(|p| p.key.mode.clone()).unwrap_or_default()
     };
     let jitter = flex
         .iter()
-        .filter(|p| p.mode == mode)
-        .map(|p| p.jitter_ms)
+        .filter(|p| p.key.mode == mode)
+        .map(|p| p.key.jitter_ms)
         .fold(f64::INFINITY, f64::min);
     let flex: Vec<&&Point> = flex
         .iter()
-        .filter(|p| p.clients == clients && p.mode == mode && p.jitter_ms == jitter)
+        .filter(|p| p.key.clients == clients && p.key.mode == mode && p.key.jitter_ms == jitter)
         .collect();
-    let ns = distinct(flex.iter().map(|p| p.replicas));
+    let ns = distinct(flex.iter().map(|p| p.key.replicas));
     // by N: x -> values
     let line = |n: usize, x: fn(&Point) -> usize, y: fn(&Point) -> Option<f64>, best: bool| {
         let mut by_x: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-        for p in flex.iter().filter(|p| p.replicas == n) {
+        for p in flex.iter().filter(|p| p.key.replicas == n) {
             if let Some(v) = y(p) {
                 by_x.entry(x(p)).or_default().push(v);
             }
@@ -618,7 +612,7 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
             series: ns
                 .iter()
                 .enumerate()
-                .map(|(i, &n)| mk(line(n, |p| p.q2, |p| p.p50_ms, false), i, n))
+                .map(|(i, &n)| mk(line(n, |p| p.key.q2, |p| p.p50_ms, false), i, n))
                 .collect(),
             marks: Vec::new(),
             style_note: None,
@@ -644,7 +638,7 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
                 series: ns
                     .iter()
                     .enumerate()
-                    .map(|(i, &n)| mk(line(n, |p| p.q1, |p| Some(p.max_stall_ms), true), i, n))
+                    .map(|(i, &n)| mk(line(n, |p| p.key.q1, |p| Some(p.max_stall_ms), true), i, n))
                     .collect(),
                 marks: Vec::new(),
                 style_note: None,

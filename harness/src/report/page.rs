@@ -42,9 +42,11 @@ fn num(v: Option<f64>, decimals: usize) -> String {
 
 /// The summary table's header and rows, as text cells.
 fn table(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let jitter = points.iter().any(|p| p.jitter_ms != points[0].jitter_ms);
-    let fast = points.iter().any(|p| p.protocol == "fast");
-    let cheap = points.iter().any(|p| p.protocol == "cheap");
+    let jitter = points
+        .iter()
+        .any(|p| p.key.jitter_ms != points[0].key.jitter_ms);
+    let fast = points.iter().any(|p| p.key.protocol == "fast");
+    let cheap = points.iter().any(|p| p.key.protocol == "cheap");
     let mut head = vec!["mode", "variant", "clients"];
     if jitter {
         head.push("jitter ms");
@@ -64,9 +66,13 @@ fn table(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let rows = points
         .iter()
         .map(|p| {
-            let mut r = vec![p.mode.clone(), p.label.clone(), p.clients.to_string()];
+            let mut r = vec![
+                p.key.mode.clone(),
+                p.key.variant.clone(),
+                p.key.clients.to_string(),
+            ];
             if jitter {
-                r.push(format!("{}", p.jitter_ms));
+                r.push(format!("{}", p.key.jitter_ms));
             }
             r.extend([
                 format!("{:.1}", p.throughput),
@@ -110,15 +116,15 @@ fn durability(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     ];
     let mut rows = Vec::new();
     for w in points {
-        let Some(base) = w.mode.strip_suffix("+wal") else {
+        let Some(base) = w.key.mode.strip_suffix("+wal") else {
             continue;
         };
         let Some(m) = points.iter().find(|m| {
-            m.mode == base
-                && m.label == w.label
-                && m.clients == w.clients
-                && m.jitter_ms == w.jitter_ms
-                && (m.q1, m.q2, m.replicas) == (w.q1, w.q2, w.replicas)
+            m.key.mode == base
+                && m.key.variant == w.key.variant
+                && m.key.clients == w.key.clients
+                && m.key.jitter_ms == w.key.jitter_ms
+                && (m.key.q1, m.key.q2, m.key.replicas) == (w.key.q1, w.key.q2, w.key.replicas)
         }) else {
             continue;
         };
@@ -128,8 +134,8 @@ fn durability(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
             "-".into()
         };
         rows.push(vec![
-            w.label.clone(),
-            w.clients.to_string(),
+            w.key.variant.clone(),
+            w.key.clients.to_string(),
             ms(m.p50_ms),
             ms(w.p50_ms),
             ms(m.p99_ms),
