@@ -3,9 +3,10 @@
 
 use crate::check::scenario::FaultKinds;
 use crate::config;
-use anyhow::{bail, Context, Result};
+use crate::jobs;
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use paxos_variants::{Mutation, VARIANT_NAMES};
+use paxos_variants::Mutation;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -225,237 +226,49 @@ pub fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
+    use crate::jobs::{cluster_ops, tools};
     match cli.cmd {
-        None => {
-            crate::jobs::default_job(Path::new("reports/latest"))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Cmd::Status { cluster, client }) => {
-            let spec = config::cluster::load_cluster(&cluster)?;
-            let all = crate::cluster::external::cluster_status(&spec, client)?;
-            println!(
-                "{:<8} {:<22} {:<11} {:>8} {:>10}",
-                "replica", "address", "state", "applied", "uptime s"
-            );
-            for (r, s) in spec.replicas.iter().zip(&all) {
-                match s {
-                    Some(s) => println!(
-                        "{:<8} {:<22} {:<11} {:>8} {:>10.1}",
-                        r.id,
-                        r.addr.to_string(),
-                        if s.status.is_leader {
-                            "leader"
-                        } else {
-                            "follower"
-                        },
-                        s.status.applied_upto.0,
-                        s.uptime_ms as f64 / 1000.0
-                    ),
-                    None => println!(
-                        "{:<8} {:<22} {:<11}",
-                        r.id,
-                        r.addr.to_string(),
-                        "unreachable"
-                    ),
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Cmd::Partition {
-            cluster,
-            client,
-            groups,
-            seconds,
-        }) => {
-            if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
-                bail!("--seconds must be a positive number of seconds up to a day, not {seconds}");
-            }
-            let groups = parse_groups(&groups)?;
-            let spec = config::cluster::load_cluster(&cluster)?;
-            let took = crate::cluster::external::partition_cluster(
-                &spec,
-                client,
-                &groups,
-                (seconds * 1000.0) as u64,
-            )?;
-            for (r, ok) in took.iter().enumerate() {
-                println!(
-                    "replica {r}: {}",
-                    if *ok {
-                        format!("partitioned for {seconds} s")
-                    } else {
-                        "did not answer (it keeps talking to everyone)".into()
-                    }
-                );
-            }
-            // A replica that missed the order keeps sending across the cut: a one-way partition, not the one asked.
-            Ok(if took.iter().all(|t| *t) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Some(Cmd::Flood {
-            cluster,
-            client,
-            seconds,
-            max,
-            concurrency,
-        }) => {
-            if !(seconds > 0.0 && seconds <= 3600.0) {
-                bail!("--seconds must be in (0, 3600], not {seconds}");
-            }
-            let spec = config::cluster::load_cluster(&cluster)?;
-            let (cert, key) = spec.client_files(client);
-            let flood = crate::net::flood::FloodSpec {
-                targets: spec.replicas.iter().map(|r| (r.id, r.addr)).collect(),
-                ca: crate::net::tls::read_cert(&spec.ca)?,
-                member: crate::net::tls::Credentials {
-                    cert: crate::net::tls::read_cert(&cert)?,
-                    key: crate::net::tls::read_key(&key)?,
-                },
-                duration: std::time::Duration::from_secs_f64(seconds),
-                max_per_kind: max,
-                concurrency,
-            };
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()?;
-            let c = rt.block_on(crate::net::flood::flood(&flood))?;
-            println!(
-                "flood: {} handshakes without a certificate ({} refused, {} admitted), {} member connections with \
-                 {} garbage frames ({} closed by the replica for a bad frame), {} UDP datagrams of noise",
-                c.no_cert_attempts,
-                c.no_cert_refused,
-                c.no_cert_admitted,
-                c.garbage_connections,
-                c.garbage_frames,
-                c.garbage_closed,
-                c.udp_datagrams
-            );
-            Ok(if c.no_cert_admitted > 0 {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
-        Some(Cmd::NfqDelay {
-            config,
-            queue_base,
-            max_seconds,
-            plan,
-            shorten,
-        }) => {
-            if let Some(to) = shorten {
-                let text = std::fs::read_to_string(&config)
-                    .with_context(|| format!("cannot read {}", config.display()))?;
-                let short = crate::net::kernel_delay::shorten(&text)
-                    .with_context(|| format!("{}: not a TOML experiment", config.display()))?;
-                crate::results::write_atomic(&to, short.as_bytes())
-                    .with_context(|| format!("cannot write {}", to.display()))?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            if !(max_seconds > 0.0 && max_seconds <= 86_400.0) {
-                bail!("--max-seconds must be in (0, 86400], not {max_seconds}");
-            }
-            let exp = config::load_as(&config, Some(config::Mode::Quic))?;
-            if plan {
-                let ends = crate::net::kernel_delay::check(&exp)?;
-                println!("endpoints {ends}");
-                println!("replicas {}", exp.topology.n());
-                // One `run --cluster` gives each run's clients fresh ids, so it needs this many certificates.
-                println!(
-                    "clients {}",
-                    exp.client_counts.iter().sum::<usize>() * exp.seeds.len()
-                );
-                for v in &exp.variants {
-                    println!("variant {} {}", v.label, v.replicas);
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let stop = crate::net::kernel_delay::stop_on_signals();
-            let stats = crate::net::kernel_delay::run(
-                &exp,
-                queue_base,
-                std::time::Duration::from_secs_f64(max_seconds),
-                stop,
-            )?;
-            println!(
-                "nfq-delay: {} packets, {} dropped; released {:.0} us late on average, {:.0} us at most",
-                stats.packets, stats.dropped, stats.mean_late_us, stats.max_late_us
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Cmd::Node {
-            cluster,
-            id,
-            kernel_path,
-        }) => {
-            let spec = config::cluster::load_cluster(&cluster)?;
-            crate::cluster::node::run_node(&spec, id, kernel_path, |up| {
-                if let Some(n) = up.recovered {
-                    eprintln!("replica {id} recovered {n} records from its write-ahead log");
-                }
-                eprintln!("replica {id} listening on {}", up.addr);
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
+        None => jobs::default_job(Path::new("reports/latest")).map(|()| ExitCode::SUCCESS),
         Some(Cmd::Run {
             config,
             out,
             mode: _,
             cluster: Some(cluster),
             kernel_path,
-        }) => {
-            let spec = config::cluster::load_cluster(&cluster)?;
-            let exp = config::load_as(&config, Some(config::Mode::Quic))?;
-            let text = std::fs::read_to_string(&config)
-                .with_context(|| format!("cannot read {}", config.display()))?;
-            let theirs = &spec.experiment;
-            let label = &theirs.variants[spec.variant].label;
-            let Some(variant) = exp.variants.iter().position(|v| &v.label == label) else {
-                bail!(
-                    "{} has no [[variant]] labelled `{label}`, which the cluster runs",
-                    config.display()
-                );
-            };
-            if exp.storage != theirs.storage {
-                bail!(
-                    "{} says storage = {:?} but the cluster's replicas run with {:?}; a replica process has one \
-                     storage, so give the same single value in both",
-                    config.display(),
-                    exp.storage,
-                    theirs.storage
-                );
-            }
-            if exp.topology != theirs.topology
-                || exp.network != theirs.network
-                || exp.variants[variant] != theirs.variants[spec.variant]
-            {
-                bail!(
-                    "{} and the cluster's experiment differ in [cluster], [network] or the `{label}` variant;                      the replicas run what the cluster's experiment says, so run with that file",
-                    config.display()
-                );
-            }
-            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
-            crate::jobs::run_on_cluster(&exp, variant, spec, &text, &out, kernel_path)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => cluster_ops::run_config_on_cluster(&config, &cluster, out, kernel_path),
         Some(Cmd::Run {
             config,
             out,
             mode,
             cluster: None,
             kernel_path: _,
-        }) => {
-            let exp = config::load_as(&config, mode)?;
-            let text = std::fs::read_to_string(&config)
-                .with_context(|| format!("cannot read {}", config.display()))?;
-            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
-            crate::jobs::run_experiment(&exp, &text, &out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => jobs::run_config(&config, mode, out),
+        Some(Cmd::Status { cluster, client }) => cluster_ops::status(&cluster, client),
+        Some(Cmd::Partition {
+            cluster,
+            client,
+            groups,
+            seconds,
+        }) => cluster_ops::partition(&cluster, client, &groups, seconds),
+        Some(Cmd::Flood {
+            cluster,
+            client,
+            seconds,
+            max,
+            concurrency,
+        }) => cluster_ops::flood(&cluster, client, seconds, max, concurrency),
+        Some(Cmd::NfqDelay {
+            config,
+            queue_base,
+            max_seconds,
+            plan,
+            shorten,
+        }) => tools::nfq_delay(&config, queue_base, max_seconds, plan, shorten.as_deref()),
+        Some(Cmd::Node {
+            cluster,
+            id,
+            kernel_path,
+        }) => cluster_ops::node(&cluster, id, kernel_path),
         Some(Cmd::Check {
             variant,
             seeds,
@@ -471,123 +284,34 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let mutation = mutant.unwrap_or_default();
-            crate::jobs::run_check(&variant, &seeds, faults, mutation, threads)
+            jobs::run_check(
+                &variant,
+                &seeds,
+                faults,
+                mutant.unwrap_or_default(),
+                threads,
+            )
         }
         Some(Cmd::Keys {
             out,
             replicas,
             clients,
-        }) => {
-            if replicas == 0 {
-                bail!("--replicas must be at least 1");
-            }
-            let files = crate::net::tls::write_keys(&out, replicas, clients)?;
-            println!(
-                "wrote {} files to {} (cluster CA, {replicas} replica and {clients} client certificates)",
-                files.len(),
-                out.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => tools::keys(&out, replicas, clients),
         Some(Cmd::Transport {
             round_trips,
             pipelined,
             payload,
             delay_us,
-        }) => {
-            if round_trips == 0 {
-                bail!("--round-trips must be at least 1");
-            }
-            let delay = std::time::Duration::from_micros(delay_us);
-            let f = crate::net::floor::measure(round_trips, pipelined, payload, delay)?;
-            println!(
-                "transport floor (QUIC + mutual TLS on 127.0.0.1, {} B payload, {} B frame)",
-                f.payload_bytes, f.frame_bytes
-            );
-            println!(
-                "  round trip: p50 {:.1} us, p99 {:.1} us, mean {:.1} us over {} round trips",
-                f.rtt_p50_us, f.rtt_p99_us, f.rtt_mean_us, f.round_trips
-            );
-            if delay_us > 0 {
-                println!(
-                    "  injected {delay_us} us each way: round trip minus the two delays = {:.1} us at p50",
-                    f.rtt_p50_us - 2.0 * f.delay_us
-                );
-            }
-            println!(
-                "  pipelined one way: {:.0} msg/s ({:.1} MiB/s of frames) over {} messages",
-                f.pipelined_msgs_per_s, f.pipelined_mib_per_s, f.pipelined
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Cmd::Report { dir }) => {
-            let built = crate::report::build(&dir)?;
-            println!(
-                "report: {} ({} figures: {})",
-                built.index.display(),
-                built.figures.len(),
-                built.figures.join(", ")
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => tools::transport(round_trips, pipelined, payload, delay_us),
+        Some(Cmd::Report { dir }) => tools::report(&dir),
         Some(Cmd::Calibrate { out, replays, quic }) => {
-            crate::jobs::calibrate(&out, replays, quic)?;
-            Ok(ExitCode::SUCCESS)
+            jobs::calibrate(&out, replays, quic).map(|()| ExitCode::SUCCESS)
         }
         Some(Cmd::Compare {
             baseline,
             current,
             tolerance,
-        }) => {
-            let tol = crate::compare::parse_tolerance(&tolerance).map_err(anyhow::Error::msg)?;
-            let c = crate::compare::compare(&baseline, &current, tol)?;
-            print!("{}", crate::compare::render(&c));
-            if c.failed() {
-                println!(
-                    "regression against {}: if the change is deliberate, update the baseline in the same \
-                     commit (scripts/regress.sh --update) and say why",
-                    baseline.display()
-                );
-                Ok(ExitCode::from(1))
-            } else {
-                println!("no regression against {}", baseline.display());
-                Ok(ExitCode::SUCCESS)
-            }
-        }
-        Some(Cmd::List) => {
-            println!("variants: {}", VARIANT_NAMES.join(", "));
-            for v in crate::registry::VARIANTS {
-                println!("  {:<9} {}", v.name, v.summary);
-                let mutants: Vec<&str> = v.mutants.iter().map(|(m, _)| m.name()).collect();
-                println!(
-                    "  {:<9} mutants the checker catches: {}",
-                    "",
-                    mutants.join(", ")
-                );
-            }
-            println!("fault kinds: {}", FaultKinds::NAMES.join(", "));
-            Ok(ExitCode::SUCCESS)
-        }
+        }) => tools::compare(&baseline, &current, &tolerance),
+        Some(Cmd::List) => tools::list(),
     }
-}
-
-/// `--group 0,1 --group 2` arrives as ["0,1", "2"]: one side per argument.
-fn parse_groups(args: &[String]) -> Result<Vec<Vec<u32>>> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    for g in args {
-        let mut side = Vec::new();
-        for id in g.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let r: u32 = id
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--group {g}: `{id}` is not a replica id"))?;
-            if !seen.insert(r) {
-                bail!("--group: replica {r} is in more than one group");
-            }
-            side.push(r);
-        }
-        out.push(side);
-    }
-    Ok(out)
 }

@@ -1,7 +1,11 @@
 //! The jobs behind the `paxos-bench` subcommands that run things: the built-in default comparison, an
 //! experiment (in process or against replica processes), the safety checker over many seeds, and calibration.
 //! Each shows progress, writes its files, and ends with a short table. `cli.rs` only parses arguments and calls
-//! one of these.
+//! one of these, or one of [`cluster_ops`] (what acts on replica processes) and [`tools`] (keys, report,
+//! compare, transport floor, kernel-path delayer, list).
+
+pub mod cluster_ops;
+pub mod tools;
 
 use crate::check::runner::{check_seeds, CheckSummary};
 use crate::check::scenario::FaultKinds;
@@ -13,7 +17,7 @@ use crate::with_variant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use paxos_variants::{Mutation, VARIANT_NAMES};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -31,6 +35,20 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     // Redraw while a long run is in progress, so the elapsed time keeps moving.
     pb.enable_steady_tick(std::time::Duration::from_millis(250));
     pb
+}
+
+/// `paxos-bench run CONFIG`: in process, in the file's mode or the one given.
+pub fn run_config(
+    config: &Path,
+    mode: Option<config::Mode>,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let exp = config::load_as(config, mode)?;
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
+    run_experiment(&exp, &text, &out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()> {

@@ -1,0 +1,155 @@
+//! The subcommands that make or read files and measure the machine rather than run an experiment: cluster
+//! keys, the report of a results directory, the comparison with a baseline, the transport floor, the
+//! kernel-path packet delayer, and the list of variants.
+
+use crate::check::scenario::FaultKinds;
+use crate::config;
+use anyhow::{bail, Context, Result};
+use paxos_variants::VARIANT_NAMES;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `paxos-bench list`: each variant with its summary and the mutants the checker must catch, and the fault
+/// kinds.
+pub fn list() -> Result<ExitCode> {
+    println!("variants: {}", VARIANT_NAMES.join(", "));
+    for v in crate::registry::VARIANTS {
+        println!("  {:<9} {}", v.name, v.summary);
+        let mutants: Vec<&str> = v.mutants.iter().map(|(m, _)| m.name()).collect();
+        println!(
+            "  {:<9} mutants the checker catches: {}",
+            "",
+            mutants.join(", ")
+        );
+    }
+    println!("fault kinds: {}", FaultKinds::NAMES.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench keys`.
+pub fn keys(out: &Path, replicas: u32, clients: u32) -> Result<ExitCode> {
+    if replicas == 0 {
+        bail!("--replicas must be at least 1");
+    }
+    let files = crate::net::tls::write_keys(out, replicas, clients)?;
+    println!(
+        "wrote {} files to {} (cluster CA, {replicas} replica and {clients} client certificates)",
+        files.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench report DIR`.
+pub fn report(dir: &Path) -> Result<ExitCode> {
+    let built = crate::report::build(dir)?;
+    println!(
+        "report: {} ({} figures: {})",
+        built.index.display(),
+        built.figures.len(),
+        built.figures.join(", ")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench compare BASELINE CURRENT`: exits 1 on a regression.
+pub fn compare(baseline: &Path, current: &Path, tolerance: &str) -> Result<ExitCode> {
+    let tol = crate::compare::parse_tolerance(tolerance).map_err(anyhow::Error::msg)?;
+    let c = crate::compare::compare(baseline, current, tol)?;
+    print!("{}", crate::compare::render(&c));
+    if c.failed() {
+        println!(
+            "regression against {}: if the change is deliberate, update the baseline in the same \
+             commit (scripts/regress.sh --update) and say why",
+            baseline.display()
+        );
+        Ok(ExitCode::from(1))
+    } else {
+        println!("no regression against {}", baseline.display());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `paxos-bench transport`: the round trip and pipelined rate of one of our QUIC connections on loopback.
+pub fn transport(
+    round_trips: usize,
+    pipelined: u64,
+    payload: usize,
+    delay_us: u64,
+) -> Result<ExitCode> {
+    if round_trips == 0 {
+        bail!("--round-trips must be at least 1");
+    }
+    let delay = std::time::Duration::from_micros(delay_us);
+    let f = crate::net::floor::measure(round_trips, pipelined, payload, delay)?;
+    println!(
+        "transport floor (QUIC + mutual TLS on 127.0.0.1, {} B payload, {} B frame)",
+        f.payload_bytes, f.frame_bytes
+    );
+    println!(
+        "  round trip: p50 {:.1} us, p99 {:.1} us, mean {:.1} us over {} round trips",
+        f.rtt_p50_us, f.rtt_p99_us, f.rtt_mean_us, f.round_trips
+    );
+    if delay_us > 0 {
+        println!(
+            "  injected {delay_us} us each way: round trip minus the two delays = {:.1} us at p50",
+            f.rtt_p50_us - 2.0 * f.delay_us
+        );
+    }
+    println!(
+        "  pipelined one way: {:.0} msg/s ({:.1} MiB/s of frames) over {} messages",
+        f.pipelined_msgs_per_s, f.pipelined_mib_per_s, f.pipelined
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench nfq-delay`: the kernel path's delayer (scripts/netns-cluster.sh). With `shorten` it only writes
+/// a short version of the config (4 s runs, one seed, one client); with `plan` it only checks the config and
+/// prints what a script needs (endpoints, replicas, client certificates, variants).
+pub fn nfq_delay(
+    config: &Path,
+    queue_base: u16,
+    max_seconds: f64,
+    plan: bool,
+    shorten: Option<&Path>,
+) -> Result<ExitCode> {
+    if let Some(to) = shorten {
+        let text = std::fs::read_to_string(config)
+            .with_context(|| format!("cannot read {}", config.display()))?;
+        let short = crate::net::kernel_delay::shorten(&text)
+            .with_context(|| format!("{}: not a TOML experiment", config.display()))?;
+        crate::results::write_atomic(to, short.as_bytes())
+            .with_context(|| format!("cannot write {}", to.display()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !(max_seconds > 0.0 && max_seconds <= 86_400.0) {
+        bail!("--max-seconds must be in (0, 86400], not {max_seconds}");
+    }
+    let exp = config::load_as(config, Some(config::Mode::Quic))?;
+    if plan {
+        let ends = crate::net::kernel_delay::check(&exp)?;
+        println!("endpoints {ends}");
+        println!("replicas {}", exp.topology.n());
+        // One `run --cluster` gives each run's clients fresh ids, so it needs this many certificates.
+        println!(
+            "clients {}",
+            exp.client_counts.iter().sum::<usize>() * exp.seeds.len()
+        );
+        for v in &exp.variants {
+            println!("variant {} {}", v.label, v.replicas);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stop = crate::net::kernel_delay::stop_on_signals();
+    let stats = crate::net::kernel_delay::run(
+        &exp,
+        queue_base,
+        std::time::Duration::from_secs_f64(max_seconds),
+        stop,
+    )?;
+    println!(
+        "nfq-delay: {} packets, {} dropped; released {:.0} us late on average, {:.0} us at most",
+        stats.packets, stats.dropped, stats.mean_late_us, stats.max_late_us
+    );
+    Ok(ExitCode::SUCCESS)
+}
