@@ -10,9 +10,6 @@ use paxos_variants::Mutation;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// The built-in default comparison (`paxos-bench` with no arguments).
-pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
-
 #[derive(Parser, Debug)]
 #[command(
     name = "paxos-bench",

@@ -205,19 +205,6 @@ impl ModelInput<'_> {
     }
 }
 
-/// The modelled p50 in microseconds for a variant, or None if the variant has no model yet.
-pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
-    let v = crate::registry::info(variant)?;
-    Some((v.model_ns)(input) as f64 / 1000.0)
-}
-
-/// The modelled time until a client knows its command is chosen, in microseconds: the reply, except for Fast
-/// Paxos, whose client learns from the acceptors' votes.
-pub fn expected_commit_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
-    let v = crate::registry::info(variant)?;
-    Some((v.commit_model_ns)(input) as f64 / 1000.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

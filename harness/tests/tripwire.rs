@@ -120,7 +120,7 @@ fn bench_config(file: &str) -> (String, String) {
 
 #[test]
 fn default_config_results_are_pinned() {
-    let got = results_digests("default", paxos_harness::cli::DEFAULT_CONFIG);
+    let got = results_digests("default", paxos_harness::jobs::DEFAULT_CONFIG);
     pin("default", &got);
 }
 

@@ -195,7 +195,7 @@ fn the_shipped_configs_are_valid() {
         seen >= 2,
         "expected the shipped bench-configs, found {seen}"
     );
-    parse(crate::cli::DEFAULT_CONFIG, Path::new("default")).unwrap();
+    parse(crate::jobs::DEFAULT_CONFIG, Path::new("default")).unwrap();
 }
 
 #[test]

@@ -7,9 +7,11 @@
 pub mod cluster_ops;
 pub mod tools;
 
+/// The built-in default comparison (`paxos-bench` with no arguments).
+pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
+
 use crate::check::runner::{check_seeds, CheckSummary};
 use crate::check::scenario::FaultKinds;
-use crate::cli::DEFAULT_CONFIG;
 use crate::config::{self, Experiment};
 use crate::experiment::{plan, run_one};
 use crate::results::{write_all, RunResult};
