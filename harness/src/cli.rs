@@ -136,6 +136,20 @@ enum Cmd {
         /// Run a deliberately broken variant, to see the checker catch it.
         #[arg(long, hide = true, value_parser = parse_mutant)]
         mutant: Option<Mutation>,
+        /// Also write every seed's client history here, one Jepsen register file per key
+        /// (VARIANT-seed-SEED-key-KEY.log), for `check-history` or another checker.
+        #[arg(long)]
+        history_dir: Option<PathBuf>,
+    },
+    /// Decide whether Jepsen register histories (one register per file, `INFO  jepsen.util - PROCESS<TAB>TYPE<TAB>F<TAB>VALUE`
+    /// lines, as `run --history` writes them or Jepsen wrote them for another system) are linearizable, from
+    /// the client events alone. Exit 1 if any is not, 3 if any ran out of its budget, 0 if all are.
+    CheckHistory {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seconds the search may take per file before it reports "unknown (budget)".
+        #[arg(long, default_value_t = 10.0)]
+        budget_s: f64,
     },
     /// List the variants and the fault kinds.
     List,
@@ -274,6 +288,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             faults,
             threads,
             mutant,
+            history_dir,
         }) => {
             let seeds: Vec<u64> = match seed {
                 Some(s) => vec![s],
@@ -287,6 +302,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 faults,
                 mutant.unwrap_or_default(),
                 threads,
+                history_dir.as_deref(),
             )
         }
         Some(Cmd::Keys {
@@ -310,5 +326,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             tolerance,
         }) => tools::compare(&baseline, &current, &tolerance),
         Some(Cmd::List) => tools::list(),
+        Some(Cmd::CheckHistory { files, budget_s }) => tools::check_history(&files, budget_s),
     }
 }

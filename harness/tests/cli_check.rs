@@ -62,7 +62,7 @@ fn caught<V: Variant>(mutation: Mutation) -> Vec<u64> {
 /// The failing seeds among 1..=`seeds` (the search stops at the first).
 fn caught_within<V: Variant>(mutation: Mutation, seeds: u64) -> Vec<u64> {
     let seeds: Vec<u64> = (1..=seeds).collect();
-    let s = check_seeds::<V>(&seeds, FaultKinds::all(), mutation, 2, true, &|| {});
+    let s = check_seeds::<V>(&seeds, FaultKinds::all(), mutation, 2, true, None, &|| {});
     s.failing.iter().map(|o| o.seed).collect()
 }
 
@@ -108,7 +108,15 @@ fn an_acceptor_that_answers_without_persisting_its_promise_is_caught_for_that_re
     assert!(!failing.is_empty());
     // The same seeds pass without the mutant, so it is the unpersisted promise that the checker sees.
     let seeds: Vec<u64> = failing.iter().copied().take(20).collect();
-    let clean = check_seeds::<Multi>(&seeds, FaultKinds::all(), Mutation::None, 2, true, &|| {});
+    let clean = check_seeds::<Multi>(
+        &seeds,
+        FaultKinds::all(),
+        Mutation::None,
+        2,
+        true,
+        None,
+        &|| {},
+    );
     assert!(clean.failing.is_empty());
 }
 
@@ -170,4 +178,67 @@ fn an_unknown_variant_or_fault_kind_is_refused() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{args:?}: {err}");
     }
+}
+
+/// `check --history-dir` writes every seed's client history as Jepsen files, and `check-history` on them gives
+/// the verdicts of the black-box checker inside `check`: on a clean variant every file is linearizable, and
+/// under a mutant the seeds with a refuted file are as many as `check` says the black box refuted.
+#[test]
+fn exported_histories_get_the_same_verdicts_from_check_history() {
+    let dir = std::env::temp_dir().join(format!("paxos-bench-hist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (mutant, sub) in [(None, "clean"), (Some("ignore-promised-values"), "mutant")] {
+        let d = dir.join(sub);
+        let mut cmd = bench();
+        cmd.args([
+            "check",
+            "--variant",
+            "multi",
+            "--seeds",
+            "100",
+            "--history-dir",
+        ])
+        .arg(&d);
+        if let Some(m) = mutant {
+            cmd.args(["--mutant", m]);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let refuted: usize = stdout
+            .split(" refuted by the black box")
+            .next()
+            .and_then(|head| head.rsplit(", ").next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no black-box count: {stdout}"));
+        let files: Vec<std::path::PathBuf> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(
+            files.len() >= 100,
+            "one file per seed and key: {}",
+            files.len()
+        );
+        let out = bench().arg("check-history").args(&files).output().unwrap();
+        let verdicts = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut bad_seeds: Vec<&str> = verdicts
+            .lines()
+            .filter(|l| l.contains("NOT linearizable"))
+            .filter_map(|l| l.split("-seed-").nth(1)?.split("-key-").next())
+            .collect();
+        bad_seeds.sort();
+        bad_seeds.dedup();
+        assert_eq!(bad_seeds.len(), refuted, "{stdout}\n{verdicts}");
+        match mutant {
+            None => {
+                assert_eq!(refuted, 0);
+                assert_eq!(out.status.code(), Some(0), "{verdicts}");
+            }
+            Some(_) => {
+                assert!(refuted > 0, "the mutant was not refuted: {stdout}");
+                assert_eq!(out.status.code(), Some(1));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -78,6 +78,17 @@ pub enum Violation {
     Storm {
         at_ms: u64,
     },
+    /// The black-box checker, from the client history alone: no order of one key's operations explains what
+    /// the clients saw. `witness` lists operations that cannot be ordered by themselves.
+    NotLinearizable {
+        key: u64,
+        witness: Vec<String>,
+    },
+    /// `check --history-dir`: a history file could not be written.
+    HistoryNotWritten {
+        path: String,
+        error: String,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -146,6 +157,15 @@ impl fmt::Display for Violation {
                     client.0, node.0
                 ),
             },
+            Violation::NotLinearizable { key, witness } => write!(
+                f,
+                "linearizability (black box): key {key}: these {} client operations cannot be ordered: {}",
+                witness.len(),
+                witness.join("; ")
+            ),
+            Violation::HistoryNotWritten { path, error } => {
+                write!(f, "history file {path} could not be written: {error}")
+            }
             Violation::Liveness { pending, after_ms } => write!(
                 f,
                 "liveness: {pending} operations still pending {after_ms} ms after a quorum was healed"

@@ -2,6 +2,7 @@
 //! fault scenarios that `paxos-bench check` runs over many seeds ([`scenario`], [`runner`]).
 
 pub mod history;
+pub mod linear;
 pub mod runner;
 pub mod scenario;
 pub mod verify;

@@ -1,11 +1,13 @@
 //! Runs the checker over many seeds, on every core, and summarises. Results are gathered by seed, so the summary
 //! is the same however the seeds were spread over threads.
 
-use super::history::Violation;
+use super::history::{History, Violation};
+use super::linear::{self, Budget, Verdict};
 use super::scenario::{scenario, FaultKinds, LIVENESS_DEADLINE};
 use super::verify::verify;
 use crate::sim::{Sim, SimStats};
 use paxos_variants::{Mutation, Variant};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -17,16 +19,44 @@ pub struct SeedOutcome {
     pub completed: usize,
     pub decisions: u64,
     pub stats: SimStats,
+    /// The black-box checker's count of keys whose history it could not decide within its budget.
+    pub undecided_keys: usize,
 }
 
 /// Runs one seed's scenario and every check on it.
 pub fn check_seed<V: Variant>(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SeedOutcome {
+    check_seed_in::<V>(seed, kinds, mutation, None)
+}
+
+/// [`check_seed`], also writing the client history, one Jepsen file per key, into `history_dir` as
+/// `VARIANT-seed-SEED-key-KEY.log`. A file that cannot be written is a violation of its own, so that it is
+/// seen.
+pub fn check_seed_in<V: Variant>(
+    seed: u64,
+    kinds: FaultKinds,
+    mutation: Mutation,
+    history_dir: Option<&Path>,
+) -> SeedOutcome {
     let spec = scenario(seed, kinds, mutation, V::NAME);
     let stop = spec.stop_issuing;
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();
     let mut history = std::mem::take(&mut sim.history);
     verify(&mut history, &statuses);
+    let undecided_keys = black_box(&mut history, Budget::default());
+    if let Some(dir) = history_dir {
+        for (key, ops) in linear::from_run::registers(&history) {
+            let path = dir.join(format!("{}-seed-{seed}-key-{key}.log", V::NAME));
+            if let Err(e) =
+                crate::results::write_atomic(&path, linear::jepsen::write(&ops).as_bytes())
+            {
+                history.violations.push(Violation::HistoryNotWritten {
+                    path: path.display().to_string(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
     let pending = history.pending();
     if sim.stats.storm {
         history.violations.push(Violation::Storm {
@@ -46,7 +76,27 @@ pub fn check_seed<V: Variant>(seed: u64, kinds: FaultKinds, mutation: Mutation) 
         decisions: history.decisions_seen,
         violations: history.violations,
         stats: sim.stats,
+        undecided_keys,
     }
+}
+
+/// Checks the client history alone, key by key, and adds a violation for every key that is not linearizable;
+/// returns how many keys ran out of budget (neither proved nor refuted).
+pub fn black_box(history: &mut History, budget: Budget) -> usize {
+    let mut undecided = 0;
+    for (key, ops) in linear::from_run::registers(history) {
+        match linear::check(&ops, budget) {
+            Verdict::Linearizable => {}
+            Verdict::Unknown { .. } => undecided += 1,
+            Verdict::NotLinearizable { witness } => {
+                history.violations.push(Violation::NotLinearizable {
+                    key,
+                    witness: witness.iter().map(|&i| ops[i].to_string()).collect(),
+                })
+            }
+        }
+    }
+    undecided
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,6 +111,10 @@ pub struct CheckSummary {
     pub partitions: u64,
     pub duplicated: u64,
     pub dropped: u64,
+    /// Seeds with a key the black-box checker could not decide within its budget.
+    pub undecided: Vec<u64>,
+    /// Seeds the black-box checker refuted from the client history alone.
+    pub black_box_refuted: usize,
 }
 
 /// Checks `seeds` on `threads` threads. With `stop_at_first`, seeds not yet started when a violation is found
@@ -71,6 +125,7 @@ pub fn check_seeds<V: Variant>(
     mutation: Mutation,
     threads: usize,
     stop_at_first: bool,
+    history_dir: Option<&Path>,
     progress: &(dyn Fn() + Sync),
 ) -> CheckSummary {
     let next = AtomicUsize::new(0);
@@ -84,7 +139,7 @@ pub fn check_seeds<V: Variant>(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = seeds.get(i) else { return };
-                let out = check_seed::<V>(seed, kinds, mutation);
+                let out = check_seed_in::<V>(seed, kinds, mutation, history_dir);
                 if stop_at_first && !out.violations.is_empty() {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -108,6 +163,15 @@ pub fn check_seeds<V: Variant>(
         sum.partitions += o.stats.partitions;
         sum.duplicated += o.stats.duplicated;
         sum.dropped += o.stats.dropped;
+        if o.violations
+            .iter()
+            .any(|v| matches!(v, Violation::NotLinearizable { .. }))
+        {
+            sum.black_box_refuted += 1;
+        }
+        if o.undecided_keys > 0 {
+            sum.undecided.push(o.seed);
+        }
         if !o.violations.is_empty() {
             sum.failing.push(o);
         }

@@ -370,7 +370,12 @@ pub fn run_check(
     faults: FaultKinds,
     mutation: Mutation,
     threads: usize,
+    history_dir: Option<&Path>,
 ) -> Result<ExitCode> {
+    if let Some(dir) = history_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the history directory {}", dir.display()))?;
+    }
     let names: Vec<&str> = if variant == "all" {
         VARIANT_NAMES.to_vec()
     } else if VARIANT_NAMES.contains(&variant) {
@@ -386,7 +391,7 @@ pub fn run_check(
         let pb = progress(seeds.len() as u64, &format!("check {name}"));
         let tick = || pb.inc(1);
         let started = Instant::now();
-        let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, faults, mutation, threads, false, &tick))
+        let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, faults, mutation, threads, false, history_dir, &tick))
             .ok_or_else(|| anyhow::anyhow!("unknown variant `{name}`"))?;
         pb.finish_and_clear();
         let secs = started.elapsed().as_secs_f64();
@@ -401,9 +406,10 @@ pub fn run_check(
             format!(", mutant {mutation:?}")
         };
         println!(
-            "check {name}: {} {range}, faults {faults}{mutant}: {} violating seed(s) | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
+            "check {name}: {} {range}, faults {faults}{mutant}: {} violating seed(s), {} refuted by the black box | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
             summary.seeds_run,
             summary.failing.len(),
+            summary.black_box_refuted,
             summary.issued,
             summary.completed,
             summary.decisions,
@@ -423,6 +429,16 @@ pub fn run_check(
             println!(
                 "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",
                 o.seed
+            );
+        }
+        if !summary.undecided.is_empty() {
+            // Not a violation, but not a pass either: the black-box checker ran out of its budget.
+            failed = true;
+            println!(
+                "  UNDECIDED: the black-box checker ran out of its budget on {} seed(s), e.g. seed {}: \
+                 those histories are neither shown linearizable nor refuted",
+                summary.undecided.len(),
+                summary.undecided[0]
             );
         }
         failed |= !summary.failing.is_empty();

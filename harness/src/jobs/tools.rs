@@ -153,3 +153,48 @@ pub fn nfq_delay(
     );
     Ok(ExitCode::SUCCESS)
 }
+
+/// `paxos-bench check-history FILE...`: each Jepsen register history decided by the black-box checker.
+/// Exits 1 if any is not linearizable, 3 if none is but some ran out of budget, 0 if all are linearizable.
+pub fn check_history(files: &[std::path::PathBuf], budget_s: f64) -> Result<ExitCode> {
+    use crate::check::linear::{self, jepsen, Budget, KeyVerdict, Verdict};
+    if !(budget_s.is_finite() && budget_s > 0.0 && budget_s <= 86_400.0) {
+        bail!("--budget-s must be in (0, 86400], not {budget_s}");
+    }
+    let budget = Budget {
+        time: std::time::Duration::from_secs_f64(budget_s),
+        ..Budget::default()
+    };
+    // Read and parse every file first, so a bad file stops the command before any verdict is printed.
+    let mut histories = Vec::with_capacity(files.len());
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let ops = jepsen::parse(&text).with_context(|| format!("{}", f.display()))?;
+        histories.push((f, ops));
+    }
+    let (mut bad, mut undecided) = (0, 0);
+    for (f, ops) in histories {
+        let started = std::time::Instant::now();
+        let verdict = linear::check(&ops, budget);
+        let kv = KeyVerdict {
+            key: f.display().to_string(),
+            ops: ops.len(),
+            elapsed: started.elapsed(),
+            verdict,
+        };
+        match kv.verdict {
+            Verdict::Linearizable => {}
+            Verdict::NotLinearizable { .. } => bad += 1,
+            Verdict::Unknown { .. } => undecided += 1,
+        }
+        println!("{} ({:.3} s)", kv.describe(&ops), kv.elapsed.as_secs_f64());
+    }
+    Ok(if bad > 0 {
+        ExitCode::from(1)
+    } else if undecided > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
