@@ -46,21 +46,72 @@ impl Workload {
         &self.spec
     }
 
-    /// The next operation of a client. A written value starts with the client id and sequence number, so every
-    /// write is distinguishable in a history.
-    pub fn next_op(&self, rng: &mut DetRng, client: ClientId, seq: u64) -> Op {
+    /// A written value: it starts with the client id and sequence number, so every write is distinguishable
+    /// in a history.
+    fn value(&self, client: ClientId, seq: u64) -> Bytes {
+        let mut v = vec![0u8; self.spec.payload_bytes];
+        let tag = [client.0.to_le_bytes().as_slice(), &seq.to_le_bytes()].concat();
+        let k = tag.len().min(v.len());
+        v[..k].copy_from_slice(&tag[..k]);
+        Bytes::from(v)
+    }
+
+    /// The next operation of a client. A compare-and-set expects the value the client last saw for its key
+    /// (`seen`); a client that has seen none for that key reads it instead, so that its compares can succeed.
+    /// With no compare-and-set in the mix no extra random number is drawn, so such runs are the same as before
+    /// compare-and-set existed.
+    pub fn next_op(&self, rng: &mut DetRng, client: ClientId, seq: u64, seen: &Seen) -> Op {
         let key = self.key(rng);
         if rng.chance(self.spec.write_fraction) {
-            let mut v = vec![0u8; self.spec.payload_bytes];
-            let tag = [client.0.to_le_bytes().as_slice(), &seq.to_le_bytes()].concat();
-            let k = tag.len().min(v.len());
-            v[..k].copy_from_slice(&tag[..k]);
-            Op::Put {
+            return Op::Put {
                 key,
-                value: Bytes::from(v),
+                value: self.value(client, seq),
+            };
+        }
+        let reads = 1.0 - self.spec.write_fraction;
+        if self.spec.cas_fraction > 0.0 && rng.chance(self.spec.cas_fraction / reads) {
+            if let Some(expect) = seen.get(key) {
+                return Op::Cas {
+                    key,
+                    expect: expect.clone(),
+                    new: self.value(client, seq),
+                };
             }
-        } else {
-            Op::Get { key }
+        }
+        Op::Get { key }
+    }
+}
+
+/// What one client last saw of each key: the value it read, wrote, or set by a compare-and-set that
+/// succeeded. A failed compare teaches nothing (its reply carries no value).
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    by_key: std::collections::HashMap<u64, Bytes>,
+}
+
+impl Seen {
+    pub fn get(&self, key: u64) -> Option<&Bytes> {
+        self.by_key.get(&key)
+    }
+
+    pub fn observe(&mut self, op: &Op, reply: &paxos_variants::Reply) {
+        use paxos_variants::Reply;
+        match (op, reply) {
+            (Op::Put { key, value }, Reply::Written { .. }) => {
+                self.by_key.insert(*key, value.clone());
+            }
+            (Op::Get { key }, Reply::Read { value, .. }) => match value {
+                Some(v) => {
+                    self.by_key.insert(*key, v.clone());
+                }
+                None => {
+                    self.by_key.remove(key);
+                }
+            },
+            (Op::Cas { key, new, .. }, Reply::Cas { ok: true, .. }) => {
+                self.by_key.insert(*key, new.clone());
+            }
+            _ => {}
         }
     }
 }
@@ -75,6 +126,7 @@ mod tests {
             kind: LoadKind::Closed { window: 1 },
             payload_bytes: 64,
             write_fraction,
+            cas_fraction: 0.0,
             keys: 10,
             zipf: 0.0,
         }
@@ -89,7 +141,7 @@ mod tests {
         let mut rng = DetRng::new(9);
         let mut hits = [0u32; 100];
         for seq in 0..100_000 {
-            if let Op::Put { key, .. } = w.next_op(&mut rng, ClientId(0), seq) {
+            if let Op::Put { key, .. } = w.next_op(&mut rng, ClientId(0), seq, &Seen::default()) {
                 hits[key as usize] += 1;
             }
         }
@@ -107,7 +159,7 @@ mod tests {
         let mut rng = DetRng::new(5);
         let mut writes = 0;
         for seq in 0..4000 {
-            match w.next_op(&mut rng, ClientId(3), seq) {
+            match w.next_op(&mut rng, ClientId(3), seq, &Seen::default()) {
                 Op::Put { key, value } => {
                     writes += 1;
                     assert!(key < 10);
@@ -116,15 +168,54 @@ mod tests {
                     assert_eq!(&value[4..12], &seq.to_le_bytes());
                 }
                 Op::Get { key } => assert!(key < 10),
+                Op::Cas { .. } => panic!("no compare-and-set in this mix"),
             }
         }
         assert!((900..1100).contains(&writes), "{writes} writes of 4000");
     }
 
     #[test]
+    fn compare_and_set_expects_what_the_client_saw_and_takes_its_share() {
+        let mut s = spec(0.5);
+        s.cas_fraction = 0.25;
+        let w = Workload::new(s);
+        let mut rng = DetRng::new(8);
+        let mut seen = Seen::default();
+        let (mut cas, mut reads) = (0, 0);
+        for seq in 0..8000 {
+            let op = w.next_op(&mut rng, ClientId(2), seq, &seen);
+            let reply = match &op {
+                Op::Put { .. } => paxos_variants::Reply::Written { version: 1 },
+                Op::Get { key } => {
+                    reads += 1;
+                    paxos_variants::Reply::Read {
+                        version: 1,
+                        value: Some(Bytes::from(vec![*key as u8])),
+                    }
+                }
+                Op::Cas { key, expect, .. } => {
+                    cas += 1;
+                    assert_eq!(Some(expect), seen.get(*key), "expects what it saw");
+                    paxos_variants::Reply::Cas {
+                        ok: true,
+                        version: 2,
+                    }
+                }
+            };
+            seen.observe(&op, &reply);
+        }
+        // A quarter are compares once every key has been seen (10 keys, so almost from the start).
+        assert!((1800..2200).contains(&cas), "{cas} compares of 8000");
+        assert!((1800..2200).contains(&reads), "{reads} reads of 8000");
+    }
+
+    #[test]
     fn all_writes_means_all_writes() {
         let w = Workload::new(spec(1.0));
         let mut rng = DetRng::new(1);
-        assert!((0..100).all(|s| matches!(w.next_op(&mut rng, ClientId(0), s), Op::Put { .. })));
+        assert!((0..100).all(|s| matches!(
+            w.next_op(&mut rng, ClientId(0), s, &Seen::default()),
+            Op::Put { .. }
+        )));
     }
 }

@@ -231,6 +231,16 @@ fn exported_histories_get_the_same_verdicts_from_check_history() {
         assert_eq!(bad_seeds.len(), refuted, "{stdout}\n{verdicts}");
         match mutant {
             None => {
+                // The scenarios' compare-and-set commands were in these histories, both outcomes of them.
+                let all: String = files
+                    .iter()
+                    .map(|f| std::fs::read_to_string(f).unwrap())
+                    .collect();
+                assert!(
+                    all.contains(":ok\t:cas\t["),
+                    "no successful compare-and-set"
+                );
+                assert!(all.contains(":fail\t:cas\t["), "no failed compare-and-set");
                 assert_eq!(refuted, 0);
                 assert_eq!(out.status.code(), Some(0), "{verdicts}");
             }

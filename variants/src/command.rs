@@ -8,8 +8,27 @@ use std::sync::Arc;
 /// An operation on the key-value store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
-    Put { key: u64, value: Bytes },
-    Get { key: u64 },
+    Put {
+        key: u64,
+        value: Bytes,
+    },
+    Get {
+        key: u64,
+    },
+    /// Compare-and-set: if the key holds `expect`, it becomes `new`; otherwise nothing changes.
+    Cas {
+        key: u64,
+        expect: Bytes,
+        new: Bytes,
+    },
+}
+
+impl Op {
+    pub fn key(&self) -> u64 {
+        match self {
+            Op::Put { key, .. } | Op::Get { key } | Op::Cas { key, .. } => *key,
+        }
+    }
 }
 
 /// A client command. `(client, seq)` identifies it, so a command proposed twice is applied once.
@@ -85,6 +104,16 @@ impl Eq for Value {}
 /// checker can tell from any reply where in the log the operation took effect.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
-    Written { version: u64 },
-    Read { version: u64, value: Option<Bytes> },
+    Written {
+        version: u64,
+    },
+    Read {
+        version: u64,
+        value: Option<Bytes>,
+    },
+    /// A compare-and-set: `ok` if it set the value; `version` is the key's version after it.
+    Cas {
+        ok: bool,
+        version: u64,
+    },
 }

@@ -52,6 +52,20 @@ impl KvStore {
                 e.1 = value.clone();
                 Reply::Written { version: e.0 }
             }
+            Op::Cas { key, expect, new } => match self.data.get_mut(key) {
+                Some(e) if e.1 == *expect => {
+                    e.0 += 1;
+                    e.1 = new.clone();
+                    Reply::Cas {
+                        ok: true,
+                        version: e.0,
+                    }
+                }
+                other => Reply::Cas {
+                    ok: false,
+                    version: other.map_or(0, |e| e.0),
+                },
+            },
             Op::Get { key } => match self.data.get(key) {
                 Some((v, val)) => Reply::Read {
                     version: *v,
@@ -107,6 +121,7 @@ fn mix(h: u64, a: u64, b: u64, reply: &Reply) -> u64 {
     let (v, tag) = match reply {
         Reply::Written { version } => (*version, 1),
         Reply::Read { version, .. } => (*version, 2),
+        Reply::Cas { ok, version } => (*version, 3 + u64::from(*ok)),
     };
     let mut x = h ^ 0x9E37_79B9_7F4A_7C15;
     for w in [a, b, v, tag] {
@@ -148,6 +163,66 @@ mod tests {
         assert_eq!(
             kv.apply(&put(2, 0, 0, 7)),
             Outcome::Executed(Reply::Written { version: 2 })
+        );
+    }
+
+    #[test]
+    fn compare_and_set_sets_only_on_a_match_and_runs_once() {
+        let mut kv = KvStore::new();
+        let cas = |seq: u64, expect: u8, new: u8| Command {
+            client: ClientId(3),
+            seq,
+            ack: 0,
+            op: Op::Cas {
+                key: 7,
+                expect: Bytes::from(vec![expect]),
+                new: Bytes::from(vec![new]),
+            },
+        };
+        // An absent key matches nothing.
+        assert_eq!(
+            kv.apply(&cas(0, 0, 9)),
+            Outcome::Executed(Reply::Cas {
+                ok: false,
+                version: 0
+            })
+        );
+        kv.apply(&put(1, 0, 0, 7)); // key 7 = [0], version 1
+        assert_eq!(
+            kv.apply(&cas(1, 5, 9)),
+            Outcome::Executed(Reply::Cas {
+                ok: false,
+                version: 1
+            })
+        );
+        let hit = cas(2, 0, 9);
+        assert_eq!(
+            kv.apply(&hit),
+            Outcome::Executed(Reply::Cas {
+                ok: true,
+                version: 2
+            })
+        );
+        // Retried: the cached reply, not a second compare (which would now fail).
+        assert_eq!(
+            kv.apply(&hit),
+            Outcome::Duplicate(Some(Reply::Cas {
+                ok: true,
+                version: 2
+            }))
+        );
+        let read = Command {
+            client: ClientId(4),
+            seq: 0,
+            ack: 0,
+            op: Op::Get { key: 7 },
+        };
+        assert_eq!(
+            kv.apply(&read),
+            Outcome::Executed(Reply::Read {
+                version: 2,
+                value: Some(Bytes::from(vec![9]))
+            })
         );
     }
 

@@ -169,12 +169,22 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         leader: rng.below(n as u64) as usize,
     };
     let clients = 1 + rng.below(8) as usize;
+    let window = 1 + rng.below(2) as usize;
+    let write_fraction = 0.5 + rng.next_f64() * 0.5;
+    // Compare-and-set in half the scenarios with at most six commands in flight, drawn from a stream of its own
+    // so that every other draw stays as it was. (With compare-and-set the black-box checker needs its general
+    // search, whose cost grows exponentially with the commands in flight; six keep it well inside its budget.)
+    let mut cas_rng = DetRng::derive(seed, 0xCA5);
+    let cas_share = if clients * window <= 6 && cas_rng.chance(0.5) {
+        0.2 + cas_rng.next_f64() * 0.6
+    } else {
+        0.0
+    };
     let load = LoadSpec {
-        kind: LoadKind::Closed {
-            window: 1 + rng.below(2) as usize,
-        },
+        kind: LoadKind::Closed { window },
         payload_bytes: 16,
-        write_fraction: 0.5 + rng.next_f64() * 0.5,
+        write_fraction,
+        cas_fraction: (1.0 - write_fraction) * cas_share,
         keys: 1 + rng.below(8),
         zipf: 0.0,
     };

@@ -17,6 +17,8 @@ fn show(r: &Reply) -> String {
     match r {
         Reply::Written { version } => format!("written v{version}"),
         Reply::Read { version, .. } => format!("read v{version}"),
+        Reply::Cas { ok: true, version } => format!("compare-and-set ok, v{version}"),
+        Reply::Cas { ok: false, version } => format!("compare-and-set failed at v{version}"),
     }
 }
 
@@ -187,7 +189,10 @@ pub fn acknowledged_in_every_state(
             }
             let seq = seq as u64;
             out.commands += 1;
-            if matches!(rec.op, paxos_variants::Op::Put { .. }) {
+            if matches!(
+                (&rec.op, &rec.completed),
+                (paxos_variants::Op::Put { .. }, _) | (_, Some((_, Reply::Cas { ok: true, .. })))
+            ) {
                 out.writes += 1;
             }
             let slot = slot_of.get(&(client, seq)).copied();

@@ -7,7 +7,7 @@ use super::replica_task::sleep_until;
 use super::timers::Timers;
 use crate::check::OpRecord;
 use crate::config::LoadKind;
-use crate::load::Workload;
+use crate::load::{Seen, Workload};
 use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
 use paxos_variants::step::{Outputs, Step};
@@ -61,6 +61,8 @@ struct State<V: Variant> {
     workload: Workload,
     rng: DetRng,
     records: Vec<OpRecord>,
+    /// What this client last saw of each key, for its compare-and-set commands.
+    seen: Seen,
     outstanding: usize,
     schedule: Schedule,
 }
@@ -68,7 +70,9 @@ struct State<V: Variant> {
 impl<V: Variant> State<V> {
     fn issue(&mut self, now_ns: u64, intended_ns: u64) {
         let seq = self.records.len() as u64;
-        let op = self.workload.next_op(&mut self.rng, self.id, seq);
+        let op = self
+            .workload
+            .next_op(&mut self.rng, self.id, seq, &self.seen);
         self.records.push(OpRecord {
             op: op.clone(),
             invoked_ns: intended_ns,
@@ -92,6 +96,7 @@ impl<V: Variant> State<V> {
         let step = Step::of_client(&self.proto, &mut self.out);
         let mut sink = ClientIo {
             records: &mut self.records,
+            seen: &mut self.seen,
             timers: &mut self.timers,
             sender: &mut self.sender,
             links: &mut self.links,
@@ -117,6 +122,7 @@ impl<V: Variant> State<V> {
 /// Where a client's outputs go: its history records and metrics, the network, its timers.
 struct ClientIo<'a, T> {
     records: &'a mut Vec<OpRecord>,
+    seen: &'a mut Seen,
     timers: &'a mut Timers<T>,
     sender: &'a mut WanSender,
     links: &'a mut LinkFinder,
@@ -144,6 +150,7 @@ impl<M: paxos_variants::Message, T> Outputs<M, T, ()> for ClientIo<'_, T> {
             return;
         };
         if rec.completed.is_none() {
+            self.seen.observe(&rec.op, &reply);
             rec.completed = Some((self.now_ns, reply));
             let learned = rec.learned.map(|(t, _)| t);
             self.sender
@@ -178,6 +185,7 @@ impl<V: Variant> ClientTask<V> {
             workload: self.workload,
             rng: self.rng,
             records: Vec::new(),
+            seen: Seen::default(),
             outstanding: 0,
             schedule: sched,
         };

@@ -186,6 +186,9 @@ pub struct LoadFile {
     pub payload_bytes: usize,
     #[serde(default = "default_write_fraction")]
     pub write_fraction: f64,
+    /// Share of compare-and-set commands (the rest after writes and these are reads).
+    #[serde(default)]
+    pub cas_fraction: f64,
     #[serde(default = "default_keys")]
     pub keys: u64,
     /// Zipf exponent of key popularity; 0 is uniform, 0.99 is the usual "skewed" setting.
@@ -425,6 +428,8 @@ pub struct LoadSpec {
     pub kind: LoadKind,
     pub payload_bytes: usize,
     pub write_fraction: f64,
+    /// Share of compare-and-set commands; `write_fraction + cas_fraction <= 1`, the rest are reads.
+    pub cas_fraction: f64,
     pub keys: u64,
     /// Zipf exponent of key popularity (0: uniform).
     pub zipf: f64,
@@ -943,6 +948,21 @@ impl Validator<'_> {
                 format!("must be in [0, 1], got {}", l.write_fraction),
             ));
         }
+        if !(0.0..=1.0).contains(&l.cas_fraction) {
+            return Err(self.err(
+                "load.cas_fraction",
+                format!("must be in [0, 1], got {}", l.cas_fraction),
+            ));
+        }
+        if l.write_fraction + l.cas_fraction > 1.0 + 1e-9 {
+            return Err(self.err(
+                "load.cas_fraction",
+                format!(
+                    "write_fraction + cas_fraction must be at most 1 (the rest are reads), got {} + {}",
+                    l.write_fraction, l.cas_fraction
+                ),
+            ));
+        }
         if l.keys == 0 {
             return Err(self.err("load.keys", "must be at least 1"));
         }
@@ -963,6 +983,7 @@ impl Validator<'_> {
                 kind,
                 payload_bytes: l.payload_bytes,
                 write_fraction: l.write_fraction,
+                cas_fraction: l.cas_fraction,
                 keys: l.keys,
                 zipf: l.zipf,
             },

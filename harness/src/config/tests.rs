@@ -122,6 +122,16 @@ fn bad_numbers_are_refused() {
             "local_ms = 0.1\nloss = 1.5",
             "network.loss",
         ),
+        (
+            "clients = [1, 4]",
+            "clients = [1, 4]\ncas_fraction = -0.1",
+            "load.cas_fraction",
+        ),
+        (
+            "clients = [1, 4]",
+            "clients = [1, 4]\nwrite_fraction = 0.8\ncas_fraction = 0.3",
+            "load.cas_fraction",
+        ),
     ] {
         let e = err(&GOOD.replace(from, to));
         assert!(e.contains(&format!("`{key}`")), "{to}: {e}");

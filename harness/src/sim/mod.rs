@@ -21,7 +21,7 @@ pub use faults::{Partitions, SimFault};
 
 use crate::check::{History, Violation};
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
-use crate::load::Workload;
+use crate::load::{Seen, Workload};
 use crate::metrics::Metrics;
 use crate::wan::LinkModel;
 use paxos_variants::step::{Outputs, Step};
@@ -135,6 +135,8 @@ struct ClientSlot<C> {
     region: usize,
     next_seq: u64,
     outstanding: usize,
+    /// What this client last saw of each key, for its compare-and-set commands.
+    seen: Seen,
 }
 
 type RTimer<V> = <<V as Variant>::Replica as Replica>::Timer;
@@ -198,6 +200,7 @@ impl<V: Variant> Sim<V> {
                     region,
                     next_seq: 0,
                     outstanding: 0,
+                    seen: Seen::default(),
                 }
             })
             .collect();
@@ -375,7 +378,9 @@ impl<V: Variant> Sim<V> {
         slot.next_seq += 1;
         slot.outstanding += 1;
         let client = ClientId(c as u32);
-        let op = self.workload.next_op(&mut slot.rng, client, seq);
+        let op = self
+            .workload
+            .next_op(&mut slot.rng, client, seq, &slot.seen);
         self.history.invoke(client, seq, op.clone(), intended);
         let cmd = Command {
             client,
@@ -672,6 +677,11 @@ impl<V: Variant> Outputs<V::Msg, CTimer<V>, ()> for ClientOut<'_, V> {
     }
     fn completed(&mut self, seq: u64, reply: Reply) {
         let (id, now) = (ClientId(self.c as u32), self.sim.now);
+        if let Some(op) = self.sim.history.op(id, seq).map(|r| r.op.clone()) {
+            if let Some(slot) = self.sim.clients.get_mut(self.c) {
+                slot.seen.observe(&op, &reply);
+            }
+        }
         if let Some(invoked) = self.sim.history.complete(id, seq, reply, now) {
             let learned = self.sim.history.op(id, seq).and_then(|r| r.learned);
             self.sim

@@ -30,10 +30,17 @@ pub fn registers(h: &History) -> BTreeMap<u64, Vec<Operation>> {
         numbers.insert((key, v.clone()), *n);
         *n
     };
-    // Writes get their numbers first, in invocation order; a read of bytes nobody wrote gets a fresh one.
+    // Writes (and compare-and-set's new values) get their numbers first, in invocation order; a read of
+    // bytes nobody wrote gets a fresh one.
     for &(_, c, s) in &all {
-        if let Op::Put { key, value } = &h.ops[c as usize][s as usize].op {
-            number(*key, value);
+        match &h.ops[c as usize][s as usize].op {
+            Op::Put { key, value }
+            | Op::Cas {
+                key, new: value, ..
+            } => {
+                number(*key, value);
+            }
+            Op::Get { .. } => {}
         }
     }
 
@@ -63,6 +70,13 @@ pub fn registers(h: &History) -> BTreeMap<u64, Vec<Operation>> {
         let (key, op) = match &r.op {
             Op::Put { key, value } => (*key, RegOp::Write(number(*key, value))),
             Op::Get { key } => (*key, RegOp::Read),
+            Op::Cas { key, expect, new } => (
+                *key,
+                RegOp::Cas {
+                    from: number(*key, expect),
+                    to: number(*key, new),
+                },
+            ),
         };
         let outcome = match (&r.completed, op) {
             (None, _) => Outcome::Unknown,
@@ -70,6 +84,8 @@ pub fn registers(h: &History) -> BTreeMap<u64, Vec<Operation>> {
                 Outcome::Read(value.as_ref().map(|v| number(key, v)))
             }
             (Some((_, Reply::Written { .. })), RegOp::Write(_)) => Outcome::Written,
+            (Some((_, Reply::Cas { ok: true, .. })), RegOp::Cas { .. }) => Outcome::CasOk,
+            (Some((_, Reply::Cas { ok: false, .. })), RegOp::Cas { .. }) => Outcome::CasFailed,
             // A reply of the wrong kind: no register outcome explains it.
             (Some(_), _) => Outcome::Read(Some(u64::MAX)),
         };

@@ -115,9 +115,46 @@ fn build(ops: &[Operation]) -> List {
     list
 }
 
+/// The same history with every value that no operation observes (no read returned it, no compare-and-set
+/// compared against it) replaced by one value that nothing observes either. Which unobserved value the
+/// register holds cannot change any outcome, so the verdict is the same, and configurations that differ only
+/// in it become one: the memo then merges the many orders of concurrent writes that nobody read.
+fn collapse_unobserved(ops: &[Operation]) -> Vec<Operation> {
+    use super::{Outcome, RegOp};
+    let mut observed = std::collections::HashSet::new();
+    for o in ops {
+        match (o.op, o.outcome) {
+            (RegOp::Read, Outcome::Read(Some(v))) => {
+                observed.insert(v);
+            }
+            (RegOp::Cas { from, .. }, _) => {
+                observed.insert(from);
+            }
+            _ => {}
+        }
+    }
+    // Distinct from every value in the history.
+    let unobserved = (0..=u64::MAX)
+        .rev()
+        .find(|x| !observed.contains(x) && ops.iter().all(|o| o.written() != Some(*x)))
+        .unwrap_or(u64::MAX);
+    let hide = |v: u64| if observed.contains(&v) { v } else { unobserved };
+    ops.iter()
+        .map(|o| {
+            let op = match o.op {
+                RegOp::Write(x) => RegOp::Write(hide(x)),
+                RegOp::Cas { from, to } => RegOp::Cas { from, to: hide(to) },
+                RegOp::Read => RegOp::Read,
+            };
+            Operation { op, ..o.clone() }
+        })
+        .collect()
+}
+
 /// Whether `ops` (one register, initially empty) has a linearization, within `budget`.
 pub fn linearizable(ops: &[Operation], budget: Budget) -> Found {
     let started = Instant::now();
+    let ops = &collapse_unobserved(ops);
     let mut list = build(ops);
     let head = list.head();
     // Operations that never returned need not be placed: leaving them last is "never took effect".
