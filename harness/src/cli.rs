@@ -41,6 +41,10 @@ enum Cmd {
         /// (scripts/netns-cluster.sh).
         #[arg(long, requires = "cluster")]
         kernel_path: bool,
+        /// Write each run's client history in Jepsen's register format: FILE itself for a run of one key,
+        /// otherwise FILE's stem followed by -LABEL-MODE-cCLIENTS-sSEED[-jJITTER_US][-wal]-key-KEY.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
     },
     /// Show each replica process's status: alive, leader, slots applied.
     Status {
@@ -246,14 +250,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             mode: _,
             cluster: Some(cluster),
             kernel_path,
-        }) => cluster_ops::run_config_on_cluster(&config, &cluster, out, kernel_path),
+            history,
+        }) => cluster_ops::run_config_on_cluster(&config, &cluster, out, kernel_path, history),
         Some(Cmd::Run {
             config,
             out,
             mode,
             cluster: None,
             kernel_path: _,
-        }) => jobs::run_config(&config, mode, out),
+            history,
+        }) => jobs::run_config(&config, mode, out, history),
         Some(Cmd::Status { cluster, client }) => cluster_ops::status(&cluster, client),
         Some(Cmd::Partition {
             cluster,

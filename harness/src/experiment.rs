@@ -18,6 +18,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum RunError {
+    #[error("cannot write the client history {path}: {error}")]
+    History { path: String, error: String },
     #[error("variant `{variant}`, {clients} clients, seed {seed}: the safety checker found {count} violation(s), first: {first}; no figures are reported for this run")]
     Unsafe {
         variant: String,
@@ -157,9 +159,10 @@ fn run_sim<V: Variant>(
         });
     }
     let mut history = std::mem::take(&mut sim.history);
-    checked(v, plan, &mut history, &statuses)?;
+    let note = checked(exp, v, plan, &mut history, &statuses)?;
     let cpu_ms = sim.busy_ns().iter().map(|&b| b as f64 / 1e6).collect();
     let mut r = figures(exp, v, plan, &sim.metrics, cpu_ms, &statuses);
+    r.notes.extend(note);
     r.notes.extend(membership_note(&history));
     Ok(r)
 }
@@ -209,10 +212,11 @@ fn run_quic<V: Variant>(
         }
     }
     let mut out = out.map_err(|e| cluster_err(e.to_string()))?;
-    checked(v, plan, &mut out.history, &out.statuses)?;
+    let note = checked(exp, v, plan, &mut out.history, &out.statuses)?;
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.notes = out.notes;
+    r.notes.extend(note);
     r.notes.extend(membership_note(&out.history));
     if let Some(w) = out.wal {
         r.wal_syncs = Some(w.syncs);
@@ -245,7 +249,8 @@ pub fn run_external(
         .cloned()
         .collect();
     let ack = acknowledged_in_every_state(&mut out.history, &holders);
-    checked(v, plan, &mut out.history, &out.statuses)?;
+    let note = checked(exp, v, plan, &mut out.history, &out.statuses)?;
+    out.notes.extend(note);
     out.notes.push(format!(
         "acknowledged {} commands ({} writes), lost {}: each is in the final state of all {} live replicas \
          that run the state machine",
@@ -298,14 +303,22 @@ fn membership_note(history: &crate::check::History) -> Option<String> {
     ))
 }
 
-/// Runs the checker over a finished run's history; a violation means no figures.
+/// Runs the checkers over a finished run's history (the log checks, then the black-box checker on the client
+/// history alone); a violation means no figures. Writes the client history when `run --history` asked for it.
+/// Returns a note when the black-box checker could not decide a key within its budget.
 fn checked(
+    exp: &Experiment,
     v: &VariantSpec,
     plan: &RunPlan,
     history: &mut crate::check::History,
     statuses: &[(paxos_variants::NodeId, paxos_variants::ReplicaStatus)],
-) -> Result<(), RunError> {
+) -> Result<Option<String>, RunError> {
     verify(history, statuses);
+    let undecided =
+        crate::check::runner::black_box(history, crate::check::linear::Budget::default());
+    if let Some(path) = &exp.history {
+        write_history(exp, v, plan, history, path)?;
+    }
     match history.violations.first() {
         Some(first) => Err(RunError::Unsafe {
             variant: v.label.clone(),
@@ -314,8 +327,65 @@ fn checked(
             count: history.violations.len(),
             first: first.to_string(),
         }),
-        None => Ok(()),
+        None => Ok((undecided > 0).then(|| {
+            format!(
+                "{} clients={} seed={}: the black-box checker ran out of its budget on {undecided} key(s): \
+                 neither shown linearizable nor refuted",
+                v.label, plan.clients, plan.seed
+            )
+        })),
     }
+}
+
+/// `run --history FILE`: a run with one key writes FILE; otherwise each run and key gets
+/// `STEM-LABEL-MODE-cCLIENTS-sSEED[-jJITTER][-wal]-key-KEY.EXT` beside it.
+fn write_history(
+    exp: &Experiment,
+    v: &VariantSpec,
+    plan: &RunPlan,
+    history: &crate::check::History,
+    path: &std::path::Path,
+) -> Result<(), RunError> {
+    let registers = crate::check::linear::from_run::registers(history);
+    let single = plan_count(exp) == 1 && registers.len() <= 1;
+    for (key, ops) in &registers {
+        let file = if single {
+            path.to_path_buf()
+        } else {
+            let stem = path
+                .file_stem()
+                .map_or_else(|| "history".into(), |s| s.to_string_lossy().to_string());
+            let ext = path
+                .extension()
+                .map_or_else(|| "log".into(), |e| e.to_string_lossy().to_string());
+            let jitter = plan
+                .jitter
+                .map(|j| format!("-j{}", j.as_micros()))
+                .unwrap_or_default();
+            let wal = if plan.storage == Storage::Wal {
+                "-wal"
+            } else {
+                ""
+            };
+            path.with_file_name(format!(
+                "{stem}-{}-{}-c{}-s{}{jitter}{wal}-key-{key}.{ext}",
+                crate::config::file_safe(&v.label),
+                format!("{:?}", exp.mode).to_lowercase(),
+                plan.clients,
+                plan.seed
+            ))
+        };
+        crate::results::write_atomic(&file, crate::check::linear::jepsen::write(ops).as_bytes())
+            .map_err(|e| RunError::History {
+                path: file.display().to_string(),
+                error: e.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+fn plan_count(exp: &Experiment) -> usize {
+    plan(exp).len()
 }
 
 /// The longest stretch without a single completion inside the measurement window, in milliseconds (at the

@@ -102,3 +102,75 @@ fn broken_and_missing_files_are_named_and_nothing_is_judged() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `run --history FILE` writes the client history of a run (simulated and over QUIC) in Jepsen's format, and
+/// `check-history` finds it linearizable; with several keys each gets a file of its own.
+#[test]
+fn run_writes_histories_that_check_history_accepts() {
+    let dir = std::env::temp_dir().join(format!("paxos-bench-runhist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = |keys: u64| {
+        format!(
+            "name = \"hist\"\nmode = \"sim\"\nduration_s = 2\nwarmup_s = 0.5\nseeds = [3]\n\
+             [cluster]\nreplicas = [\"a\", \"a\", \"b\"]\nclients = [\"a\", \"b\"]\n\
+             [network]\nlocal_ms = 0.2\n[[network.link]]\nbetween = [\"a\", \"b\"]\nms = 1.0\n\
+             [load]\nmode = \"closed\"\nclients = [4]\nwrite_fraction = 0.5\ncas_fraction = 0.3\nkeys = {keys}\n\
+             [[variant]]\nname = \"multi\"\n"
+        )
+    };
+    for mode in ["sim", "quic"] {
+        let cfg = dir.join(format!("one-{mode}.toml"));
+        std::fs::write(&cfg, config(1)).expect("config");
+        let file = dir.join(format!("one-{mode}.log"));
+        let out = bin()
+            .arg("run")
+            .arg(&cfg)
+            .args(["--mode", mode, "--out"])
+            .arg(dir.join(format!("out-{mode}")))
+            .arg("--history")
+            .arg(&file)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&file).expect("the history file");
+        assert!(
+            text.contains(":invoke\t:cas\t["),
+            "{mode}: no compare-and-set"
+        );
+        let out = bin()
+            .arg("check-history")
+            .arg(&file)
+            .output()
+            .expect("runs");
+        let verdict = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{mode}: {verdict}");
+        assert!(verdict.contains(": linearizable ("), "{verdict}");
+    }
+    // Three keys: one file per key, named after the run.
+    let cfg = dir.join("three.toml");
+    std::fs::write(&cfg, config(3)).expect("config");
+    let out = bin()
+        .arg("run")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("out-three"))
+        .arg("--history")
+        .arg(dir.join("three.log"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for key in 0..3 {
+        let f = dir.join(format!("three-multi-sim-c4-s3-key-{key}.log"));
+        assert!(f.exists(), "{} missing", f.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -300,6 +300,8 @@ pub struct Experiment {
     pub storage: Vec<Storage>,
     /// Where the write-ahead logs go; `None`: the runner picks `wal/` in the output directory.
     pub wal_dir: Option<PathBuf>,
+    /// `run --history FILE` (not a key of the file): write each run's client history in Jepsen's format.
+    pub history: Option<PathBuf>,
 }
 
 /// A label as it appears in file names: characters other than A-Z, a-z, 0-9, `-` and `_` become `_`.
@@ -750,6 +752,7 @@ impl Validator<'_> {
             jitter_sweep,
             storage,
             wal_dir,
+            history: None,
         })
     }
 

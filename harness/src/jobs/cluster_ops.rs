@@ -158,9 +158,11 @@ pub fn run_config_on_cluster(
     cluster: &Path,
     out: Option<PathBuf>,
     kernel_path: bool,
+    history: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let spec = load_cluster(cluster)?;
-    let exp = config::load_as(config, Some(config::Mode::Quic))?;
+    let mut exp = config::load_as(config, Some(config::Mode::Quic))?;
+    exp.history = history;
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let theirs = &spec.experiment;

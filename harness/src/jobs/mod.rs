@@ -44,8 +44,10 @@ pub fn run_config(
     config: &Path,
     mode: Option<config::Mode>,
     out: Option<PathBuf>,
+    history: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let exp = config::load_as(config, mode)?;
+    let mut exp = config::load_as(config, mode)?;
+    exp.history = history;
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
