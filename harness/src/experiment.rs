@@ -314,10 +314,14 @@ fn checked(
     statuses: &[(paxos_variants::NodeId, paxos_variants::ReplicaStatus)],
 ) -> Result<Option<String>, RunError> {
     verify(history, statuses);
-    let undecided =
-        crate::check::runner::black_box(history, crate::check::linear::Budget::default());
+    let registers = crate::check::linear::from_run::registers(history);
+    let undecided = crate::check::runner::black_box(
+        history,
+        &registers,
+        crate::check::linear::Budget::default(),
+    );
     if let Some(path) = &exp.history {
-        write_history(exp, v, plan, history, path)?;
+        write_history(exp, v, plan, &registers, path)?;
     }
     match history.violations.first() {
         Some(first) => Err(RunError::Unsafe {
@@ -343,12 +347,11 @@ fn write_history(
     exp: &Experiment,
     v: &VariantSpec,
     plan: &RunPlan,
-    history: &crate::check::History,
+    registers: &std::collections::BTreeMap<u64, Vec<crate::check::linear::Operation>>,
     path: &std::path::Path,
 ) -> Result<(), RunError> {
-    let registers = crate::check::linear::from_run::registers(history);
-    let single = plan_count(exp) == 1 && registers.len() <= 1;
-    for (key, ops) in &registers {
+    let single = registers.len() <= 1 && self::plan(exp).len() == 1;
+    for (key, ops) in registers {
         let file = if single {
             path.to_path_buf()
         } else {
@@ -382,10 +385,6 @@ fn write_history(
             })?;
     }
     Ok(())
-}
-
-fn plan_count(exp: &Experiment) -> usize {
-    plan(exp).len()
 }
 
 /// The longest stretch without a single completion inside the measurement window, in milliseconds (at the

@@ -2,11 +2,12 @@
 //! is the same however the seeds were spread over threads.
 
 use super::history::{History, Violation};
-use super::linear::{self, Budget, Verdict};
+use super::linear::{self, Budget, Operation, Verdict};
 use super::scenario::{scenario, FaultKinds, LIVENESS_DEADLINE};
 use super::verify::verify;
 use crate::sim::{Sim, SimStats};
 use paxos_variants::{Mutation, Variant};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -43,12 +44,13 @@ pub fn check_seed_in<V: Variant>(
     let statuses = sim.run();
     let mut history = std::mem::take(&mut sim.history);
     verify(&mut history, &statuses);
-    let undecided_keys = black_box(&mut history, Budget::default());
+    let registers = linear::from_run::registers(&history);
+    let undecided_keys = black_box(&mut history, &registers, Budget::default());
     if let Some(dir) = history_dir {
-        for (key, ops) in linear::from_run::registers(&history) {
+        for (key, ops) in &registers {
             let path = dir.join(format!("{}-seed-{seed}-key-{key}.log", V::NAME));
             if let Err(e) =
-                crate::results::write_atomic(&path, linear::jepsen::write(&ops).as_bytes())
+                crate::results::write_atomic(&path, linear::jepsen::write(ops).as_bytes())
             {
                 history.violations.push(Violation::HistoryNotWritten {
                     path: path.display().to_string(),
@@ -80,12 +82,17 @@ pub fn check_seed_in<V: Variant>(
     }
 }
 
-/// Checks the client history alone, key by key, and adds a violation for every key that is not linearizable;
-/// returns how many keys ran out of budget (neither proved nor refuted).
-pub fn black_box(history: &mut History, budget: Budget) -> usize {
+/// Checks the client history alone (`registers`, as [`linear::from_run::registers`] splits `history`), key by
+/// key, and adds a violation to `history` for every key that is not linearizable; returns how many keys ran
+/// out of budget (neither proved nor refuted).
+pub fn black_box(
+    history: &mut History,
+    registers: &BTreeMap<u64, Vec<Operation>>,
+    budget: Budget,
+) -> usize {
     let mut undecided = 0;
-    for (key, ops) in linear::from_run::registers(history) {
-        match linear::check(&ops, budget) {
+    for (&key, ops) in registers {
+        match linear::check(ops, budget) {
             Verdict::Linearizable => {}
             Verdict::Unknown { .. } => undecided += 1,
             Verdict::NotLinearizable { witness } => {

@@ -677,10 +677,11 @@ impl<V: Variant> Outputs<V::Msg, CTimer<V>, ()> for ClientOut<'_, V> {
     }
     fn completed(&mut self, seq: u64, reply: Reply) {
         let (id, now) = (ClientId(self.c as u32), self.sim.now);
-        if let Some(op) = self.sim.history.op(id, seq).map(|r| r.op.clone()) {
-            if let Some(slot) = self.sim.clients.get_mut(self.c) {
-                slot.seen.observe(&op, &reply);
-            }
+        if let (Some(r), Some(slot)) = (
+            self.sim.history.op(id, seq),
+            self.sim.clients.get_mut(self.c),
+        ) {
+            slot.seen.observe(&r.op, &reply);
         }
         if let Some(invoked) = self.sim.history.complete(id, seq, reply, now) {
             let learned = self.sim.history.op(id, seq).and_then(|r| r.learned);
