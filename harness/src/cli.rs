@@ -140,6 +140,9 @@ enum Cmd {
         /// Run a deliberately broken variant, to see the checker catch it.
         #[arg(long, hide = true, value_parser = parse_mutant)]
         mutant: Option<Mutation>,
+        /// Read paths to check: log, lease, quorum, or all (each variant with every path it offers).
+        #[arg(long, default_value = "all")]
+        reads: String,
         /// Also write every seed's client history here, one Jepsen register file per key
         /// (VARIANT-seed-SEED-key-KEY.log), for `check-history` or another checker.
         #[arg(long)]
@@ -294,6 +297,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             faults,
             threads,
             mutant,
+            reads,
             history_dir,
         }) => {
             let seeds: Vec<u64> = match seed {
@@ -307,6 +311,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 &seeds,
                 faults,
                 mutant.unwrap_or_default(),
+                &reads,
                 threads,
                 history_dir.as_deref(),
             )

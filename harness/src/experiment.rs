@@ -4,10 +4,10 @@
 
 use crate::check::verify::{acknowledged_in_every_state, verify};
 use crate::config::{Experiment, FaultAction, Mode, Storage, VariantSpec};
-use crate::metrics::Metrics;
 use crate::metrics::MsgCount;
+use crate::metrics::{Metrics, OpKind};
 use crate::model::ModelInput;
-use crate::registry::{expected_commit_p50_us, expected_p50_us};
+use crate::registry::{expected_commit_p50_us, expected_p50_us, expected_read_p50_us};
 use crate::results::{ResultRow, RunResult};
 use crate::sim::{Sim, SimFault, SimSpec};
 use crate::wan::LinkModel;
@@ -112,6 +112,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
         quorums: v.quorums.clone(),
         tuning: v.tuning.clone(),
         client_retry: v.client_retry,
+        client_retry_spread: Duration::ZERO,
         cpu_per_msg: exp.cpu_per_msg,
         cpu_by_kind: crate::config::costs_for(&exp.cpu_profile, &v.name),
         mutation: Mutation::None,
@@ -123,6 +124,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
         end: exp.duration,
         end_when_drained: false,
         faults,
+        reads: v.reads,
     }
 }
 
@@ -487,6 +489,22 @@ fn figures(
             // Derived when the row is written (RunResult::csv_row).
             syncs_per_op: None,
             histogram: String::new(),
+            reads: v.reads.path.name().to_string(),
+            read_ops: m.op(OpKind::Read).ops,
+            read_ops_s: m.op(OpKind::Read).ops as f64 / m.window_s(),
+            read_p50_us: m.op(OpKind::Read).quantile_us(0.5),
+            read_p99_us: m.op(OpKind::Read).quantile_us(0.99),
+            expected_read_p50_us: expected_read_p50_us(&v.name, v.reads.path, &model),
+            write_ops: m.op(OpKind::Write).ops,
+            write_p50_us: m.op(OpKind::Write).quantile_us(0.5),
+            write_p99_us: m.op(OpKind::Write).quantile_us(0.99),
+            cas_ops: m.op(OpKind::Cas).ops,
+            cas_p50_us: m.op(OpKind::Cas).quantile_us(0.5),
+            cas_p99_us: m.op(OpKind::Cas).quantile_us(0.99),
+            lease_reads: counters.lease_reads,
+            lease_misses: counters.lease_misses,
+            lease_waits: counters.lease_waits,
+            lease_wait_ms: counters.lease_wait_ns as f64 / 1e6,
         },
         by_kind: m
             .by_kind

@@ -17,6 +17,52 @@ pub struct MsgCount {
     pub bytes: u64,
 }
 
+/// The three kinds of operation a result reports apart: their latencies differ by design (a lease or quorum
+/// read skips the log; a write never does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Read,
+    Write,
+    Cas,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 3] = [OpKind::Read, OpKind::Write, OpKind::Cas];
+
+    pub fn of(op: &paxos_variants::Op) -> OpKind {
+        match op {
+            paxos_variants::Op::Get { .. } => OpKind::Read,
+            paxos_variants::Op::Put { .. } => OpKind::Write,
+            paxos_variants::Op::Cas { .. } => OpKind::Cas,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The latencies of one kind of operation, inside the window.
+#[derive(Debug, Clone)]
+pub struct OpLatency {
+    pub ops: u64,
+    pub latency_ns: Histogram<u64>,
+}
+
+impl OpLatency {
+    fn new() -> OpLatency {
+        OpLatency {
+            ops: 0,
+            latency_ns: new_histogram(),
+        }
+    }
+
+    /// The `q` quantile in microseconds, if any operation of this kind completed.
+    pub fn quantile_us(&self, q: f64) -> Option<f64> {
+        (self.ops > 0).then(|| self.latency_ns.value_at_quantile(q) as f64 / 1000.0)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Metrics {
     /// Latencies of operations invoked and completed inside the window, in nanoseconds.
@@ -30,6 +76,8 @@ pub struct Metrics {
     pub window_end_ns: u64,
     /// Completions per [`TIMELINE_BUCKET_NS`] over the whole run (warm-up and drain included), by completion time.
     pub timeline: Vec<u64>,
+    /// The same operations as `latency_ns`, by kind (read, write, compare-and-set).
+    by_op: [OpLatency; 3],
 }
 
 impl Metrics {
@@ -42,7 +90,13 @@ impl Metrics {
             window_start_ns,
             window_end_ns,
             timeline: Vec::new(),
+            by_op: [OpLatency::new(), OpLatency::new(), OpLatency::new()],
         }
+    }
+
+    /// The latencies of one kind of operation.
+    pub fn op(&self, kind: OpKind) -> &OpLatency {
+        &self.by_op[kind.index()]
     }
 
     /// Adds another part of the same run (another client's or replica's counters).
@@ -51,6 +105,10 @@ impl Metrics {
         let _ = self.latency_ns.add(&other.latency_ns);
         let _ = self.commit_ns.add(&other.commit_ns);
         self.ops += other.ops;
+        for (a, b) in self.by_op.iter_mut().zip(&other.by_op) {
+            let _ = a.latency_ns.add(&b.latency_ns);
+            a.ops += b.ops;
+        }
         for (k, c) in &other.by_kind {
             let e = self.by_kind.entry(k).or_default();
             e.count += c.count;
@@ -76,9 +134,9 @@ impl Metrics {
         }
     }
 
-    /// An operation intended at `start_ns` completed at `end_ns`; its client learned it chosen at `learned_ns`
-    /// if that was before the reply.
-    pub fn record_op(&mut self, start_ns: u64, end_ns: u64, learned_ns: Option<u64>) {
+    /// An operation of `kind` intended at `start_ns` completed at `end_ns`; its client learned it chosen at
+    /// `learned_ns` if that was before the reply.
+    pub fn record_op(&mut self, kind: OpKind, start_ns: u64, end_ns: u64, learned_ns: Option<u64>) {
         let bucket = end_ns / TIMELINE_BUCKET_NS;
         if bucket < TIMELINE_MAX_BUCKETS {
             let b = bucket as usize;
@@ -91,6 +149,9 @@ impl Metrics {
             self.ops += 1;
             let since_start = |t: u64| t.saturating_sub(start_ns).clamp(1, MAX_LATENCY_NS);
             let _ = self.latency_ns.record(since_start(end_ns));
+            let by_op = &mut self.by_op[kind.index()];
+            by_op.ops += 1;
+            let _ = by_op.latency_ns.record(since_start(end_ns));
             let commit = learned_ns.map_or(end_ns, |l| l.min(end_ns));
             let _ = self.commit_ns.record(since_start(commit));
         }

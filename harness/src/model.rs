@@ -101,6 +101,35 @@ impl ModelInput<'_> {
         decided + self.d_rc(l)
     }
 
+    /// A lease read: the client's request to the leader, handled there, and the answer back; no other replica
+    /// takes part while the lease holds. This one round trip is often shorter than a few jitters (a client
+    /// beside its leader), where the truncation of jitter at zero makes the median round trip longer than the
+    /// sum of the delays, so its median is computed with the jitter (see [`round_trip_p50_ns`]).
+    pub fn lease_read_ns(&self) -> u64 {
+        let l = self.topology.leader;
+        round_trip_p50_ns(self.d_cr(l), self.d_rc(l), self.links.jitter_ns()) + self.cpu_ns
+    }
+
+    /// A quorum read: the client probes every replica; each answers once it has handled the probe, and the
+    /// read is done when the answers it has form a read quorum (one that meets every phase-2 quorum). With
+    /// one command at a time no write of the key is in flight, so nothing is left to wait for; under load a
+    /// read that finds one waits until that slot is applied, which this model leaves out.
+    pub fn quorum_read_ns(&self) -> u64 {
+        let n = self.topology.n();
+        let mut answers: Vec<(u64, usize)> = (0..n)
+            .map(|r| (self.d_cr(r) + self.cpu_ns + self.d_rc(r), r))
+            .collect();
+        answers.sort();
+        let mut set = NodeSet::EMPTY;
+        for (t, r) in answers {
+            set.insert(NodeId(r as u32));
+            if self.quorums.is_read_quorum(set) {
+                return t;
+            }
+        }
+        u64::MAX / 4
+    }
+
     /// What reaches the Fast Paxos coordinator for one command, in arrival order: (time, is it the client's
     /// request itself) — the request, and every other acceptor's vote.
     fn fast_arrivals(&self) -> Vec<(u64, bool)> {
@@ -205,8 +234,87 @@ impl ModelInput<'_> {
     }
 }
 
+/// The median of `max(0, a + J1) + max(0, b + J2)` with `J1`, `J2` independent `N(0, sigma)`: a round trip
+/// over two links whose jitter the network truncates at zero (`wan.rs`). When both delays are over five jitters
+/// the truncation does not matter and the median is `a + b`; otherwise both delays are discretised at
+/// `sigma / 100` and convolved.
+pub fn round_trip_p50_ns(a: u64, b: u64, sigma: f64) -> u64 {
+    let (af, bf) = (a as f64, b as f64);
+    if sigma <= 0.0 || (af >= 5.0 * sigma && bf >= 5.0 * sigma) {
+        return a + b;
+    }
+    let h = sigma / 100.0;
+    let pmf = |mean: f64| -> Vec<f64> {
+        let k_max = ((mean + 8.0 * sigma) / h).ceil() as usize;
+        let cdf = |x: f64| {
+            if x < 0.0 {
+                0.0
+            } else {
+                normal_cdf((x - mean) / sigma)
+            }
+        };
+        (0..=k_max)
+            .map(|k| cdf((k as f64 + 0.5) * h) - cdf((k as f64 - 0.5) * h))
+            .collect()
+    };
+    let (pa, pb) = (pmf(af), pmf(bf));
+    let mut sum = vec![0.0; pa.len() + pb.len()];
+    for (i, x) in pa.iter().enumerate() {
+        for (j, y) in pb.iter().enumerate() {
+            sum[i + j] += x * y;
+        }
+    }
+    let mut acc = 0.0;
+    for (k, p) in sum.iter().enumerate() {
+        acc += p;
+        if acc >= 0.5 {
+            return (k as f64 * h).round() as u64;
+        }
+    }
+    a + b
+}
+
+/// The standard normal CDF, by the Abramowitz and Stegun approximation 7.1.26 of erf (error below 1.5e-7).
+fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_jittered_round_trip_has_the_median_its_samples_have() {
+        assert_eq!(super::round_trip_p50_ns(250_000, 250_000, 0.0), 500_000);
+        assert_eq!(
+            super::round_trip_p50_ns(31_000_000, 31_000_000, 500_000.0),
+            62_000_000
+        );
+        // Short links beside a large jitter: truncation at zero pushes the median up. Compare with samples.
+        let mut rng = paxos_variants::DetRng::derive(7, 7);
+        let (a, b, s) = (250_000.0, 250_000.0, 500_000.0);
+        let mut v: Vec<f64> = (0..200_000)
+            .map(|_| (a + rng.normal() * s).max(0.0) + (b + rng.normal() * s).max(0.0))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        let sampled = v[v.len() / 2];
+        let modelled = super::round_trip_p50_ns(250_000, 250_000, s) as f64;
+        assert!(
+            (modelled / sampled - 1.0).abs() < 0.01,
+            "{modelled} vs {sampled}"
+        );
+        assert!(modelled > a + b);
+    }
+
     use super::*;
     use crate::config::NetworkSpec;
     use std::time::Duration;

@@ -4,7 +4,7 @@
 //! to the variant types (a test keeps the two in step).
 
 use crate::model::ModelInput;
-use paxos_variants::{DetRng, Mutation, QuorumSystem};
+use paxos_variants::{DetRng, Mutation, QuorumSystem, ReadPath};
 use plotters::style::RGBColor;
 
 /// What the harness knows about one variant beyond its code.
@@ -25,6 +25,10 @@ pub struct VariantInfo {
     /// The deliberately broken versions the checker must catch in this variant, each with the number of seeds
     /// (from 1, every fault kind) within which it must find a violation (`harness/tests/cli_check.rs`).
     pub mutants: &'static [(Mutation, u64)],
+    /// The read paths it offers besides the log (`[reads] path`).
+    pub read_paths: &'static [ReadPath],
+    /// Why the others do not apply to it, for the note a run prints when a config asks for them.
+    pub no_read_paths_why: &'static str,
 }
 
 /// The variants, in the order runs and reports list them.
@@ -37,6 +41,9 @@ pub const VARIANTS: &[VariantInfo] = &[
         commit_model_ns: |m| m.basic_ns(),
         scenario_quorums: majority,
         mutants: &[(Mutation::AcceptorIgnoresPromise, 500), (Mutation::IgnorePromisedValues, 500)],
+        read_paths: &[],
+        no_read_paths_why: "no stable leader holds a lease, and quorum reads are not built for its per-slot \
+                            proposers",
     },
     VariantInfo {
         name: "multi",
@@ -50,7 +57,11 @@ pub const VARIANTS: &[VariantInfo] = &[
             (Mutation::IgnorePromisedValues, 500),
             (Mutation::AnswerWithoutPersisting, 500),
             (Mutation::LeadPastCompaction, 2000),
+            (Mutation::LeaseReadAfterExpiry, 200),
+            (Mutation::QuorumReadBeforeApply, 200),
         ],
+        read_paths: &[ReadPath::Lease, ReadPath::Quorum],
+        no_read_paths_why: "",
     },
     VariantInfo {
         name: "flexible",
@@ -59,7 +70,14 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.multi_ns(),
         commit_model_ns: |m| m.multi_ns(),
         scenario_quorums: flexible,
-        mutants: &[(Mutation::NonIntersectingQuorums, 500), (Mutation::LeadPastCompaction, 500)],
+        mutants: &[
+            (Mutation::NonIntersectingQuorums, 500),
+            (Mutation::LeadPastCompaction, 500),
+            (Mutation::LeaseReadAfterExpiry, 200),
+            (Mutation::QuorumReadBeforeApply, 200),
+        ],
+        read_paths: &[ReadPath::Lease, ReadPath::Quorum],
+        no_read_paths_why: "",
     },
     VariantInfo {
         name: "fast",
@@ -73,6 +91,9 @@ pub const VARIANTS: &[VariantInfo] = &[
             // Fast quorums leave more copies of a slot: the bug shows about once in a thousand seeds.
             (Mutation::LeadPastCompaction, 6000),
         ],
+        read_paths: &[],
+        no_read_paths_why: "a fast quorum chooses a value without the leader, so no lease holder knows the latest \
+                            write; quorum reads are not built for its fast rounds",
     },
     VariantInfo {
         name: "cheap",
@@ -81,7 +102,13 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.cheap_ns(),
         commit_model_ns: |m| m.cheap_ns(),
         scenario_quorums: cheap,
-        mutants: &[(Mutation::CheapIgnoresReconfigurations, 1000)],
+        mutants: &[
+            (Mutation::CheapIgnoresReconfigurations, 1000),
+            (Mutation::LeaseReadAfterExpiry, 200),
+        ],
+        read_paths: &[ReadPath::Lease],
+        no_read_paths_why: "its phase-2 quorums move with reconfiguration and its auxiliaries never apply the \
+                            log, so a client cannot know which replicas a quorum read must reach",
     },
 ];
 
@@ -129,6 +156,17 @@ fn flexible(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem) {
 pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
     let v = info(variant)?;
     Some((v.model_ns)(input) as f64 / 1000.0)
+}
+
+/// The modelled p50 of a read in microseconds: a write's on the log path, else the path's own model (a lease
+/// read: the client's round trip to the leader; a quorum read: its round trip to its nearest read quorum).
+pub fn expected_read_p50_us(variant: &str, path: ReadPath, input: &ModelInput<'_>) -> Option<f64> {
+    let ns = match path {
+        ReadPath::Log => (info(variant)?.model_ns)(input),
+        ReadPath::Lease => input.lease_read_ns(),
+        ReadPath::Quorum => input.quorum_read_ns(),
+    };
+    Some(ns as f64 / 1000.0)
 }
 
 /// The modelled time until a client knows its command is chosen, in microseconds: the reply, except for Fast

@@ -72,6 +72,50 @@ pub struct ResultRow {
     pub syncs_per_op: Option<f64>,
     /// The run's latency histogram, relative to the results directory.
     pub histogram: String,
+    /// How reads went: `log`, `lease` or `quorum` (`[reads] path`). Absent in files written before read
+    /// paths existed: those read through the log. The columns from here on are absent there too.
+    #[serde(default = "log_reads")]
+    pub reads: String,
+    /// Reads (`Get`) completed in the window, their rate and latency, and the model's read latency for the path.
+    #[serde(default)]
+    pub read_ops: u64,
+    #[serde(default, serialize_with = "dec1")]
+    pub read_ops_s: f64,
+    #[serde(default, serialize_with = "opt1")]
+    pub read_p50_us: Option<f64>,
+    #[serde(default, serialize_with = "opt1")]
+    pub read_p99_us: Option<f64>,
+    #[serde(default, serialize_with = "opt1")]
+    pub expected_read_p50_us: Option<f64>,
+    /// Writes (`Put`): count and latency (their model is `expected_p50_us`).
+    #[serde(default)]
+    pub write_ops: u64,
+    #[serde(default, serialize_with = "opt1")]
+    pub write_p50_us: Option<f64>,
+    #[serde(default, serialize_with = "opt1")]
+    pub write_p99_us: Option<f64>,
+    /// Compare-and-set: count and latency.
+    #[serde(default)]
+    pub cas_ops: u64,
+    #[serde(default, serialize_with = "opt1")]
+    pub cas_p50_us: Option<f64>,
+    #[serde(default, serialize_with = "opt1")]
+    pub cas_p99_us: Option<f64>,
+    /// Lease reads, over the whole run and the replicas alive at the end: reads a leader answered under its
+    /// lease, reads that found it without one (and went through the log), and the waits of new leaders for an
+    /// earlier lease to end (count and total milliseconds).
+    #[serde(default)]
+    pub lease_reads: u64,
+    #[serde(default)]
+    pub lease_misses: u64,
+    #[serde(default)]
+    pub lease_waits: u64,
+    #[serde(default, serialize_with = "dec1")]
+    pub lease_wait_ms: f64,
+}
+
+pub(crate) fn log_reads() -> String {
+    "log".into()
 }
 
 pub(crate) fn memory() -> String {
@@ -405,6 +449,19 @@ mod tests {
                 storage: "memory".into(),
                 syncs_per_op: None,
                 histogram: String::new(),
+                reads: "lease".into(),
+                read_ops: 4,
+                read_ops_s: 2.0,
+                read_p50_us: Some(300.5),
+                read_p99_us: None,
+                expected_read_p50_us: Some(400.0),
+                write_ops: 6,
+                write_p50_us: Some(1250.0),
+                lease_reads: 4,
+                lease_misses: 1,
+                lease_waits: 1,
+                lease_wait_ms: 812.5,
+                ..ResultRow::default()
             },
             by_kind: vec![(
                 "accept".into(),
@@ -423,7 +480,7 @@ mod tests {
     }
 
     /// The column names and order every reader of `results.csv` relies on.
-    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram";
+    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram,reads,read_ops,read_ops_s,read_p50_us,read_p99_us,expected_read_p50_us,write_ops,write_p50_us,write_p99_us,cas_ops,cas_p50_us,cas_p99_us,lease_reads,lease_misses,lease_waits,lease_wait_ms";
 
     #[test]
     fn results_csv_has_the_promised_columns_in_order() {
@@ -433,7 +490,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), PROMISED_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr,lease,4,2.0,300.5,,400.0,6,1250.0,,0,,,4,1,1,812.5"
         );
         // A run with a write-ahead log: its storage, its syncs per operation, and a histogram of its own.
         let mut w = result();
@@ -442,7 +499,7 @@ mod tests {
         w.wal_syncs = Some(25);
         let text = String::from_utf8(render_results_csv(&[w]).unwrap()).unwrap();
         assert!(
-            text.ends_with(",790.0,wal,2.500,histograms/multi-quic-wal-c1-s7.hdr\n"),
+            text.contains(",790.0,wal,2.500,histograms/multi-quic-wal-c1-s7.hdr,lease,"),
             "{text}"
         );
     }

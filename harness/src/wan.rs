@@ -51,6 +51,11 @@ impl LinkModel {
         self.delay_ns[from_region * self.regions + to_region]
     }
 
+    /// The jitter's standard deviation, in nanoseconds.
+    pub fn jitter_ns(&self) -> f64 {
+        self.jitter_ns
+    }
+
     /// Turns off loss, duplication and reordering (the checker's healing phase).
     pub fn calm(&mut self) {
         self.loss = 0.0;

@@ -132,6 +132,48 @@ fn every_kind_of_config_mistake_is_one_clear_error() {
             &["variant[1].log_keep", "limit"],
         ),
         (
+            "unknown_read_path",
+            "[cluster]",
+            "[reads]\npath = \"stale\"\n\n[cluster]",
+            &["reads.path", "stale", "log", "lease", "quorum"],
+        ),
+        (
+            "read_path_twice",
+            "[cluster]",
+            "[reads]\npath = [\"lease\", \"lease\"]\n\n[cluster]",
+            &["reads.path", "twice"],
+        ),
+        (
+            "read_path_not_text",
+            "[cluster]",
+            "[reads]\npath = 3\n\n[cluster]",
+            &["read path"],
+        ),
+        (
+            "zero_lease",
+            "[cluster]",
+            "[reads]\npath = \"lease\"\nlease_ms = 0\n\n[cluster]",
+            &["reads.lease_ms", "greater than 0"],
+        ),
+        (
+            "lease_within_heartbeat",
+            "[cluster]",
+            "[reads]\npath = \"lease\"\nlease_ms = 40\n\n[cluster]",
+            &["reads.lease_ms", "heartbeat"],
+        ),
+        (
+            "clock_drift_too_large",
+            "[cluster]",
+            "[reads]\npath = \"lease\"\nclock_drift = 0.7\n\n[cluster]",
+            &["reads.clock_drift", "0.7"],
+        ),
+        (
+            "unknown_reads_key",
+            "[cluster]",
+            "[reads]\nlease_length = 5\n\n[cluster]",
+            &["lease_length"],
+        ),
+        (
             "unknown_storage",
             "mode = \"sim\"",
             "mode = \"quic\"\nstorage = \"tape\"",

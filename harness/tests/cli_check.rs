@@ -1,11 +1,12 @@
 //! The safety checker, end to end: every variant passes 500 seeds with every fault kind, and every kept mutant
 //! is caught (through the library, and through `paxos-bench check --mutant` with its replay line).
 
-use paxos_harness::check::runner::check_seeds;
+use paxos_harness::check::runner::{check_seeds, Trial};
 use paxos_harness::check::scenario::FaultKinds;
+use paxos_harness::check::Violation;
 use paxos_harness::{registry, with_variant};
 use paxos_variants::multi::Multi;
-use paxos_variants::{Mutation, Variant};
+use paxos_variants::{Mutation, ReadPath, Variant};
 use std::process::Command;
 
 fn bench() -> Command {
@@ -55,6 +56,14 @@ fn every_variant_passes_500_seeds_with_all_faults() {
     }
 }
 
+fn trial(mutation: Mutation, path: ReadPath) -> Trial {
+    Trial {
+        faults: FaultKinds::all(),
+        mutation,
+        path,
+    }
+}
+
 fn caught<V: Variant>(mutation: Mutation) -> Vec<u64> {
     caught_within::<V>(mutation, 500)
 }
@@ -62,8 +71,57 @@ fn caught<V: Variant>(mutation: Mutation) -> Vec<u64> {
 /// The failing seeds among 1..=`seeds` (the search stops at the first).
 fn caught_within<V: Variant>(mutation: Mutation, seeds: u64) -> Vec<u64> {
     let seeds: Vec<u64> = (1..=seeds).collect();
-    let s = check_seeds::<V>(&seeds, FaultKinds::all(), mutation, 2, true, None, &|| {});
+    let path = mutation.read_path().unwrap_or(ReadPath::Log);
+    let s = check_seeds::<V>(&seeds, trial(mutation, path), 2, true, None, &|| {});
     s.failing.iter().map(|o| o.seed).collect()
+}
+
+/// The read-path mutants are refuted from the clients' history alone, within 200 seeds, on every variant that
+/// offers the path; and the same seeds pass without the mutant.
+#[test]
+fn read_path_mutants_are_refuted_by_the_black_box_alone() {
+    let mut missed = Vec::new();
+    for v in registry::VARIANTS {
+        for m in [
+            Mutation::LeaseReadAfterExpiry,
+            Mutation::QuorumReadBeforeApply,
+        ] {
+            let Some(path) = m.read_path().filter(|p| v.read_paths.contains(p)) else {
+                continue;
+            };
+            let seeds: Vec<u64> = (1..=200).collect();
+            let run = |m| {
+                with_variant!(v.name, V => check_seeds::<V>(&seeds, trial(m, path), 2, false, None, &|| {}))
+                    .unwrap_or_else(|| panic!("{} does not dispatch", v.name))
+            };
+            let broken = run(m);
+            let refuted: Vec<u64> = broken
+                .failing
+                .iter()
+                .filter(|o| {
+                    o.violations
+                        .iter()
+                        .any(|x| matches!(x, Violation::NotLinearizable { .. }))
+                })
+                .map(|o| o.seed)
+                .collect();
+            if refuted.is_empty() {
+                missed.push(format!("{} {m:?}", v.name));
+                continue;
+            }
+            let clean = with_variant!(v.name, V => check_seeds::<V>(&refuted, trial(Mutation::None, path), 2, false, None, &|| {}))
+                .unwrap_or_else(|| panic!("{} does not dispatch", v.name));
+            assert!(
+                clean.failing.is_empty(),
+                "{} {path} fails without the mutant",
+                v.name
+            );
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "not refuted by the black box within 200 seeds: {missed:?}"
+    );
 }
 
 /// Every mutant the registry lists for a variant is caught within its seed range: the checker can fail, for
@@ -110,8 +168,7 @@ fn an_acceptor_that_answers_without_persisting_its_promise_is_caught_for_that_re
     let seeds: Vec<u64> = failing.iter().copied().take(20).collect();
     let clean = check_seeds::<Multi>(
         &seeds,
-        FaultKinds::all(),
-        Mutation::None,
+        trial(Mutation::None, ReadPath::Log),
         2,
         true,
         None,
@@ -194,6 +251,8 @@ fn exported_histories_get_the_same_verdicts_from_check_history() {
             "check",
             "--variant",
             "multi",
+            "--reads",
+            "log",
             "--seeds",
             "100",
             "--history-dir",

@@ -20,7 +20,7 @@ use paxos_harness::results::{
     render_messages_csv, render_replicas_csv, render_results_csv, render_timeseries_csv,
 };
 use paxos_harness::with_variant;
-use paxos_variants::{Mutation, VARIANT_NAMES};
+use paxos_variants::{Mutation, ReadPath, VARIANT_NAMES};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -157,7 +157,7 @@ fn checker_outcomes_over_200_faulty_seeds_are_pinned() {
             let mut h = Fnv::new();
             let mut failing = 0;
             for seed in 1..=200u64 {
-                let o = check_seed::<V>(seed, FaultKinds::all(), Mutation::None);
+                let o = check_seed::<V>(seed, FaultKinds::all(), Mutation::None, ReadPath::Log);
                 failing += usize::from(!o.violations.is_empty());
                 h.eat(
                     format!(

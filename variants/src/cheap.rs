@@ -338,6 +338,7 @@ mod tests {
             tuning: crate::replica::Tuning::default(),
             mutation: Mutation::None,
             seed: 1,
+            reads: crate::reads::Reads::log(),
         };
         let mut p = CheapMembership::new(&setup);
         p.led(Time(0));

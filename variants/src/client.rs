@@ -1,12 +1,15 @@
 //! The client library of the variants where a client talks to one replica at a time: leader-based variants
 //! (a non-leader redirects) and Basic Paxos (the nearest replica proposes). A command without an answer is sent
 //! again, to the next replica, after `retry`; the replicas' exactly-once table makes the retry harmless. A redirect
-//! is followed at once only once per attempt (see `Pending::redirected`).
+//! is followed at once only once per attempt (see `Pending::redirected`). On the quorum-read path a read goes
+//! to every replica instead and ends when a read quorum's answers allow it (`roles::read_quorum`).
 
-use crate::command::Command;
+use crate::command::{Command, Op};
 use crate::effects::Effects;
+use crate::reads::ReadPath;
 use crate::replica::{Client, ClientSetup, ToClient};
-use crate::types::{NodeId, Peer, Time};
+use crate::roles::read_quorum::{Gathering, Next, ReadProbe, ReadState};
+use crate::types::{NodeId, Peer, Slot, Time};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
@@ -40,6 +43,8 @@ struct Pending {
     /// followed immediately: two replicas that name each other as leader (no leader yet), with duplicated
     /// messages, would otherwise bounce the command between them without end.
     redirected: bool,
+    /// A quorum read in progress (this attempt's answers).
+    read: Option<Gathering>,
 }
 
 /// `NEAREST = false`: start at the believed leader (redirects move it). `NEAREST = true`: start at the nearest
@@ -111,10 +116,35 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
         self.current = order[(i + 1) % order.len()];
     }
 
+    /// Sends a quorum-read probe for `cmd` to every replica; `false` if it is no read or reads go elsewhere.
+    fn probe_all(&self, cmd: &Command, out: &mut Effects<M, RetryTimer>) -> bool {
+        let Op::Get { key } = cmd.op else {
+            return false;
+        };
+        if self.setup.reads != ReadPath::Quorum {
+            return false;
+        }
+        for r in 0..self.setup.n() {
+            let probe = ReadProbe {
+                seq: cmd.seq,
+                key,
+                upto: Slot(0),
+            };
+            match M::read_probe(probe) {
+                Some(m) => out.send(Peer::Replica(NodeId(r as u32)), m),
+                None => return false,
+            }
+        }
+        true
+    }
+
     fn submit_cmd(&mut self, _now: Time, cmd: Command, out: &mut Effects<M, RetryTimer>) {
         let seq = cmd.seq;
         self.next_ack = self.next_ack.max(seq + 1);
-        self.send(&cmd, out);
+        let read = self.probe_all(&cmd, out).then(Gathering::default);
+        if read.is_none() {
+            self.send(&cmd, out);
+        }
         out.set_timer(self.setup.retry, RetryTimer { seq, attempt: 0 });
         self.pending.insert(
             seq,
@@ -122,8 +152,42 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
                 cmd,
                 attempt: 0,
                 redirected: false,
+                read,
             },
         );
+    }
+
+    fn on_read_state(
+        &mut self,
+        from: NodeId,
+        seq: u64,
+        state: ReadState,
+        out: &mut Effects<M, RetryTimer>,
+    ) {
+        let Some(p) = self.pending.get_mut(&seq) else {
+            return;
+        };
+        let (Some(g), Op::Get { key }) = (p.read.as_mut(), &p.cmd.op) else {
+            return;
+        };
+        let key = *key;
+        match g.on_answer(&self.setup.quorums, from, state) {
+            Next::Wait => {}
+            Next::Done(reply) => {
+                self.pending.remove(&seq);
+                out.complete(seq, reply);
+            }
+            Next::AskAgain { upto, .. } => {
+                // Every replica, not only the most advanced: the first to apply that far answers, and the
+                // leader, whoever it is now, makes the log reach a slot nobody is writing to (see the
+                // Multi-Paxos replica's `on_read_probe`).
+                for r in 0..self.setup.n() {
+                    if let Some(m) = M::read_probe(ReadProbe { seq, key, upto }) {
+                        out.send(Peer::Replica(NodeId(r as u32)), m);
+                    }
+                }
+            }
+        }
     }
 
     fn handle(&mut self, _now: Time, from: NodeId, msg: M, out: &mut Effects<M, RetryTimer>) {
@@ -154,6 +218,19 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
                     }
                 }
             }
+            Some(ToClient::ReadState {
+                seq,
+                applied,
+                pending,
+                reply,
+            }) => {
+                let state = ReadState {
+                    applied,
+                    pending,
+                    reply,
+                };
+                self.on_read_state(from, seq, state, out);
+            }
             Some(ToClient::Reply { .. }) | None => {}
         }
     }
@@ -169,8 +246,14 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
         p.redirected = false;
         let attempt = p.attempt;
         let cmd = p.cmd.clone();
-        self.rotate();
-        self.send(&cmd, out);
+        if p.read.is_some() {
+            // A quorum read starts over: answers from the last attempt may be from replicas gone since.
+            p.read = Some(Gathering::default());
+            self.probe_all(&cmd, out);
+        } else {
+            self.rotate();
+            self.send(&cmd, out);
+        }
         out.set_timer(
             self.setup.retry,
             RetryTimer {
@@ -197,6 +280,7 @@ mod tests {
             initial_leader: NodeId(0),
             by_distance: vec![NodeId(0), NodeId(1), NodeId(2)],
             retry: Duration::from_millis(100),
+            reads: ReadPath::Log,
         })
     }
 

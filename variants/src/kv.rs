@@ -31,6 +31,19 @@ pub struct KvStore {
     digest: u64,
 }
 
+fn read_from(data: &HashMap<u64, (u64, Bytes)>, key: u64) -> Reply {
+    match data.get(&key) {
+        Some((v, val)) => Reply::Read {
+            version: *v,
+            value: Some(val.clone()),
+        },
+        None => Reply::Read {
+            version: 0,
+            value: None,
+        },
+    }
+}
+
 impl KvStore {
     pub fn new() -> KvStore {
         KvStore::default()
@@ -66,16 +79,7 @@ impl KvStore {
                     version: other.map_or(0, |e| e.0),
                 },
             },
-            Op::Get { key } => match self.data.get(key) {
-                Some((v, val)) => Reply::Read {
-                    version: *v,
-                    value: Some(val.clone()),
-                },
-                None => Reply::Read {
-                    version: 0,
-                    value: None,
-                },
-            },
+            Op::Get { key } => read_from(&self.data, *key),
         };
         table.replies.insert(cmd.seq, reply.clone());
         if cmd.ack > table.done_below {
@@ -85,6 +89,11 @@ impl KvStore {
         self.executed += 1;
         self.digest = mix(self.digest, cmd.client.0 as u64, cmd.seq, &reply);
         Outcome::Executed(reply)
+    }
+
+    /// The key as this state holds it, answered without a log slot (lease and quorum reads).
+    pub fn read(&self, key: u64) -> Reply {
+        read_from(&self.data, key)
     }
 
     /// The reply to a command that already ran and that the client has not acknowledged.

@@ -15,6 +15,7 @@
 //! - [`roles`]: the parts the protocols are made of, each written once: the client door, the election timing,
 //!   the learner (decided log, catch-up, snapshots, compaction).
 //! - [`journal`]: durable acceptor state that changes only through records the drivers persist.
+//! - [`reads`]: the read paths (log, leader lease, quorum read) and their settings.
 //! - [`kv`]: the exactly-once key-value state machine the learner applies to.
 //! - [`client`]: the client library of the variants whose clients talk to one replica at a time.
 
@@ -29,6 +30,7 @@ pub mod journal;
 pub mod kv;
 pub mod multi;
 pub mod quorum;
+pub mod reads;
 pub mod replica;
 pub mod rng;
 pub mod roles;
@@ -39,6 +41,7 @@ pub use command::{Command, CommandId, Op, Reply, Value};
 pub use effects::{Dest, Effects};
 pub use journal::{DurableState, Journaled};
 pub use quorum::{NodeSet, QuorumError, QuorumKind, QuorumSystem};
+pub use reads::{ReadPath, Reads};
 pub use replica::{
     Client, ClientSetup, DurableRecord, Message, Mutation, Replica, ReplicaSetup, ReplicaStatus,
     Tuning, Variant,

@@ -9,6 +9,7 @@ use crate::command::{Command, Reply};
 use crate::effects::Effects;
 use crate::journal::DurableState;
 use crate::quorum::QuorumSystem;
+use crate::reads::{ReadPath, Reads};
 use crate::types::{NodeId, Peer, Slot, Time};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -45,11 +46,15 @@ pub enum Mutation {
     /// A Multi-Paxos-family or Fast Paxos candidate leads without first learning the slots a promiser has
     /// compacted away, and fills them as if nobody had accepted anything there.
     LeadPastCompaction,
+    /// A leader keeps answering reads from its state after its lease ran out (lease reads).
+    LeaseReadAfterExpiry,
+    /// A replica asked to answer a quorum read once it has applied a slot answers at once (quorum reads).
+    QuorumReadBeforeApply,
 }
 
 impl Mutation {
     /// Every mutant (all but `None`).
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::AcceptorIgnoresPromise,
         Mutation::IgnorePromisedValues,
         Mutation::NonIntersectingQuorums,
@@ -57,6 +62,8 @@ impl Mutation {
         Mutation::CheapIgnoresReconfigurations,
         Mutation::AnswerWithoutPersisting,
         Mutation::LeadPastCompaction,
+        Mutation::LeaseReadAfterExpiry,
+        Mutation::QuorumReadBeforeApply,
     ];
 
     /// Its name on the command line (`paxos-bench check --mutant NAME`).
@@ -70,6 +77,17 @@ impl Mutation {
             Mutation::CheapIgnoresReconfigurations => "cheap-ignores-reconfigurations",
             Mutation::AnswerWithoutPersisting => "answer-without-persisting",
             Mutation::LeadPastCompaction => "lead-past-compaction",
+            Mutation::LeaseReadAfterExpiry => "lease-read-after-expiry",
+            Mutation::QuorumReadBeforeApply => "quorum-read-before-apply",
+        }
+    }
+
+    /// The read path a mutant lives on: it can only show on runs that read that way.
+    pub fn read_path(self) -> Option<crate::reads::ReadPath> {
+        match self {
+            Mutation::LeaseReadAfterExpiry => Some(crate::reads::ReadPath::Lease),
+            Mutation::QuorumReadBeforeApply => Some(crate::reads::ReadPath::Quorum),
+            _ => None,
         }
     }
 
@@ -125,6 +143,8 @@ pub struct ReplicaSetup {
     pub mutation: Mutation,
     /// Seed for this replica incarnation's random choices (back-offs, election timeouts).
     pub seed: u64,
+    /// How reads are answered (variants that offer only the log ignore it).
+    pub reads: Reads,
 }
 
 impl ReplicaSetup {
@@ -155,6 +175,14 @@ pub struct Counters {
     pub recoveries: u64,
     /// Cheap Paxos: configuration changes this replica proposed and saw decided.
     pub reconfigurations: u64,
+    /// Lease reads: reads this replica answered as leader from its state under a lease.
+    pub lease_reads: u64,
+    /// Lease reads: reads that reached the leader while it held no lease, and went through the log.
+    pub lease_misses: u64,
+    /// Lease reads: times this replica, having won Phase 1, waited out an earlier leader's lease.
+    pub lease_waits: u64,
+    /// Lease reads: how long those waits lasted in all, in nanoseconds of this replica's clock.
+    pub lease_wait_ns: u64,
 }
 
 impl std::ops::AddAssign for Counters {
@@ -162,6 +190,10 @@ impl std::ops::AddAssign for Counters {
         self.collisions += o.collisions;
         self.recoveries += o.recoveries;
         self.reconfigurations += o.reconfigurations;
+        self.lease_reads += o.lease_reads;
+        self.lease_misses += o.lease_misses;
+        self.lease_waits += o.lease_waits;
+        self.lease_wait_ns += o.lease_wait_ns;
     }
 }
 
@@ -214,6 +246,8 @@ pub struct ClientSetup {
     pub by_distance: Vec<NodeId>,
     /// A command with no answer is sent again (to another replica) after this long.
     pub retry: Duration,
+    /// How this client reads (a quorum read is the client's own work).
+    pub reads: ReadPath,
 }
 
 impl ClientSetup {
@@ -268,6 +302,14 @@ pub enum ToClient {
     Redirect {
         seq: u64,
         leader: Option<NodeId>,
+    },
+    /// A replica's answer to a quorum read: how far it has applied, the highest slot it accepted but has not
+    /// applied that writes the key, and the key in its state.
+    ReadState {
+        seq: u64,
+        applied: Slot,
+        pending: Option<Slot>,
+        reply: Reply,
     },
 }
 

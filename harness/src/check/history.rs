@@ -36,6 +36,12 @@ pub enum Violation {
         got: String,
         expected: String,
     },
+    /// A read answered outside the log (lease or quorum read) that no point of the log explains.
+    OffLogRead {
+        client: ClientId,
+        seq: u64,
+        detail: String,
+    },
     RealTimeOrder {
         earlier: (ClientId, u64),
         later: (ClientId, u64),
@@ -110,6 +116,11 @@ impl fmt::Display for Violation {
             Violation::WrongReply { client, seq, got, expected } => write!(
                 f,
                 "linearizability: client {} command {seq} got {got}, but the log's state machine gives {expected}",
+                client.0
+            ),
+            Violation::OffLogRead { client, seq, detail } => write!(
+                f,
+                "linearizability: client {} read {seq}, answered outside the log, {detail}",
                 client.0
             ),
             Violation::RealTimeOrder { earlier, later } => write!(
@@ -198,6 +209,9 @@ pub struct History {
     pub ops: Vec<Vec<OpRecord>>,
     pub violations: Vec<Violation>,
     pub decisions_seen: u64,
+    /// Reads may be answered outside the log (lease or quorum reads): a read missing from the log is checked
+    /// against the log's states instead of being a violation.
+    pub off_log_reads: bool,
 }
 
 impl History {
@@ -205,6 +219,14 @@ impl History {
         History {
             ops: vec![Vec::new(); clients],
             ..History::default()
+        }
+    }
+
+    /// A history of a run whose reads take `path`.
+    pub fn reading(clients: usize, path: paxos_variants::ReadPath) -> History {
+        History {
+            off_log_reads: path != paxos_variants::ReadPath::Log,
+            ..History::new(clients)
         }
     }
 

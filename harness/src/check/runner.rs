@@ -6,7 +6,7 @@ use super::linear::{self, Budget, Operation, Verdict};
 use super::scenario::{scenario, FaultKinds, LIVENESS_DEADLINE};
 use super::verify::verify;
 use crate::sim::{Sim, SimStats};
-use paxos_variants::{Mutation, Variant};
+use paxos_variants::{Mutation, ReadPath, Variant};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,20 +25,26 @@ pub struct SeedOutcome {
 }
 
 /// Runs one seed's scenario and every check on it.
-pub fn check_seed<V: Variant>(seed: u64, kinds: FaultKinds, mutation: Mutation) -> SeedOutcome {
-    check_seed_in::<V>(seed, kinds, mutation, None)
+pub fn check_seed<V: Variant>(
+    seed: u64,
+    kinds: FaultKinds,
+    mutation: Mutation,
+    path: ReadPath,
+) -> SeedOutcome {
+    check_seed_in::<V>(seed, kinds, mutation, path, None)
 }
 
 /// [`check_seed`], also writing the client history, one Jepsen file per key, into `history_dir` as
-/// `VARIANT-seed-SEED-key-KEY.log`. A file that cannot be written is a violation of its own, so that it is
+/// `VARIANT-seed-SEED-key-KEY.log` (`VARIANT+PATH-...` off the log path). A file that cannot be written is a violation of its own, so that it is
 /// seen.
 pub fn check_seed_in<V: Variant>(
     seed: u64,
     kinds: FaultKinds,
     mutation: Mutation,
+    path: ReadPath,
     history_dir: Option<&Path>,
 ) -> SeedOutcome {
-    let spec = scenario(seed, kinds, mutation, V::NAME);
+    let spec = scenario(seed, kinds, mutation, V::NAME, path);
     let stop = spec.stop_issuing;
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();
@@ -48,7 +54,11 @@ pub fn check_seed_in<V: Variant>(
     let undecided_keys = black_box(&mut history, &registers, Budget::default());
     if let Some(dir) = history_dir {
         for (key, ops) in &registers {
-            let path = dir.join(format!("{}-seed-{seed}-key-{key}.log", V::NAME));
+            let name = match path {
+                ReadPath::Log => V::NAME.to_string(),
+                p => format!("{}+{p}", V::NAME),
+            };
+            let path = dir.join(format!("{name}-seed-{seed}-key-{key}.log"));
             if let Err(e) =
                 crate::results::write_atomic(&path, linear::jepsen::write(ops).as_bytes())
             {
@@ -124,12 +134,19 @@ pub struct CheckSummary {
     pub black_box_refuted: usize,
 }
 
+/// What a batch of seeds runs: which faults, which deliberate bug (if any), which read path.
+#[derive(Debug, Clone, Copy)]
+pub struct Trial {
+    pub faults: FaultKinds,
+    pub mutation: Mutation,
+    pub path: ReadPath,
+}
+
 /// Checks `seeds` on `threads` threads. With `stop_at_first`, seeds not yet started when a violation is found
 /// are skipped. `progress` is called once per finished seed.
 pub fn check_seeds<V: Variant>(
     seeds: &[u64],
-    kinds: FaultKinds,
-    mutation: Mutation,
+    trial: Trial,
     threads: usize,
     stop_at_first: bool,
     history_dir: Option<&Path>,
@@ -146,7 +163,8 @@ pub fn check_seeds<V: Variant>(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = seeds.get(i) else { return };
-                let out = check_seed_in::<V>(seed, kinds, mutation, history_dir);
+                let out =
+                    check_seed_in::<V>(seed, trial.faults, trial.mutation, trial.path, history_dir);
                 if stop_at_first && !out.violations.is_empty() {
                     stop.store(true, Ordering::Relaxed);
                 }

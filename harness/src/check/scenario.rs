@@ -6,7 +6,7 @@
 
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
 use crate::sim::{SimFault, SimSpec};
-use paxos_variants::{DetRng, Mutation, QuorumSystem, Tuning};
+use paxos_variants::{DetRng, Mutation, QuorumSystem, ReadPath, Reads, Tuning};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -129,13 +129,35 @@ fn survivors(q: &QuorumSystem, order: &[usize], rng: &mut DetRng) -> Vec<usize> 
     }
 }
 
-/// The scenario of one seed for a variant (only Flexible Paxos's quorums depend on the variant).
-pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str) -> SimSpec {
+/// The scenario of one seed for a variant (only Flexible Paxos's quorums depend on the variant) and read path.
+/// On the lease path the lease length (0.4 to 2 election timeouts) and the clock-drift bound (none, 0.1%,
+/// 5% or 20%) are drawn too, from a stream of their own, and the simulator drifts every clock within it.
+pub fn scenario(
+    seed: u64,
+    kinds: FaultKinds,
+    mutation: Mutation,
+    variant: &str,
+    path: ReadPath,
+) -> SimSpec {
     let mut rng = DetRng::derive(seed, 0xC4EC);
     let n = [3usize, 5][rng.below(2) as usize];
     let (n, quorums) = match crate::registry::info(variant) {
         Some(v) => (v.scenario_quorums)(seed, n, mutation),
         None => (n, QuorumSystem::Majority { n }),
+    };
+    // A leader cut off from its peers can be replaced only if a phase-1 quorum exists without it, and that
+    // replacement is what the lease path is tested on: there, Flexible Paxos's q1 = n (possible when q2 > 1)
+    // usually becomes n - 1. A stream of its own.
+    let quorums = match quorums {
+        QuorumSystem::Flexible { n, q1, q2 }
+            if path == ReadPath::Lease
+                && q1 == n
+                && q2 > 1
+                && DetRng::derive(seed, 0x0_1E55).chance(0.7) =>
+        {
+            QuorumSystem::Flexible { n, q1: n - 1, q2 }
+        }
+        q => q,
     };
     let regions = 1 + rng.below(3) as usize;
     let replica_region: Vec<usize> = (0..n).map(|_| rng.below(regions as u64) as usize).collect();
@@ -168,7 +190,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         client_regions,
         leader: rng.below(n as u64) as usize,
     };
-    let clients = 1 + rng.below(8) as usize;
+    let mut clients = 1 + rng.below(8) as usize;
     let window = 1 + rng.below(2) as usize;
     let write_fraction = 0.5 + rng.next_f64() * 0.5;
     // Compare-and-set in half the scenarios with at most six commands in flight, drawn from a stream of its own
@@ -180,7 +202,7 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
     } else {
         0.0
     };
-    let load = LoadSpec {
+    let mut load = LoadSpec {
         kind: LoadKind::Closed { window },
         payload_bytes: 16,
         write_fraction,
@@ -188,6 +210,27 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         keys: 1 + rng.below(8),
         zipf: 0.0,
     };
+    // Off the log, reads are what is under test: more of them, on fewer keys, so that a read meets a write of
+    // its key in flight (a stream of its own, so the log path's scenarios stay as they were).
+    let mut client_retry_spread = Duration::ZERO;
+    if path != ReadPath::Log {
+        let mut reads_rng = DetRng::derive(seed, 0x2EAD);
+        // Clients that give up on an unresponsive replica at different times: some write through a new leader
+        // while others still read from the old one (with two commands in flight, one keeps reading while the
+        // other waits), which is how a stale leader's reads meet newer writes.
+        client_retry_spread = ms_range(&mut reads_rng, 0.0, 3000.0);
+        let writes = 0.2 + reads_rng.next_f64() * 0.6;
+        load.write_fraction = writes;
+        load.keys = 1 + reads_rng.below(3);
+        // At least two clients, each with two commands in flight: one can keep reading while the other waits.
+        clients = clients.max(2);
+        load.kind = LoadKind::Closed { window: 2 };
+        load.cas_fraction = if clients * 2 <= 6 {
+            (1.0 - writes) * cas_share
+        } else {
+            0.0
+        };
+    }
 
     let safety_ms = SAFETY_PHASE.as_millis() as f64;
     let mut faults: Vec<(Duration, SimFault)> = Vec::new();
@@ -228,6 +271,18 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
             faults.push((at, SimFault::Pause { node, for_ns }));
         }
     }
+    // Off the log, most seeds also cut the first leader off from the other replicas (not from the clients)
+    // for a while: it may still believe it leads, and its readers must not see the past once a successor
+    // commits. A stream of its own, so the draws above stay put.
+    if path != ReadPath::Log && kinds.partition {
+        let mut cut = DetRng::derive(seed, 0x150_1A7E);
+        if cut.chance(0.8) {
+            let at = ms_range(&mut cut, 100.0, 2000.0);
+            let others: Vec<usize> = (0..n).filter(|&r| r != topology.leader).collect();
+            faults.push((at, SimFault::Partition(vec![others])));
+            faults.push((at + ms_range(&mut cut, 1000.0, 3000.0), SimFault::Heal));
+        }
+    }
     // Heal a random majority: it is reconnected and restarted, loss stops, the rest stays cut off.
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
@@ -259,12 +314,20 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         compact_every: [2, 8, 64][compaction.below(3) as usize],
         ..Tuning::default()
     };
+    let mut lease_rng = DetRng::derive(seed, 0x1EA5E);
+    let drift_ppm = [0, 1_000, 50_000, 200_000][lease_rng.below(4) as usize];
+    let reads = Reads {
+        path,
+        lease: election.mul_f64(0.4 + lease_rng.next_f64() * 1.6),
+        drift_ppm,
+    };
     SimSpec {
         quorums,
         topology,
         network,
         tuning,
         client_retry: Duration::from_millis(400),
+        client_retry_spread,
         cpu_per_msg: Duration::from_micros(rng.below(20)),
         cpu_by_kind: Default::default(),
         mutation,
@@ -276,5 +339,6 @@ pub fn scenario(seed: u64, kinds: FaultKinds, mutation: Mutation, variant: &str)
         end: SAFETY_PHASE + LIVENESS_DEADLINE,
         end_when_drained: true,
         faults,
+        reads,
     }
 }

@@ -6,7 +6,11 @@
 //!   replica that ran a command twice, or skipped one, diverges);
 //! - linearizability: every reply equals the replay's output for that command, every completed command is in
 //!   the log, and if A completed before B was invoked then A precedes B in the log;
-//! - learning: a command a client learned chosen in a slot (before its reply) is in that slot's decided value.
+//! - learning: a command a client learned chosen in a slot (before its reply) is in that slot's decided value;
+//! - reads answered outside the log (lease and quorum reads): each returns the key as some write in the log
+//!   left it, and some point of the log between that write and the key's next one lies within the read's
+//!   real-time window (after every command that completed before it was invoked, before every command invoked
+//!   after it completed). The order between two reads is then left to the black-box checker.
 
 use super::history::{describe, History, Violation};
 use paxos_variants::kv::{KvStore, Outcome};
@@ -21,6 +25,12 @@ fn show(r: &Reply) -> String {
         Reply::Cas { ok: false, version } => format!("compare-and-set failed at v{version}"),
     }
 }
+
+/// A position in the log: (slot, index within the slot).
+type Pos = (u64, u32);
+
+/// A stretch of the log between two positions (`None`: its start, or its end).
+type Window = (Option<Pos>, Option<Pos>);
 
 /// A command in the log: (position, invoked, completed, id).
 type Placed = ((u64, u32), u64, Option<u64>, (ClientId, u64));
@@ -52,10 +62,12 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
     // The replay covers the contiguous decided prefix. Exactly-once is checked here independently of the
     // store's own duplicate table: a command the store runs twice is a violation even if every replica agrees.
     let mut digest_after = vec![kv.digest()];
+    let mut writes = Writes::default();
     for (s, entry) in h.chosen.iter().enumerate() {
         let Some(value) = entry else { break };
         for (i, cmd) in value.commands().iter().enumerate() {
             if let Outcome::Executed(reply) = kv.apply(cmd) {
+                writes.note(cmd, &reply, (s as u64, i as u32));
                 let pos = ((s as u64, i as u32), reply);
                 if first.insert((cmd.client, cmd.seq), pos).is_some() {
                     found.push(Violation::ExecutedTwice {
@@ -89,11 +101,27 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
     }
 
     let mut placed: Vec<Placed> = Vec::new();
+    let mut off_log: Vec<(ClientId, u64)> = Vec::new();
     for (c, ops) in h.ops.iter().enumerate() {
         let client = ClientId(c as u32);
         for (seq, rec) in ops.iter().enumerate() {
             let seq = seq as u64;
             let pos = first.get(&(client, seq));
+            // When reads may skip the log, every read is checked against the log's states: one that went
+            // through the log may also have been answered, earlier, by a retry that did not.
+            if h.off_log_reads && matches!(rec.op, paxos_variants::Op::Get { .. }) {
+                if let Some((_, reply)) = &rec.completed {
+                    off_log.push((client, seq));
+                    if let Some(d) = writes.explains(reply, &rec.op) {
+                        found.push(Violation::OffLogRead {
+                            client,
+                            seq,
+                            detail: d,
+                        });
+                    }
+                }
+                continue;
+            }
             if let Some((t, reply)) = &rec.completed {
                 match pos {
                     None => found.push(Violation::CompletedButNotDecided { client, seq }),
@@ -137,6 +165,7 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
     // Walk the log backwards keeping the earliest completion among later commands: a command invoked after
     // that completion is ordered against real time.
     placed.sort_unstable_by_key(|p| p.0);
+    found.extend(off_log_in_time(h, &placed, &writes, &off_log));
     let mut earliest_later: Option<(u64, (ClientId, u64))> = None;
     for &(_, invoked, completed, id) in placed.iter().rev() {
         if let Some((done, earlier)) = earliest_later {
@@ -152,6 +181,174 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
         }
     }
     h.violations.extend(found);
+}
+
+/// Where in the log each key took each version, and the value it took: the log's states of every key.
+#[derive(Default)]
+struct Writes {
+    /// key -> position and value of versions 1, 2, ... in order.
+    by_key: HashMap<u64, Vec<(Pos, Option<bytes::Bytes>)>>,
+}
+
+impl Writes {
+    fn note(&mut self, cmd: &paxos_variants::Command, reply: &Reply, pos: (u64, u32)) {
+        use paxos_variants::Op;
+        let value = match (&cmd.op, reply) {
+            (Op::Put { value, .. }, Reply::Written { .. }) => value.clone(),
+            (Op::Cas { new, .. }, Reply::Cas { ok: true, .. }) => new.clone(),
+            _ => return,
+        };
+        self.by_key
+            .entry(cmd.op.key())
+            .or_default()
+            .push((pos, Some(value)));
+    }
+
+    /// The log positions between which a read of `key` at `version` may sit: after the write that made the
+    /// version (None: from the start) and before the next (None: to the end).
+    fn window(&self, key: u64, version: u64) -> Window {
+        let w = self.by_key.get(&key).map_or(&[][..], |w| &w[..]);
+        let after = version
+            .checked_sub(1)
+            .and_then(|i| w.get(i as usize))
+            .map(|(p, _)| *p);
+        let before = w.get(version as usize).map(|(p, _)| *p);
+        (after, before)
+    }
+
+    /// Why the log never held what `reply` says of the key, if it did not.
+    fn explains(&self, reply: &Reply, op: &paxos_variants::Op) -> Option<String> {
+        let Reply::Read { version, value } = reply else {
+            return Some(format!("got {}", show(reply)));
+        };
+        let key = op.key();
+        let w = self.by_key.get(&key).map_or(&[][..], |w| &w[..]);
+        let expected = match version.checked_sub(1) {
+            None => None,
+            Some(i) => match w.get(i as usize) {
+                Some((_, v)) => v.clone(),
+                None => {
+                    return Some(format!(
+                        "read version {version} of key {key}, which the decided log never reached (it has {})",
+                        w.len()
+                    ))
+                }
+            },
+        };
+        (expected != *value).then(|| format!("read a value of key {key} at version {version} that the log's write of that version did not write"))
+    }
+}
+
+/// Reads answered outside the log, against real time (see the module's list). Linearizability is local (a
+/// history is linearizable when each key's is), so only the key's own logged commands constrain a read: it
+/// needs a point of the key's log order after the write it saw and after every command of the key completed
+/// before it was invoked, and before the key's next write and every command of the key invoked after it
+/// completed.
+fn off_log_in_time(
+    h: &History,
+    placed: &[Placed],
+    writes: &Writes,
+    reads: &[(ClientId, u64)],
+) -> Vec<Violation> {
+    if reads.is_empty() {
+        return Vec::new();
+    }
+    let mut keys: HashMap<u64, KeyTimes> = HashMap::new();
+    for &(p, inv, done, (client, seq)) in placed {
+        if let Some(rec) = h.op(client, seq) {
+            let k = keys.entry(rec.op.key()).or_default();
+            k.by_invoked.push((inv, p));
+            if let Some(d) = done {
+                k.by_done.push((d, p));
+            }
+        }
+    }
+    keys.values_mut().for_each(KeyTimes::prepare);
+    let none = KeyTimes::default();
+    let mut found = Vec::new();
+    for &(client, seq) in reads {
+        let Some(rec) = h.op(client, seq) else {
+            continue;
+        };
+        let Some((done, Reply::Read { version, .. })) = &rec.completed else {
+            continue;
+        };
+        let key = rec.op.key();
+        let times = keys.get(&key).unwrap_or(&none);
+        let (after_write, before_write) = writes.window(key, *version);
+        let (lo, hi) = times.window(rec.invoked_ns, *done);
+        let from = after_write.max(lo);
+        let to = match (before_write, hi) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let (Some(from), Some(to)) = (from, to) {
+            if from >= to {
+                let slot = |p: Option<(u64, u32)>, none: &str| {
+                    p.map_or(none.to_string(), |p| format!("slot {}", p.0))
+                };
+                let why = format!(
+                    "saw version {version} of key {key}, which the log held from {} to {}, but the key's commands \
+                     put the read after {} and before {}",
+                    slot(after_write, "the start"),
+                    slot(before_write, "the end"),
+                    slot(lo, "the start"),
+                    slot(hi, "the end"),
+                );
+                found.push(Violation::OffLogRead {
+                    client,
+                    seq,
+                    detail: why,
+                });
+                if found.len() >= 10 {
+                    break;
+                }
+            }
+        }
+    }
+    found
+}
+
+/// One key's logged commands in time order, for [`off_log_in_time`].
+#[derive(Default)]
+struct KeyTimes {
+    /// (completed, position), sorted, and the latest position among the first i.
+    by_done: Vec<(u64, (u64, u32))>,
+    latest: Vec<(u64, u32)>,
+    /// (invoked, position), sorted, and the earliest position among those from i on.
+    by_invoked: Vec<(u64, (u64, u32))>,
+    earliest: Vec<(u64, u32)>,
+}
+
+impl KeyTimes {
+    fn prepare(&mut self) {
+        self.by_done.sort_unstable();
+        self.latest = Vec::with_capacity(self.by_done.len());
+        for &(_, p) in &self.by_done {
+            let l = self.latest.last().map_or(p, |&l| l.max(p));
+            self.latest.push(l);
+        }
+        self.by_invoked.sort_unstable();
+        self.earliest = vec![(u64::MAX, u32::MAX); self.by_invoked.len()];
+        for i in (0..self.by_invoked.len()).rev() {
+            let next = self
+                .earliest
+                .get(i + 1)
+                .copied()
+                .unwrap_or((u64::MAX, u32::MAX));
+            self.earliest[i] = self.by_invoked[i].1.min(next);
+        }
+    }
+
+    /// The latest position among commands completed before `invoked`, and the earliest among those invoked
+    /// after `done`.
+    fn window(&self, invoked: u64, done: u64) -> Window {
+        let n = self.by_done.partition_point(|&(d, _)| d < invoked);
+        let lo = n.checked_sub(1).map(|i| self.latest[i]);
+        let m = self.by_invoked.partition_point(|&(inv, _)| inv <= done);
+        let hi = self.earliest.get(m).copied();
+        (lo, hi)
+    }
 }
 
 /// What the end-of-run durability check found.
@@ -188,6 +385,10 @@ pub fn acknowledged_in_every_state(
                 continue;
             }
             let seq = seq as u64;
+            // A read answered outside the log changed nothing that could be lost.
+            if h.off_log_reads && matches!(rec.op, paxos_variants::Op::Get { .. }) {
+                continue;
+            }
             out.commands += 1;
             if matches!(
                 (&rec.op, &rec.completed),

@@ -8,6 +8,7 @@ use super::timers::Timers;
 use crate::check::OpRecord;
 use crate::config::LoadKind;
 use crate::load::{Seen, Workload};
+use crate::metrics::OpKind;
 use crate::net::inject::WanSender;
 use crate::net::transport::LinkFinder;
 use paxos_variants::step::{Outputs, Step};
@@ -153,9 +154,12 @@ impl<M: paxos_variants::Message, T> Outputs<M, T, ()> for ClientIo<'_, T> {
             self.seen.observe(&rec.op, &reply);
             rec.completed = Some((self.now_ns, reply));
             let learned = rec.learned.map(|(t, _)| t);
-            self.sender
-                .metrics
-                .record_op(rec.invoked_ns, self.now_ns, learned);
+            self.sender.metrics.record_op(
+                OpKind::of(&rec.op),
+                rec.invoked_ns,
+                self.now_ns,
+                learned,
+            );
             self.finished += 1;
         }
     }

@@ -276,7 +276,7 @@ impl Session {
                 })
                 .collect();
         }
-        let mut history = History::new(0);
+        let mut history = History::reading(0, spec.reads.path);
         history.ops = ops.clone();
         self.ops = ops;
         self.next_client += spec.clients as u32;

@@ -118,6 +118,7 @@ impl<V: Variant> Fleet<V> {
                 initial_leader: NodeId(spec.topology.leader as u32),
                 by_distance: replicas_by_distance(&links, &spec.topology, region),
                 retry: spec.client_retry,
+                reads: spec.reads.path,
             };
             let sender = WanSender::new(
                 Peer::Client(id),

@@ -123,6 +123,7 @@ pub fn replica_setup(spec: &SimSpec, node: usize, incarnation: u64) -> ReplicaSe
         tuning: spec.tuning.clone(),
         mutation: spec.mutation,
         seed: DetRng::derive(spec.seed, 1000 + node as u64 * 64 + incarnation).next_u64(),
+        reads: spec.reads,
     }
 }
 
@@ -452,7 +453,7 @@ async fn run_async<V: Variant>(
     let (fleet_end, ()) = tokio::join!(load, faults);
     let fleet_end = fleet_end?;
 
-    let mut history = History::new(clients);
+    let mut history = History::reading(clients, spec.reads.path);
     for (c, end) in fleet_end.ends.into_iter().enumerate() {
         history.ops[c] = end.records;
     }

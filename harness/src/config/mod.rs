@@ -3,9 +3,11 @@
 //! the simulator and (later) over QUIC.
 
 pub mod cluster;
+mod reads;
 
 pub use crate::storage::Storage;
 use paxos_variants::{QuorumError, QuorumKind, QuorumSystem, Tuning, Variant, VARIANT_NAMES};
+pub use reads::{ReadsFile, ReadsSpec};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -80,6 +82,8 @@ pub struct ExperimentFile {
     pub storage: Option<StorageField>,
     /// Directory for the write-ahead logs (default: `wal/` in the output directory).
     pub wal_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub reads: ReadsFile,
 }
 
 /// `storage = "wal"` or `storage = ["memory", "wal"]`.
@@ -302,6 +306,10 @@ pub struct Experiment {
     pub wal_dir: Option<PathBuf>,
     /// `run --history FILE` (not a key of the file): write each run's client history in Jepsen's format.
     pub history: Option<PathBuf>,
+    /// The `[reads]` section (each variant's runs already carry their path in [`VariantSpec::reads`]).
+    pub reads: ReadsSpec,
+    /// What the config asked for that a variant cannot do, and what it does instead (printed with the run).
+    pub notes: Vec<String>,
 }
 
 /// A label as it appears in file names: characters other than A-Z, a-z, 0-9, `-` and `_` become `_`.
@@ -446,6 +454,8 @@ pub struct VariantSpec {
     pub quorums: QuorumSystem,
     pub tuning: Tuning,
     pub client_retry: Duration,
+    /// How this run's reads go (the `[reads]` path; the log unless the variant offers it).
+    pub reads: paxos_variants::Reads,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -657,6 +667,8 @@ impl Validator<'_> {
         if raw.variants.is_empty() {
             return Err(self.err("variant", "needs at least one [[variant]]"));
         }
+        let reads = self.reads(&raw.reads)?;
+        let mut notes = Vec::new();
         let mut labels = BTreeSet::new();
         let mut variants = Vec::new();
         for (i, v) in raw.variants.iter().enumerate() {
@@ -680,12 +692,13 @@ impl Validator<'_> {
                 ));
             }
             let spec = self.variant(i, v, n_v)?;
-            let safe = file_safe(&spec.label);
-            if let Some(other) = variants
-                .iter()
-                .find(|o: &&VariantSpec| o.label != spec.label && file_safe(&o.label) == safe)
-            {
-                return Err(self.err(
+            for spec in self.with_read_paths(i, spec, &reads, &mut notes)? {
+                let safe = file_safe(&spec.label);
+                if let Some(other) = variants
+                    .iter()
+                    .find(|o: &&VariantSpec| o.label != spec.label && file_safe(&o.label) == safe)
+                {
+                    return Err(self.err(
                     format!("variant[{i}].label"),
                     format!(
                         "`{}` and `{}` would share result file names (`{safe}`); labels may differ in more than \
@@ -693,17 +706,18 @@ impl Validator<'_> {
                         spec.label, other.label
                     ),
                 ));
+                }
+                if !labels.insert(spec.label.clone()) {
+                    return Err(self.err(
+                        format!("variant[{i}].label"),
+                        format!(
+                            "`{}` appears twice; give each [[variant]] a distinct label",
+                            spec.label
+                        ),
+                    ));
+                }
+                variants.push(spec);
             }
-            if !labels.insert(spec.label.clone()) {
-                return Err(self.err(
-                    format!("variant[{i}].label"),
-                    format!(
-                        "`{}` appears twice; give each [[variant]] a distinct label",
-                        spec.label
-                    ),
-                ));
-            }
-            variants.push(spec);
         }
         let faults = raw
             .faults
@@ -753,6 +767,8 @@ impl Validator<'_> {
             storage,
             wal_dir,
             history: None,
+            reads,
+            notes,
         })
     }
 
@@ -1171,6 +1187,7 @@ impl Validator<'_> {
                 v.client_retry_ms,
                 Duration::from_millis(1000),
             )?,
+            reads: paxos_variants::Reads::log(),
         })
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use paxos_variants::ReadPath;
 
 const GOOD: &str = r#"
 name = "t"
@@ -376,4 +377,68 @@ fn labels_that_share_a_file_name_and_absurd_quantities_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("multi.accept"), "{e}");
+}
+
+fn with_reads(reads: &str, variants: &str) -> String {
+    GOOD.replace("[cluster]", &format!("{reads}\n[cluster]"))
+        .replace("[[variant]]\nname = \"multi\"\n", variants)
+}
+
+#[test]
+fn each_variant_runs_once_per_read_path_it_offers_and_the_others_are_noted() {
+    let variants = "[[variant]]\nname = \"multi\"\n[[variant]]\nname = \"fast\"\n[[variant]]\nname = \"cheap\"\n";
+    let text = with_reads(
+        "[reads]\npath = [\"log\", \"lease\", \"quorum\"]\nlease_ms = 800\nclock_drift = 0.01",
+        variants,
+    );
+    let e = parse_str(&text).unwrap();
+    let runs: Vec<(&str, ReadPath)> = e
+        .variants
+        .iter()
+        .map(|v| (v.label.as_str(), v.reads.path))
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            ("multi", ReadPath::Log),
+            ("multi+lease", ReadPath::Lease),
+            ("multi+quorum", ReadPath::Quorum),
+            ("fast", ReadPath::Log),
+            ("cheap", ReadPath::Log),
+            ("cheap+lease", ReadPath::Lease),
+        ]
+    );
+    assert!(e
+        .variants
+        .iter()
+        .all(|v| v.reads.lease == Duration::from_millis(800) && v.reads.drift_ppm == 10_000));
+    // Fast Paxos offers neither, Cheap Paxos no quorum reads: each is said once, with the reason.
+    assert_eq!(e.notes.len(), 3, "{:?}", e.notes);
+    assert!(e.notes.iter().any(|n| n.starts_with("fast: lease")));
+    assert!(e.notes.iter().any(|n| n.starts_with("cheap: quorum")));
+}
+
+#[test]
+fn without_a_reads_section_everything_reads_through_the_log_and_labels_stay() {
+    let e = parse_str(GOOD).unwrap();
+    assert_eq!(e.variants.len(), 1);
+    assert_eq!(e.variants[0].label, "multi");
+    assert_eq!(e.variants[0].reads, paxos_variants::Reads::log());
+    // A path no variant offers leaves each reading through the log, once.
+    let e = parse_str(&with_reads(
+        "[reads]\npath = \"quorum\"",
+        "[[variant]]\nname = \"basic\"\n",
+    ))
+    .unwrap();
+    assert_eq!(e.variants.len(), 1);
+    assert_eq!(e.variants[0].reads.path, ReadPath::Log);
+}
+
+#[test]
+fn a_label_that_a_read_path_would_repeat_is_refused() {
+    let text = with_reads(
+        "[reads]\npath = [\"log\", \"lease\"]",
+        "[[variant]]\nname = \"multi\"\n[[variant]]\nname = \"multi\"\nlabel = \"multi+lease\"\n",
+    );
+    assert!(err(&text).contains("twice"), "{}", err(&text));
 }

@@ -10,7 +10,7 @@ pub mod tools;
 /// The built-in default comparison (`paxos-bench` with no arguments).
 pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
 
-use crate::check::runner::{check_seeds, CheckSummary};
+use crate::check::runner::{check_seeds, CheckSummary, Trial};
 use crate::check::scenario::FaultKinds;
 use crate::config::{self, Experiment};
 use crate::experiment::{plan, run_one};
@@ -18,7 +18,7 @@ use crate::results::{write_all, RunResult};
 use crate::with_variant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use paxos_variants::{Mutation, VARIANT_NAMES};
+use paxos_variants::{Mutation, ReadPath, VARIANT_NAMES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -117,6 +117,9 @@ const DEFAULT_QUIC_CLIENTS: &[usize] = &[1, 16];
 
 /// Runs every planned run of an experiment (simulated runs in parallel, QUIC runs one at a time).
 fn execute(exp: &Experiment) -> Result<Vec<RunResult>> {
+    for note in &exp.notes {
+        println!("note: {note}");
+    }
     let runs = plan(exp);
     let pb = progress(
         runs.len() as u64,
@@ -371,9 +374,17 @@ pub fn run_check(
     seeds: &[u64],
     faults: FaultKinds,
     mutation: Mutation,
+    reads: &str,
     threads: usize,
     history_dir: Option<&Path>,
 ) -> Result<ExitCode> {
+    let wanted: Vec<ReadPath> = match reads {
+        "all" => ReadPath::ALL.to_vec(),
+        name => match ReadPath::from_name(name) {
+            Some(p) => vec![p],
+            None => bail!("unknown read path `{name}` (known: log, lease, quorum, or all)"),
+        },
+    };
     if let Some(dir) = history_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the history directory {}", dir.display()))?;
@@ -389,26 +400,41 @@ pub fn run_check(
         );
     };
     let mut failed = false;
+    let mut ran = 0;
     for name in names {
-        let pb = progress(seeds.len() as u64, &format!("check {name}"));
-        let tick = || pb.inc(1);
-        let started = Instant::now();
-        let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, faults, mutation, threads, false, history_dir, &tick))
+        // The log, and every other path the variant offers; a read-path mutant shows only on its own path.
+        let offered = crate::registry::info(name).map_or(&[][..], |i| i.read_paths);
+        let paths: Vec<ReadPath> = wanted
+            .iter()
+            .copied()
+            .filter(|p| *p == ReadPath::Log || offered.contains(p))
+            .filter(|p| mutation.read_path().is_none_or(|m| m == *p))
+            .collect();
+        for path in paths {
+            ran += 1;
+            let shown = match path {
+                ReadPath::Log => name.to_string(),
+                p => format!("{name} ({p} reads)"),
+            };
+            let pb = progress(seeds.len() as u64, &format!("check {shown}"));
+            let tick = || pb.inc(1);
+            let started = Instant::now();
+            let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, Trial { faults, mutation, path }, threads, false, history_dir, &tick))
             .ok_or_else(|| anyhow::anyhow!("unknown variant `{name}`"))?;
-        pb.finish_and_clear();
-        let secs = started.elapsed().as_secs_f64();
-        let range = match (seeds.first(), seeds.last()) {
-            (Some(a), Some(b)) if a == b => format!("seed {a}"),
-            (Some(a), Some(b)) => format!("seeds {a}..={b}"),
-            _ => "no seeds".into(),
-        };
-        let mutant = if mutation == Mutation::None {
-            String::new()
-        } else {
-            format!(", mutant {mutation:?}")
-        };
-        println!(
-            "check {name}: {} {range}, faults {faults}{mutant}: {} violating seed(s), {} refuted by the black box | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
+            pb.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            let range = match (seeds.first(), seeds.last()) {
+                (Some(a), Some(b)) if a == b => format!("seed {a}"),
+                (Some(a), Some(b)) => format!("seeds {a}..={b}"),
+                _ => "no seeds".into(),
+            };
+            let mutant = if mutation == Mutation::None {
+                String::new()
+            } else {
+                format!(", mutant {mutation:?}")
+            };
+            println!(
+            "check {shown}: {} {range}, faults {faults}{mutant}: {} violating seed(s), {} refuted by the black box | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
             summary.seeds_run,
             summary.failing.len(),
             summary.black_box_refuted,
@@ -421,29 +447,39 @@ pub fn run_check(
             summary.crashes,
             summary.partitions,
         );
-        for o in summary.failing.iter().take(5) {
-            failed = true;
-            println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
-            let mutant_flag = match mutation {
-                Mutation::None => String::new(),
-                m => format!(" --mutant {}", m.name()),
-            };
-            println!(
-                "  replay: paxos-bench check --variant {name} --seed {} --faults {faults}{mutant_flag}",
+            for o in summary.failing.iter().take(5) {
+                failed = true;
+                println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
+                let mutant_flag = match mutation {
+                    Mutation::None => String::new(),
+                    m => format!(" --mutant {}", m.name()),
+                };
+                println!(
+                "  replay: paxos-bench check --variant {name} --reads {path} --seed {} --faults {faults}{mutant_flag}",
                 o.seed
             );
-        }
-        if !summary.undecided.is_empty() {
-            // Not a violation, but not a pass either: the black-box checker ran out of its budget.
-            failed = true;
-            println!(
+            }
+            if !summary.undecided.is_empty() {
+                // Not a violation, but not a pass either: the black-box checker ran out of its budget.
+                failed = true;
+                println!(
                 "  UNDECIDED: the black-box checker ran out of its budget on {} seed(s), e.g. seed {}: \
                  those histories are neither shown linearizable nor refuted",
                 summary.undecided.len(),
                 summary.undecided[0]
             );
+            }
+            failed |= !summary.failing.is_empty();
         }
-        failed |= !summary.failing.is_empty();
+    }
+    if ran == 0 {
+        bail!(
+            "nothing to check: {variant} offers no {reads} reads{}",
+            match mutation.read_path() {
+                Some(p) => format!(" (the mutant {} lives on the {p} path)", mutation.name()),
+                None => String::new(),
+            }
+        );
     }
     Ok(if failed {
         ExitCode::from(1)

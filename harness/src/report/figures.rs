@@ -83,6 +83,14 @@ pub struct Point {
     pub max_stall_ms: f64,
     /// With a write-ahead log: `fdatasync` calls per committed operation, over all replicas.
     pub syncs_per_op: Option<f64>,
+    /// Reads and writes apart (see `ResultRow`): p50s, the read model, read throughput, lease waits.
+    pub read_p50_ms: Option<f64>,
+    pub read_p99_ms: Option<f64>,
+    pub read_model_ms: Option<f64>,
+    pub write_p50_ms: Option<f64>,
+    pub read_ops_s: f64,
+    pub lease_waits: f64,
+    pub lease_wait_ms: f64,
 }
 
 fn mean(v: impl Iterator<Item = Option<f64>>) -> Option<f64> {
@@ -120,6 +128,13 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
                     reconfigurations: 0.0,
                     max_stall_ms: 0.0,
                     syncs_per_op: None,
+                    read_p50_ms: None,
+                    read_p99_ms: None,
+                    read_model_ms: None,
+                    write_p50_ms: None,
+                    read_ops_s: 0.0,
+                    lease_waits: 0.0,
+                    lease_wait_ms: 0.0,
                 },
                 vec![r],
             )),
@@ -145,6 +160,13 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
             p.recoveries = g.iter().map(|r| r.recoveries as f64).sum::<f64>() / n;
             p.reconfigurations = g.iter().map(|r| r.reconfigurations as f64).sum::<f64>() / n;
             p.max_stall_ms = g.iter().map(|r| r.max_stall_ms).sum::<f64>() / n;
+            p.read_p50_ms = ms(|r| r.read_p50_us);
+            p.read_p99_ms = ms(|r| r.read_p99_us);
+            p.read_model_ms = ms(|r| r.expected_read_p50_us);
+            p.write_p50_ms = ms(|r| r.write_p50_us);
+            p.read_ops_s = g.iter().map(|r| r.read_ops_s).sum::<f64>() / n;
+            p.lease_waits = g.iter().map(|r| r.lease_waits as f64).sum::<f64>() / n;
+            p.lease_wait_ms = g.iter().map(|r| r.lease_wait_ms).sum::<f64>() / n;
             p
         })
         .collect()

@@ -100,6 +100,74 @@ fn table(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (head, rows)
 }
 
+/// Read paths side by side: every point that has reads, its read and write latency, the read model, and for
+/// a path off the log how its read p50 compares with the same protocol's log reads.
+fn read_paths(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let head = vec![
+        "mode",
+        "variant",
+        "reads",
+        "clients",
+        "read p50 ms",
+        "model read p50 ms",
+        "read p50 / model",
+        "read p99 ms",
+        "write p50 ms",
+        "read p50 vs log reads",
+        "reads/s",
+        "lease waits",
+        "lease wait ms",
+    ];
+    if !points
+        .iter()
+        .any(|p| p.key.reads != "log" && !p.key.reads.is_empty())
+    {
+        return (head, Vec::new());
+    }
+    let mut rows = Vec::new();
+    for p in points.iter().filter(|p| p.read_p50_ms.is_some()) {
+        let log = points.iter().find(|o| {
+            o.key.reads == "log"
+                && o.key.protocol == p.key.protocol
+                && o.key.mode == p.key.mode
+                && o.key.clients == p.key.clients
+                && (o.key.q1, o.key.q2, o.key.replicas) == (p.key.q1, p.key.q2, p.key.replicas)
+                && o.key.jitter_ms == p.key.jitter_ms
+        });
+        let vs_log = match (
+            p.key.reads.as_str(),
+            log.and_then(|l| l.read_p50_ms),
+            p.read_p50_ms,
+        ) {
+            ("log", _, _) => "-".to_string(),
+            (_, Some(l), Some(r)) => format!("{:+.2} ms", r - l),
+            _ => "-".to_string(),
+        };
+        let ratio = match (p.read_p50_ms, p.read_model_ms) {
+            (Some(r), Some(m)) if m > 0.0 => format!("{:.3}", r / m),
+            _ => "-".into(),
+        };
+        rows.push(vec![
+            p.key.mode.clone(),
+            p.key.protocol.clone(),
+            p.key.reads.clone(),
+            p.key.clients.to_string(),
+            ms(p.read_p50_ms),
+            ms(p.read_model_ms),
+            ratio,
+            ms(p.read_p99_ms),
+            ms(p.write_p50_ms),
+            vs_log,
+            format!("{:.1}", p.read_ops_s),
+            format!("{:.0}", p.lease_waits),
+            format!("{:.0}", p.lease_wait_ms),
+        ]);
+    }
+    (head, rows)
+}
+
+const READS_TEXT: &str = "Reads by path. log: a read takes a log slot like a write. lease: the leader answers from its state while a phase-2 quorum's grants hold (model: the client's round trip to the leader). quorum: the client asks every replica and reads once a read quorum (one meeting every phase-2 quorum) has answered and what they accepted is applied (model: the round trip to the nearest read quorum; waits for a pending write of the key are not modelled). vs log reads: this path's read p50 minus the same protocol's log-read p50 in the same run. lease waits: new leaders that waited out an earlier lease, and how long in all.";
+
 /// The price of durability: each run with a write-ahead log beside the same run in memory.
 fn durability(points: &[Point]) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let head = vec![
@@ -243,6 +311,12 @@ impl Page<'_> {
                 esc(&durability_text(self.environment))
             ));
         }
+        let (rhead, rrows) = read_paths(self.points);
+        if !rrows.is_empty() {
+            h.push_str("<h2>Read paths</h2>\n");
+            h.push_str(&html_table(&rhead, &rrows));
+            h.push_str(&format!("<p>{}</p>\n", esc(READS_TEXT)));
+        }
         if !self.notes.is_empty() {
             h.push_str("<h2>Notes</h2>\n<ul>\n");
             for n in self.notes {
@@ -290,6 +364,12 @@ impl Page<'_> {
             m.push_str("## The price of durability\n\n");
             m.push_str(&md_table(&dhead, &drows));
             m.push_str(&format!("\n{}\n\n", durability_text(self.environment)));
+        }
+        let (rhead, rrows) = read_paths(self.points);
+        if !rrows.is_empty() {
+            m.push_str("## Read paths\n\n");
+            m.push_str(&md_table(&rhead, &rrows));
+            m.push_str(&format!("\n{READS_TEXT}\n\n"));
         }
         if !self.notes.is_empty() {
             m.push_str("## Notes\n\n");

@@ -22,13 +22,13 @@ pub use faults::{Partitions, SimFault};
 use crate::check::{History, Violation};
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
 use crate::load::{Seen, Workload};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, OpKind};
 use crate::wan::LinkModel;
 use paxos_variants::step::{Outputs, Step};
 use paxos_variants::{
     Client, ClientId, ClientSetup, Command, Dest, DetRng, DurableRecord, DurableState, Effects,
-    Message, Mutation, NodeId, Peer, QuorumSystem, Replica, ReplicaSetup, ReplicaStatus, Reply,
-    Slot, Time, Tuning, Value, Variant,
+    Message, Mutation, NodeId, Peer, QuorumSystem, ReadPath, Reads, Replica, ReplicaSetup,
+    ReplicaStatus, Reply, Slot, Time, Tuning, Value, Variant,
 };
 use queue::EventQueue;
 use std::collections::VecDeque;
@@ -42,6 +42,9 @@ pub struct SimSpec {
     pub quorums: QuorumSystem,
     pub tuning: Tuning,
     pub client_retry: Duration,
+    /// Client `c` of `k` waits `client_retry + spread * c / k` instead (the checker staggers its clients so
+    /// that some leave an unresponsive replica long before others; runs from a config use 0).
+    pub client_retry_spread: Duration,
     pub cpu_per_msg: Duration,
     /// Measured costs by message type (`paxos-bench calibrate`), in place of `cpu_per_msg` for those types.
     pub cpu_by_kind: std::collections::BTreeMap<String, Duration>,
@@ -58,6 +61,8 @@ pub struct SimSpec {
     /// End as soon as no command is pending after `stop_issuing` (the checker's liveness phase).
     pub end_when_drained: bool,
     pub faults: Vec<(Duration, SimFault)>,
+    /// How reads go. On the lease path every replica's clock drifts within the bound it gives.
+    pub reads: Reads,
 }
 
 /// Most events that may wait in the queue at once (about 125 bytes each). A protocol whose messages multiply
@@ -127,6 +132,8 @@ struct Node<R: Replica> {
     region: usize,
     /// CPU time spent on messages over the whole run.
     busy_total: u64,
+    /// This node's clock (it survives restarts, as a machine's does).
+    clock: Clock,
 }
 
 struct ClientSlot<C> {
@@ -163,6 +170,47 @@ pub struct Sim<V: Variant> {
     pub recorded: InputTrace<V>,
 }
 
+/// A node's clock: true (virtual) time scaled by a rate within the run's drift bound. Only the lease path
+/// reads a clock for safety, so only its runs get drifting ones; every other run's clocks are exact.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// Parts per million fast (positive) or slow (negative).
+    ppm: i64,
+}
+
+impl Clock {
+    /// Node `i`'s clock for this run: at either end of the bound or anywhere between, from the seed.
+    fn drawn(spec: &SimSpec, i: usize) -> Clock {
+        let bound = spec.reads.drift_ppm as i64;
+        if spec.reads.path != ReadPath::Lease || bound == 0 {
+            return Clock { ppm: 0 };
+        }
+        let mut rng = DetRng::derive(spec.seed, 0xC10C + i as u64);
+        let ppm = match rng.below(3) {
+            0 => -bound,
+            1 => bound,
+            _ => rng.below(2 * bound as u64 + 1) as i64 - bound,
+        };
+        Clock { ppm }
+    }
+
+    /// What the clock reads at virtual time `t` (ns).
+    fn at(&self, t: u64) -> Time {
+        let t = t as i128;
+        Time((t + t * self.ppm as i128 / 1_000_000) as u64)
+    }
+
+    /// The virtual time (ns) in which this clock advances by `d`, rounded up.
+    fn true_time(&self, d: Duration) -> u64 {
+        if self.ppm == 0 {
+            return ns(d);
+        }
+        let num = d.as_nanos() * 1_000_000;
+        let den = (1_000_000 + self.ppm) as u128;
+        num.div_ceil(den) as u64
+    }
+}
+
 fn ns(d: Duration) -> u64 {
     d.as_nanos() as u64
 }
@@ -182,6 +230,7 @@ impl<V: Variant> Sim<V> {
                 free_scheduled: false,
                 region: spec.topology.replica_region[i],
                 busy_total: 0,
+                clock: Clock::drawn(&spec, i),
             })
             .collect();
         let clients = (0..spec.clients)
@@ -192,7 +241,11 @@ impl<V: Variant> Sim<V> {
                     quorums: spec.quorums.clone(),
                     initial_leader: NodeId(spec.topology.leader as u32),
                     by_distance: replicas_by_distance(&links, &spec.topology, region),
-                    retry: spec.client_retry,
+                    retry: spec.client_retry
+                        + spec
+                            .client_retry_spread
+                            .mul_f64(c as f64 / spec.clients.max(1) as f64),
+                    reads: spec.reads.path,
                 };
                 ClientSlot {
                     proto: V::Client::new(setup),
@@ -216,7 +269,7 @@ impl<V: Variant> Sim<V> {
             out_r: Effects::new(),
             records: Vec::new(),
             out_c: Effects::new(),
-            history: History::new(spec.clients),
+            history: History::reading(spec.clients, spec.reads.path),
             metrics,
             stats: SimStats::default(),
             record: None,
@@ -241,6 +294,7 @@ impl<V: Variant> Sim<V> {
             tuning: self.spec.tuning.clone(),
             mutation: self.spec.mutation,
             seed: DetRng::derive(self.spec.seed, 1000 + node as u64 * 64 + incarnation).next_u64(),
+            reads: self.spec.reads,
         }
     }
 
@@ -248,7 +302,7 @@ impl<V: Variant> Sim<V> {
     pub fn run(&mut self) -> Vec<(NodeId, ReplicaStatus)> {
         for node in 0..self.nodes.len() {
             let setup = self.replica_setup(node);
-            let replica = V::Replica::new(setup, Time(0), &mut self.out_r);
+            let replica = V::Replica::new(setup, self.nodes[node].clock.at(0), &mut self.out_r);
             self.nodes[node].replica = Some(replica);
             self.flush_replica(node);
         }
@@ -431,9 +485,10 @@ impl<V: Variant> Sim<V> {
         let Some(replica) = node.replica.as_mut() else {
             return;
         };
+        let local = node.clock.at(done);
         match input {
-            Input::Msg(from, msg) => replica.on_message(Time(done), from, msg, &mut self.out_r),
-            Input::Timer(t) => replica.on_timer(Time(done), t, &mut self.out_r),
+            Input::Msg(from, msg) => replica.on_message(local, from, msg, &mut self.out_r),
+            Input::Timer(t) => replica.on_timer(local, t, &mut self.out_r),
         }
         let saved_now = self.now;
         self.now = done;
@@ -573,8 +628,10 @@ impl<V: Variant> Sim<V> {
                 // A new process: a pause of the crashed one does not carry over.
                 node.busy_until = self.now;
                 let replica = match node.saved.take() {
-                    Some(d) => V::Replica::recover(setup, d, Time(self.now), &mut self.out_r),
-                    None => V::Replica::new(setup, Time(self.now), &mut self.out_r),
+                    Some(d) => {
+                        V::Replica::recover(setup, d, node.clock.at(self.now), &mut self.out_r)
+                    }
+                    None => V::Replica::new(setup, node.clock.at(self.now), &mut self.out_r),
                 };
                 self.nodes[r].replica = Some(replica);
                 self.stats.restarts += 1;
@@ -639,9 +696,11 @@ impl<V: Variant> Outputs<V::Msg, RTimer<V>, DurableRecord<V::Replica>> for Repli
             .transmit_to(Peer::Replica(NodeId(self.n as u32)), to, msg);
     }
     fn arm(&mut self, after: Duration, timer: RTimer<V>) {
-        let incarnation = self.sim.nodes[self.n].incarnation;
+        let node = &self.sim.nodes[self.n];
+        let incarnation = node.incarnation;
+        let after = node.clock.true_time(after);
         self.sim.queue.push(
-            self.sim.now + ns(after),
+            self.sim.now + after,
             Ev::ReplicaTimer {
                 node: self.n as u32,
                 incarnation,
@@ -684,10 +743,10 @@ impl<V: Variant> Outputs<V::Msg, CTimer<V>, ()> for ClientOut<'_, V> {
             slot.seen.observe(&r.op, &reply);
         }
         if let Some(invoked) = self.sim.history.complete(id, seq, reply, now) {
-            let learned = self.sim.history.op(id, seq).and_then(|r| r.learned);
-            self.sim
-                .metrics
-                .record_op(invoked, now, learned.map(|(t, _)| t));
+            if let Some(rec) = self.sim.history.op(id, seq) {
+                let (kind, learned) = (OpKind::of(&rec.op), rec.learned.map(|(t, _)| t));
+                self.sim.metrics.record_op(kind, invoked, now, learned);
+            }
             self.finished += 1;
         }
     }

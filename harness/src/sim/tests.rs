@@ -437,7 +437,13 @@ fn cheap_paxos_brings_a_returning_main_back() {
 /// A digest of one faulty run: its decided log (wire encoding) and its counters.
 fn trace_digest<V: Variant>(seed: u64) -> u64 {
     use crate::check::scenario::{scenario, FaultKinds};
-    let mut sim = Sim::<V>::new(scenario(seed, FaultKinds::all(), Mutation::None, V::NAME));
+    let mut sim = Sim::<V>::new(scenario(
+        seed,
+        FaultKinds::all(),
+        Mutation::None,
+        V::NAME,
+        paxos_variants::ReadPath::Log,
+    ));
     sim.run();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -493,7 +499,13 @@ type DurableOf<V> = <<V as Variant>::Replica as paxos_variants::Replica>::Durabl
 
 fn disk_matches_memory<V: Variant>(seed: u64) {
     use crate::check::scenario::{scenario, FaultKinds};
-    let mut sim = Sim::<V>::new(scenario(seed, FaultKinds::all(), Mutation::None, V::NAME));
+    let mut sim = Sim::<V>::new(scenario(
+        seed,
+        FaultKinds::all(),
+        Mutation::None,
+        V::NAME,
+        paxos_variants::ReadPath::Log,
+    ));
     sim.run();
     let mut live = 0;
     for node in &sim.nodes {

@@ -57,6 +57,7 @@ impl Message for BasicMsg {
             BasicMsg::Request(_) => "request",
             BasicMsg::ToClient(ToClient::Reply { .. }) => "reply",
             BasicMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
+            BasicMsg::ToClient(ToClient::ReadState { .. }) => "read-state",
             BasicMsg::Prepare { .. } => "prepare",
             BasicMsg::Promise { .. } => "promise",
             BasicMsg::Nack { .. } => "nack",

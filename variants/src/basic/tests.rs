@@ -16,6 +16,7 @@ fn replica(id: u32, mutation: Mutation) -> (BasicReplica, Effects<BasicMsg, Basi
         tuning: Tuning::default(),
         mutation,
         seed: 3,
+        reads: crate::reads::Reads::log(),
     };
     let mut out = Effects::new();
     let r = BasicReplica::new(setup, Time(0), &mut out);

@@ -152,6 +152,7 @@ mod tests {
             initial_leader: NodeId(0),
             by_distance: (0..n as u32).map(NodeId).collect(),
             retry: Duration::from_millis(100),
+            reads: crate::reads::ReadPath::Log,
         })
     }
 

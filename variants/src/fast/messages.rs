@@ -107,6 +107,7 @@ impl Message for FastMsg {
             FastMsg::Request(_) => "request",
             FastMsg::ToClient(ToClient::Reply { .. }) => "reply",
             FastMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
+            FastMsg::ToClient(ToClient::ReadState { .. }) => "read-state",
             FastMsg::Prepare { .. } => "prepare",
             FastMsg::Promise { .. } => "promise",
             FastMsg::Nack { .. } => "nack",

@@ -20,6 +20,7 @@ fn setup(id: u32) -> ReplicaSetup {
         tuning: Tuning::default(),
         mutation: Mutation::None,
         seed: 7,
+        reads: crate::reads::Reads::log(),
     }
 }
 

@@ -8,9 +8,11 @@ use crate::command::Value;
 use crate::effects::Effects;
 use crate::replica::Mutation;
 use crate::roles::acceptor;
+use crate::roles::lease::LeaseHolder;
 use crate::roles::phase1::{Next, Phase1};
 use crate::types::{Ballot, NodeId, Slot, Time};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
 impl<P: Reconfig> MultiReplica<P> {
     /// Whether the candidate's promises win Phase 1 (the policy also sees the values they reported).
@@ -38,7 +40,13 @@ impl<P: Reconfig> MultiReplica<P> {
         };
         let own = self.d.reports(from, None);
         let p1 = Phase1::start(ballot, from, now, own, self.d.compacted);
-        self.role = Role::Candidate(Candidate { p1, waiting });
+        let lease_wait = self.lease_wait_until(now, self.lease_left(ballot, now));
+        self.role = Role::Candidate(Candidate {
+            p1,
+            waiting,
+            lease_wait,
+            won_at: None,
+        });
         self.election.campaigning();
         out.broadcast(MultiMsg::Prepare { ballot, from });
         if self.candidate_won() {
@@ -51,16 +59,18 @@ impl<P: Reconfig> MultiReplica<P> {
         now: Time,
         from: NodeId,
         ballot: Ballot,
-        accepted: Vec<(Slot, Ballot, Value)>,
-        compacted: Slot,
+        (accepted, compacted): (Vec<(Slot, Ballot, Value)>, Slot),
+        lease_left: Option<Duration>,
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) {
+        let wait = self.lease_wait_until(now, lease_left);
         let Role::Candidate(c) = &mut self.role else {
             return;
         };
         if !c.p1.promise(from, ballot, accepted, compacted) {
             return;
         }
+        c.lease_wait = c.lease_wait.max(wait);
         if self.candidate_won() {
             self.become_leader(now, out);
         }
@@ -83,11 +93,23 @@ impl<P: Reconfig> MultiReplica<P> {
                     return;
                 }
             }
+            // An earlier leader's lease may still run: neither commit nor read until it has ended.
+            if now < c.lease_wait {
+                if c.won_at.is_none() {
+                    c.won_at = Some(now);
+                    out.set_timer(c.lease_wait.saturating_since(now), MultiTimer::LeaseWait);
+                }
+                return;
+            }
+            if let Some(won) = c.won_at {
+                self.read_counts.lease_waits += 1;
+                self.read_counts.lease_wait_ns += now.saturating_since(won).as_nanos() as u64;
+            }
         }
         let Role::Candidate(c) = std::mem::replace(&mut self.role, Role::Follower) else {
             return;
         };
-        let Candidate { p1: c, waiting } = c;
+        let Candidate { p1: c, waiting, .. } = c;
         let end = c.end(self.learner.known_end());
         let mut leader = Leader {
             ballot: c.ballot,
@@ -95,6 +117,8 @@ impl<P: Reconfig> MultiReplica<P> {
             inflight: BTreeMap::new(),
             pending: VecDeque::new(),
             proposed: BTreeSet::new(),
+            lease: LeaseHolder::new(c.ballot),
+            reads_from: end,
         };
         let ignore_reports = self.setup.mutation == Mutation::IgnorePromisedValues;
         let mut recovered = Vec::new();
@@ -124,11 +148,7 @@ impl<P: Reconfig> MultiReplica<P> {
         for (slot, value) in recovered {
             self.propose(now, slot, value, out);
         }
-        let commit = self.learner.first_undecided();
-        out.broadcast(MultiMsg::Heartbeat {
-            ballot: c.ballot,
-            commit,
-        });
+        self.send_heartbeat(now, None, out);
         self.try_propose(now, out);
     }
 

@@ -6,6 +6,7 @@ use super::{Inflight, MultiMsg, MultiReplica, MultiTimer, Role};
 use crate::command::{Command, Value};
 use crate::effects::Effects;
 use crate::quorum::{Membership, NodeSet};
+use crate::reads::ReadPath;
 use crate::roles::acceptor;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 
@@ -127,20 +128,34 @@ impl<P: Reconfig> MultiReplica<P> {
         }
     }
 
-    /// The leader's tick: heartbeats, Accepts that waited too long sent again, and the membership change the
-    /// policy may ask for.
-    pub(super) fn leader_tick(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+    /// A heartbeat to the followers (to the ones the policy names), asking for a lease on the lease path.
+    /// `targeted`: the commit index to pick the policy's recipients by; `None` sends to everyone.
+    pub(super) fn send_heartbeat(
+        &mut self,
+        now: Time,
+        targeted: Option<Slot>,
+        out: &mut Effects<MultiMsg, MultiTimer>,
+    ) {
         let commit = self.learner.first_undecided();
-        let retransmit = self.setup.tuning.retransmit;
         let me = self.me();
+        let leases = self.setup.reads.path == ReadPath::Lease;
+        let lease_len = self.setup.reads.lease;
         let Role::Leader(l) = &mut self.role else {
             return;
         };
-        let heartbeat = MultiMsg::Heartbeat {
-            ballot: l.ballot,
-            commit,
+        let ballot = l.ballot;
+        let heartbeat = if leases {
+            l.lease.asked(now, me);
+            self.grants.grant(ballot, now, lease_len);
+            MultiMsg::LeaseAsk {
+                ballot,
+                commit,
+                stamp: now,
+            }
+        } else {
+            MultiMsg::Heartbeat { ballot, commit }
         };
-        match self.membership.heartbeat_to(commit) {
+        match targeted.and_then(|c| self.membership.heartbeat_to(c)) {
             Some(to) => {
                 for r in Membership::ids(to).filter(|&r| r != me) {
                     out.send(Peer::Replica(r), heartbeat.clone());
@@ -148,6 +163,18 @@ impl<P: Reconfig> MultiReplica<P> {
             }
             None => out.broadcast(heartbeat),
         }
+    }
+
+    /// The leader's tick: heartbeats, Accepts that waited too long sent again, and the membership change the
+    /// policy may ask for.
+    pub(super) fn leader_tick(&mut self, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) {
+        let commit = self.learner.first_undecided();
+        let retransmit = self.setup.tuning.retransmit;
+        let me = self.me();
+        self.send_heartbeat(now, Some(commit), out);
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
         // Unanswered Accepts go to everyone again: in Cheap Paxos that brings in the auxiliaries.
         for (slot, inf) in l.inflight.iter_mut() {
             if now.saturating_since(inf.sent_at) >= retransmit {

@@ -7,8 +7,10 @@ use crate::replica::{Message, ToClient};
 use crate::roles::acceptor::{AcceptorLog, AcceptorRecord, StateUpTo};
 use crate::roles::front;
 use crate::roles::learner::Snapshot;
-use crate::types::{Ballot, Slot};
+use crate::roles::read_quorum::ReadProbe;
+use crate::types::{Ballot, Slot, Time};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum MultiMsg {
@@ -42,6 +44,27 @@ pub enum MultiMsg {
         ballot: Ballot,
         commit: Slot,
     },
+    /// A heartbeat that also asks for a lease (lease reads), stamped with the leader's clock.
+    LeaseAsk {
+        ballot: Ballot,
+        commit: Slot,
+        stamp: Time,
+    },
+    /// An acceptor grants the lease asked for at `stamp`.
+    LeaseGrant {
+        ballot: Ballot,
+        stamp: Time,
+    },
+    /// A promise from an acceptor whose lease grant to another ballot may still run for `lease_left` on its
+    /// clock: the candidate waits it out before it commits or reads (lease reads).
+    PromiseLeased {
+        ballot: Ballot,
+        accepted: Vec<(Slot, Ballot, Value)>,
+        compacted: Slot,
+        lease_left: Duration,
+    },
+    /// A client's quorum-read probe.
+    Read(ReadProbe),
     CatchUp {
         from: Slot,
     },
@@ -63,12 +86,17 @@ impl Message for MultiMsg {
             MultiMsg::Request(_) => "request",
             MultiMsg::ToClient(ToClient::Reply { .. }) => "reply",
             MultiMsg::ToClient(ToClient::Redirect { .. }) => "redirect",
+            MultiMsg::ToClient(ToClient::ReadState { .. }) => "read-state",
             MultiMsg::Prepare { .. } => "prepare",
             MultiMsg::Promise { .. } => "promise",
             MultiMsg::Nack { .. } => "nack",
             MultiMsg::Accept { .. } => "accept",
             MultiMsg::Accepted { .. } => "accepted",
             MultiMsg::Heartbeat { .. } => "heartbeat",
+            MultiMsg::LeaseAsk { .. } => "lease-ask",
+            MultiMsg::LeaseGrant { .. } => "lease-grant",
+            MultiMsg::PromiseLeased { .. } => "promise",
+            MultiMsg::Read(_) => "read",
             MultiMsg::CatchUp { .. } => "catchup",
             MultiMsg::Decided { .. } => "decided",
             MultiMsg::Snapshot { .. } => "snapshot",
@@ -76,7 +104,7 @@ impl Message for MultiMsg {
     }
 }
 
-front::client_wire!(MultiMsg);
+front::client_wire!(MultiMsg, Read);
 
 /// What an acceptor keeps across a crash: the common acceptor log, whose compactions persist the state
 /// machine together with the reconfigurations decided before it.
@@ -101,4 +129,6 @@ impl StateUpTo for Durable {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum MultiTimer {
     Tick,
+    /// A candidate that won Phase 1 has waited out the earlier leader's lease.
+    LeaseWait,
 }

@@ -24,6 +24,10 @@
 //! what a replica still holds gets a snapshot; a Promise reports the acceptor's compaction point, and a
 //! candidate behind it learns those slots before it leads (Phase 1 cannot report values that were forgotten).
 //!
+//! Reads (`ReplicaSetup::reads`): through the log like writes; under a leader lease, answered by the leader
+//! from its state (renewed with each heartbeat, waited out by the next leader); or by quorum read, where any
+//! replica answers a client's probe with what it accepted and applied (see `reads.rs`).
+//!
 //! Simplified: the initial leader runs a real Phase 1 at start (no pre-agreed first ballot); non-leaders
 //! redirect rather than forward.
 
@@ -32,12 +36,17 @@ use crate::command::{Command, CommandId, Value};
 use crate::effects::Effects;
 use crate::journal::Journaled;
 use crate::quorum::NodeSet;
-use crate::replica::{DurableRecord, Mutation, Replica, ReplicaSetup, ReplicaStatus, Variant};
+use crate::reads::ReadPath;
+use crate::replica::{
+    Counters, DurableRecord, Mutation, Replica, ReplicaSetup, ReplicaStatus, Variant,
+};
 use crate::roles::acceptor;
 use crate::roles::election::Election;
 use crate::roles::front::{self, Door};
 use crate::roles::learner::{CatchUp, Learner};
+use crate::roles::lease::{Grants, LeaseHolder};
 use crate::roles::phase1::{Highest, Phase1};
+use crate::roles::read_quorum::Parked;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -46,6 +55,7 @@ mod compaction;
 mod follower;
 mod leader;
 mod messages;
+mod reads;
 pub mod reconfig;
 
 pub use messages::{Durable, MultiDurable, MultiMsg, MultiRecord, MultiTimer};
@@ -82,6 +92,10 @@ struct Leader {
     pending: VecDeque<Command>,
     /// Commands waiting or in flight under this leadership, so a retry is not proposed twice.
     proposed: BTreeSet<CommandId>,
+    /// Lease reads: the grants this leadership holds.
+    lease: LeaseHolder,
+    /// Lease reads: the end of what Phase 1 found; reads are answered locally only once all of it is applied.
+    reads_from: Slot,
 }
 
 /// A candidacy, and the client commands that arrived during it (proposed once it leads).
@@ -89,6 +103,10 @@ struct Leader {
 struct Candidate {
     p1: Phase1<Highest<Ballot>>,
     waiting: Vec<Command>,
+    /// Lease reads: until when (on this clock) an earlier leader's lease may still run.
+    lease_wait: Time,
+    /// Lease reads: when Phase 1 was won while a lease still ran (the wait timer is armed).
+    won_at: Option<Time>,
 }
 
 #[derive(Debug)]
@@ -112,12 +130,24 @@ pub struct MultiReplica<P: Reconfig = FixedMembership> {
     commit_seen: Slot,
     /// Who the acceptors are, and how that changes.
     membership: P,
+    /// Lease reads: the grants this acceptor gave (volatile).
+    grants: Grants,
+    /// Quorum reads: probes waiting for this replica to apply further.
+    parked: Parked,
+    /// Read counters (lease reads, misses, waits).
+    read_counts: Counters,
 }
 
 impl<P: Reconfig> MultiReplica<P> {
-    fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time) -> Self {
+    fn boot(setup: ReplicaSetup, d: MultiDurable, now: Time, restarted: bool) -> Self {
         let membership = P::new(&setup);
         let election = Election::new(setup.seed, setup.tuning.election_timeout, now);
+        // A restarted acceptor may have granted a lease it no longer remembers.
+        let grants = if restarted && setup.reads.path == ReadPath::Lease {
+            Grants::after_restart(now, setup.reads.lease)
+        } else {
+            Grants::default()
+        };
         let mut r = MultiReplica {
             d: Journaled::new(d),
             learner: Learner::new(),
@@ -125,6 +155,9 @@ impl<P: Reconfig> MultiReplica<P> {
             election,
             commit_seen: Slot(0),
             membership,
+            grants,
+            parked: Parked::default(),
+            read_counts: Counters::default(),
             setup,
         };
         // A restart begins from the last persisted state machine; the decided slots after it come back
@@ -203,6 +236,7 @@ impl<P: Reconfig> MultiReplica<P> {
     /// Applies what is decided (the leader answers the clients), then compacts.
     fn apply(&mut self, out: &mut Effects<MultiMsg, MultiTimer>) {
         self.apply_decided(out);
+        self.answer_parked(out);
         self.maybe_compact();
     }
 
@@ -220,6 +254,9 @@ impl<P: Reconfig> MultiReplica<P> {
     }
 
     fn on_request(&mut self, now: Time, cmd: Command, out: &mut Effects<MultiMsg, MultiTimer>) {
+        if self.lease_read(now, &cmd, out) {
+            return;
+        }
         match &mut self.role {
             Role::Leader(l) => match front::admit(self.learner.kv(), &mut l.proposed, &cmd) {
                 Door::Answered(reply) => front::reply(out, &cmd, reply),
@@ -247,6 +284,10 @@ impl<P: Reconfig> MultiReplica<P> {
         match &mut self.role {
             Role::Leader(_) => return,
             Role::Candidate(c) => {
+                // Phase 1 is won and the lease wait is running: this candidacy is not stuck.
+                if c.won_at.is_some() {
+                    return;
+                }
                 if self.election.candidacy_timed_out(c.p1.started, now) {
                     self.election.lost();
                     self.start_election(now, out);
@@ -283,7 +324,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
     fn new(setup: ReplicaSetup, now: Time, out: &mut Effects<MultiMsg, MultiTimer>) -> Self {
         let leads = setup.id == setup.initial_leader;
         let initial = setup.initial_leader;
-        let mut r = Self::boot(setup, MultiDurable::default(), now);
+        let mut r = Self::boot(setup, MultiDurable::default(), now, false);
         out.set_timer(r.setup.tuning.heartbeat, MultiTimer::Tick);
         if leads {
             r.start_election(now, out);
@@ -299,7 +340,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
         now: Time,
         out: &mut Effects<MultiMsg, MultiTimer>,
     ) -> Self {
-        let r = Self::boot(setup, durable, now);
+        let r = Self::boot(setup, durable, now, true);
         out.set_timer(r.setup.tuning.heartbeat, MultiTimer::Tick);
         r
     }
@@ -313,6 +354,10 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
     ) {
         let from = match from {
             Peer::Client(c) => {
+                if let MultiMsg::Read(probe) = msg {
+                    self.on_read_probe(now, c, probe, out);
+                    return;
+                }
                 // A client may only make requests, and only its own; anything else from it is dropped.
                 if let Some(cmd) = front::own_request(c, msg) {
                     self.on_request(now, cmd, out);
@@ -322,7 +367,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
             Peer::Replica(r) => r,
         };
         match msg {
-            MultiMsg::Request(_) | MultiMsg::ToClient(_) => {}
+            MultiMsg::Request(_) | MultiMsg::ToClient(_) | MultiMsg::Read(_) => {}
             MultiMsg::Prepare {
                 ballot,
                 from: start,
@@ -333,10 +378,18 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                         self.observe_ballot(now, ballot, out);
                         // Give the candidate time to win before we try ourselves.
                         self.election.wait(now);
-                        let promise = MultiMsg::Promise {
-                            ballot,
-                            accepted,
-                            compacted,
+                        let promise = match self.lease_left(ballot, now) {
+                            Some(lease_left) => MultiMsg::PromiseLeased {
+                                ballot,
+                                accepted,
+                                compacted,
+                                lease_left,
+                            },
+                            None => MultiMsg::Promise {
+                                ballot,
+                                accepted,
+                                compacted,
+                            },
                         };
                         out.send(Peer::Replica(from), promise);
                     }
@@ -347,7 +400,26 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
                 ballot,
                 accepted,
                 compacted,
-            } => self.on_promise(now, from, ballot, accepted, compacted, out),
+            } => self.on_promise(now, from, ballot, (accepted, compacted), None, out),
+            MultiMsg::PromiseLeased {
+                ballot,
+                accepted,
+                compacted,
+                lease_left,
+            } => self.on_promise(
+                now,
+                from,
+                ballot,
+                (accepted, compacted),
+                Some(lease_left),
+                out,
+            ),
+            MultiMsg::LeaseAsk {
+                ballot,
+                commit,
+                stamp,
+            } => self.on_lease_ask(now, from, ballot, commit, stamp, out),
+            MultiMsg::LeaseGrant { ballot, stamp } => self.on_lease_grant(from, ballot, stamp),
             MultiMsg::Nack { promised } => self.observe_ballot(now, promised, out),
             MultiMsg::Accept {
                 ballot,
@@ -397,6 +469,7 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
     fn on_timer(&mut self, now: Time, timer: MultiTimer, out: &mut Effects<MultiMsg, MultiTimer>) {
         match timer {
             MultiTimer::Tick => self.on_tick(now, out),
+            MultiTimer::LeaseWait => self.lease_waited(now, out),
         }
     }
 
@@ -413,9 +486,9 @@ impl<P: Reconfig> Replica for MultiReplica<P> {
             applied_upto: self.learner.applied_upto(),
             state_digest: self.learner.kv().digest(),
             is_leader: self.is_leader(),
-            counters: crate::replica::Counters {
+            counters: Counters {
                 reconfigurations: self.membership.reconfigurations(),
-                ..Default::default()
+                ..self.read_counts
             },
             held_entries: self.learner.held() + self.d.accepted.len() as u64,
         }

@@ -14,6 +14,7 @@ fn solo() -> (MultiReplica, Effects<MultiMsg, MultiTimer>) {
         tuning: Tuning::default(),
         mutation: Mutation::None,
         seed: 1,
+        reads: crate::reads::Reads::log(),
     };
     let mut out = Effects::new();
     let r = MultiReplica::new(setup, Time(0), &mut out);

@@ -280,6 +280,23 @@ impl QuorumSystem {
         }
     }
 
+    /// Whether `set` meets every phase-2 quorum (and, for Fast Paxos, every fast quorum): a reader that hears
+    /// from it hears from an acceptor of every acknowledged write.
+    pub fn is_read_quorum(&self, set: NodeSet) -> bool {
+        let n = self.n();
+        match *self {
+            QuorumSystem::Majority { .. } | QuorumSystem::Flexible { .. } => {
+                set.len() > n - self.q2_size()
+            }
+            QuorumSystem::Fast { fast, classic, .. } => set.len() > n - fast.min(classic),
+            QuorumSystem::Grid { rows, cols } => {
+                (0..rows).all(|r| (0..cols).any(|c| set.contains_index(r * cols + c)))
+            }
+            // Its quorums move with reconfiguration: only everyone is sure to meet them all.
+            QuorumSystem::Cheap { n, .. } => set.len() >= n,
+        }
+    }
+
     pub fn is_phase2_quorum(&self, set: NodeSet) -> bool {
         match *self {
             QuorumSystem::Majority { .. }

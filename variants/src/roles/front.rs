@@ -23,12 +23,26 @@ pub trait ClientWire: Message {
     fn for_client(t: ToClient) -> Self;
     /// The command, if this is a request.
     fn into_request(self) -> Option<Command>;
+    /// A quorum-read probe, for variants that answer them (`None`: reads go through the variant's own path).
+    fn read_probe(_probe: crate::roles::read_quorum::ReadProbe) -> Option<Self> {
+        None
+    }
 }
 
 /// Implements [`ClientWire`] for a message enum whose client traffic is its `Request(Command)` and
 /// `ToClient(ToClient)` variants, as every variant's is.
 macro_rules! client_wire {
+    ($msg:ident, $probe:ident) => {
+        $crate::roles::front::client_wire!(@impl $msg,
+            fn read_probe(p: $crate::roles::read_quorum::ReadProbe) -> Option<Self> {
+                Some($msg::$probe(p))
+            }
+        );
+    };
     ($msg:ident) => {
+        $crate::roles::front::client_wire!(@impl $msg,);
+    };
+    (@impl $msg:ident, $($extra:item)*) => {
         impl $crate::roles::front::ClientWire for $msg {
             fn request(cmd: $crate::command::Command) -> Self {
                 $msg::Request(cmd)
@@ -48,6 +62,7 @@ macro_rules! client_wire {
                     _ => None,
                 }
             }
+            $($extra)*
         }
     };
 }

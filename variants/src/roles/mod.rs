@@ -10,6 +10,8 @@
 //!   (client, seq), replies once applied, redirects).
 //! - [`learner`]: the decided log and the state machine it is applied to, in order: which slots are decided,
 //!   catch-up runs for a peer that lags, snapshots, and when and how far to compact.
+//! - [`lease`]: leader leases (grants, how long a leader may rely on them, how long a successor waits).
+//! - [`read_quorum`]: quorum reads (what a replica answers, what a reader makes of a read quorum's answers).
 //! - [`phase1`]: a candidacy (promises counted once per node and ballot, reports kept for the variant's rule,
 //!   the compaction points below which it must learn the log before it leads).
 
@@ -17,4 +19,6 @@ pub mod acceptor;
 pub mod election;
 pub mod front;
 pub mod learner;
+pub mod lease;
 pub mod phase1;
+pub mod read_quorum;
