@@ -445,6 +445,7 @@ fn figures(
         }
     };
     let total = m.total_messages();
+    let (reads, writes, cas) = (m.op(OpKind::Read), m.op(OpKind::Write), m.op(OpKind::Cas));
     let per_op = |x: u64| {
         if m.ops == 0 {
             None
@@ -490,17 +491,17 @@ fn figures(
             syncs_per_op: None,
             histogram: String::new(),
             reads: v.reads.path.name().to_string(),
-            read_ops: m.op(OpKind::Read).ops,
-            read_ops_s: m.op(OpKind::Read).ops as f64 / m.window_s(),
-            read_p50_us: m.op(OpKind::Read).quantile_us(0.5),
-            read_p99_us: m.op(OpKind::Read).quantile_us(0.99),
+            read_ops: reads.ops,
+            read_ops_s: reads.ops as f64 / m.window_s(),
+            read_p50_us: reads.quantile_us(0.5),
+            read_p99_us: reads.quantile_us(0.99),
             expected_read_p50_us: expected_read_p50_us(&v.name, v.reads.path, &model),
-            write_ops: m.op(OpKind::Write).ops,
-            write_p50_us: m.op(OpKind::Write).quantile_us(0.5),
-            write_p99_us: m.op(OpKind::Write).quantile_us(0.99),
-            cas_ops: m.op(OpKind::Cas).ops,
-            cas_p50_us: m.op(OpKind::Cas).quantile_us(0.5),
-            cas_p99_us: m.op(OpKind::Cas).quantile_us(0.99),
+            write_ops: writes.ops,
+            write_p50_us: writes.quantile_us(0.5),
+            write_p99_us: writes.quantile_us(0.99),
+            cas_ops: cas.ops,
+            cas_p50_us: cas.quantile_us(0.5),
+            cas_p99_us: cas.quantile_us(0.99),
             lease_reads: counters.lease_reads,
             lease_misses: counters.lease_misses,
             lease_waits: counters.lease_waits,

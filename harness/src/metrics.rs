@@ -27,8 +27,6 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    pub const ALL: [OpKind; 3] = [OpKind::Read, OpKind::Write, OpKind::Cas];
-
     pub fn of(op: &paxos_variants::Op) -> OpKind {
         match op {
             paxos_variants::Op::Get { .. } => OpKind::Read,

@@ -112,6 +112,13 @@ pub const VARIANTS: &[VariantInfo] = &[
     },
 ];
 
+impl VariantInfo {
+    /// Whether it can read by `path` (every variant reads through the log).
+    pub fn offers(&self, path: ReadPath) -> bool {
+        path == ReadPath::Log || self.read_paths.contains(&path)
+    }
+}
+
 /// The description of the variant named `name`.
 pub fn info(name: &str) -> Option<&'static VariantInfo> {
     VARIANTS.iter().find(|v| v.name == name)

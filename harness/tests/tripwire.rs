@@ -12,7 +12,7 @@
 //!
 //! `TRIPWIRE_UPDATE=1 cargo test --test tripwire` rewrites the files; a commit that does so says why.
 
-use paxos_harness::check::runner::check_seed;
+use paxos_harness::check::runner::{check_seed, Trial};
 use paxos_harness::check::scenario::FaultKinds;
 use paxos_harness::config::{self, Mode};
 use paxos_harness::experiment::{plan, run_one};
@@ -157,7 +157,14 @@ fn checker_outcomes_over_200_faulty_seeds_are_pinned() {
             let mut h = Fnv::new();
             let mut failing = 0;
             for seed in 1..=200u64 {
-                let o = check_seed::<V>(seed, FaultKinds::all(), Mutation::None, ReadPath::Log);
+                let o = check_seed::<V>(
+                    seed,
+                    Trial {
+                        faults: FaultKinds::all(),
+                        mutation: Mutation::None,
+                        path: ReadPath::Log,
+                    },
+                );
                 failing += usize::from(!o.violations.is_empty());
                 h.eat(
                     format!(

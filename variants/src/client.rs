@@ -121,19 +121,23 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
         let Op::Get { key } = cmd.op else {
             return false;
         };
-        if self.setup.reads != ReadPath::Quorum {
+        self.setup.reads == ReadPath::Quorum && self.probe_every(cmd.seq, key, Slot(0), out)
+    }
+
+    /// Asks every replica to answer read `seq` of `key` once it has applied everything below `upto`; `false`
+    /// (nothing sent) if the variant has no quorum reads.
+    fn probe_every(
+        &self,
+        seq: u64,
+        key: u64,
+        upto: Slot,
+        out: &mut Effects<M, RetryTimer>,
+    ) -> bool {
+        let Some(probe) = M::read_probe(ReadProbe { seq, key, upto }) else {
             return false;
-        }
+        };
         for r in 0..self.setup.n() {
-            let probe = ReadProbe {
-                seq: cmd.seq,
-                key,
-                upto: Slot(0),
-            };
-            match M::read_probe(probe) {
-                Some(m) => out.send(Peer::Replica(NodeId(r as u32)), m),
-                None => return false,
-            }
+            out.send(Peer::Replica(NodeId(r as u32)), probe.clone());
         }
         true
     }
@@ -181,11 +185,7 @@ impl<M: ClientWire, const NEAREST: bool> DirectClient<M, NEAREST> {
                 // Every replica, not only the most advanced: the first to apply that far answers, and the
                 // leader, whoever it is now, makes the log reach a slot nobody is writing to (see the
                 // Multi-Paxos replica's `on_read_probe`).
-                for r in 0..self.setup.n() {
-                    if let Some(m) = M::read_probe(ReadProbe { seq, key, upto }) {
-                        out.send(Peer::Replica(NodeId(r as u32)), m);
-                    }
-                }
+                self.probe_every(seq, key, upto, out);
             }
         }
     }

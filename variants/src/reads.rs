@@ -39,6 +39,15 @@ impl ReadPath {
     pub fn from_name(name: &str) -> Option<ReadPath> {
         ReadPath::ALL.into_iter().find(|p| p.name() == name)
     }
+
+    /// What a run on this path is called: `base` itself on the log, `base+PATH` on any other path, so that
+    /// results, plots and history files of different paths never share a name.
+    pub fn label(self, base: &str) -> String {
+        match self {
+            ReadPath::Log => base.to_string(),
+            p => format!("{base}+{p}"),
+        }
+    }
 }
 
 impl std::fmt::Display for ReadPath {

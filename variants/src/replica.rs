@@ -83,10 +83,10 @@ impl Mutation {
     }
 
     /// The read path a mutant lives on: it can only show on runs that read that way.
-    pub fn read_path(self) -> Option<crate::reads::ReadPath> {
+    pub fn read_path(self) -> Option<ReadPath> {
         match self {
-            Mutation::LeaseReadAfterExpiry => Some(crate::reads::ReadPath::Lease),
-            Mutation::QuorumReadBeforeApply => Some(crate::reads::ReadPath::Quorum),
+            Mutation::LeaseReadAfterExpiry => Some(ReadPath::Lease),
+            Mutation::QuorumReadBeforeApply => Some(ReadPath::Quorum),
             _ => None,
         }
     }

@@ -25,26 +25,19 @@ pub struct SeedOutcome {
 }
 
 /// Runs one seed's scenario and every check on it.
-pub fn check_seed<V: Variant>(
-    seed: u64,
-    kinds: FaultKinds,
-    mutation: Mutation,
-    path: ReadPath,
-) -> SeedOutcome {
-    check_seed_in::<V>(seed, kinds, mutation, path, None)
+pub fn check_seed<V: Variant>(seed: u64, trial: Trial) -> SeedOutcome {
+    check_seed_in::<V>(seed, trial, None)
 }
 
 /// [`check_seed`], also writing the client history, one Jepsen file per key, into `history_dir` as
-/// `VARIANT-seed-SEED-key-KEY.log` (`VARIANT+PATH-...` off the log path). A file that cannot be written is a violation of its own, so that it is
-/// seen.
+/// `VARIANT-seed-SEED-key-KEY.log` (`VARIANT+PATH-...` off the log path). A file that cannot be written is a
+/// violation of its own, so that it is seen.
 pub fn check_seed_in<V: Variant>(
     seed: u64,
-    kinds: FaultKinds,
-    mutation: Mutation,
-    path: ReadPath,
+    trial: Trial,
     history_dir: Option<&Path>,
 ) -> SeedOutcome {
-    let spec = scenario(seed, kinds, mutation, V::NAME, path);
+    let spec = scenario(seed, trial.faults, trial.mutation, V::NAME, trial.path);
     let stop = spec.stop_issuing;
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();
@@ -53,11 +46,8 @@ pub fn check_seed_in<V: Variant>(
     let registers = linear::from_run::registers(&history);
     let undecided_keys = black_box(&mut history, &registers, Budget::default());
     if let Some(dir) = history_dir {
+        let name = trial.path.label(V::NAME);
         for (key, ops) in &registers {
-            let name = match path {
-                ReadPath::Log => V::NAME.to_string(),
-                p => format!("{}+{p}", V::NAME),
-            };
             let path = dir.join(format!("{name}-seed-{seed}-key-{key}.log"));
             if let Err(e) =
                 crate::results::write_atomic(&path, linear::jepsen::write(ops).as_bytes())
@@ -163,8 +153,7 @@ pub fn check_seeds<V: Variant>(
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&seed) = seeds.get(i) else { return };
-                let out =
-                    check_seed_in::<V>(seed, trial.faults, trial.mutation, trial.path, history_dir);
+                let out = check_seed_in::<V>(seed, trial, history_dir);
                 if stop_at_first && !out.violations.is_empty() {
                     stop.store(true, Ordering::Relaxed);
                 }

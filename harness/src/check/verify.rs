@@ -33,14 +33,14 @@ type Pos = (u64, u32);
 type Window = (Option<Pos>, Option<Pos>);
 
 /// A command in the log: (position, invoked, completed, id).
-type Placed = ((u64, u32), u64, Option<u64>, (ClientId, u64));
+type Placed = (Pos, u64, Option<u64>, (ClientId, u64));
 
 /// Runs every end-of-run check and appends what it finds to the history's violations.
 pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
     let mut found = Vec::new();
     let mut kv = KvStore::new();
     // Position (slot, index within the slot) and reply of each command's first application.
-    let mut first: HashMap<(ClientId, u64), ((u64, u32), Reply)> = HashMap::new();
+    let mut first: HashMap<(ClientId, u64), (Pos, Reply)> = HashMap::new();
     // Validity covers every decided slot, also those after a slot nobody reported.
     for (s, value) in h.chosen.iter().enumerate() {
         let Some(value) = value else { continue };
@@ -187,11 +187,11 @@ pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
 #[derive(Default)]
 struct Writes {
     /// key -> position and value of versions 1, 2, ... in order.
-    by_key: HashMap<u64, Vec<(Pos, Option<bytes::Bytes>)>>,
+    by_key: HashMap<u64, Vec<(Pos, bytes::Bytes)>>,
 }
 
 impl Writes {
-    fn note(&mut self, cmd: &paxos_variants::Command, reply: &Reply, pos: (u64, u32)) {
+    fn note(&mut self, cmd: &paxos_variants::Command, reply: &Reply, pos: Pos) {
         use paxos_variants::Op;
         let value = match (&cmd.op, reply) {
             (Op::Put { value, .. }, Reply::Written { .. }) => value.clone(),
@@ -201,13 +201,18 @@ impl Writes {
         self.by_key
             .entry(cmd.op.key())
             .or_default()
-            .push((pos, Some(value)));
+            .push((pos, value));
+    }
+
+    /// The key's writes in log order: the one at index `i` made version `i + 1`.
+    fn of(&self, key: u64) -> &[(Pos, bytes::Bytes)] {
+        self.by_key.get(&key).map_or(&[], |w| &w[..])
     }
 
     /// The log positions between which a read of `key` at `version` may sit: after the write that made the
     /// version (None: from the start) and before the next (None: to the end).
     fn window(&self, key: u64, version: u64) -> Window {
-        let w = self.by_key.get(&key).map_or(&[][..], |w| &w[..]);
+        let w = self.of(key);
         let after = version
             .checked_sub(1)
             .and_then(|i| w.get(i as usize))
@@ -222,11 +227,11 @@ impl Writes {
             return Some(format!("got {}", show(reply)));
         };
         let key = op.key();
-        let w = self.by_key.get(&key).map_or(&[][..], |w| &w[..]);
+        let w = self.of(key);
         let expected = match version.checked_sub(1) {
             None => None,
             Some(i) => match w.get(i as usize) {
-                Some((_, v)) => v.clone(),
+                Some((_, v)) => Some(v.clone()),
                 None => {
                     return Some(format!(
                         "read version {version} of key {key}, which the decided log never reached (it has {})",
@@ -284,7 +289,7 @@ fn off_log_in_time(
         };
         if let (Some(from), Some(to)) = (from, to) {
             if from >= to {
-                let slot = |p: Option<(u64, u32)>, none: &str| {
+                let slot = |p: Option<Pos>, none: &str| {
                     p.map_or(none.to_string(), |p| format!("slot {}", p.0))
                 };
                 let why = format!(
@@ -313,11 +318,11 @@ fn off_log_in_time(
 #[derive(Default)]
 struct KeyTimes {
     /// (completed, position), sorted, and the latest position among the first i.
-    by_done: Vec<(u64, (u64, u32))>,
-    latest: Vec<(u64, u32)>,
+    by_done: Vec<(u64, Pos)>,
+    latest: Vec<Pos>,
     /// (invoked, position), sorted, and the earliest position among those from i on.
-    by_invoked: Vec<(u64, (u64, u32))>,
-    earliest: Vec<(u64, u32)>,
+    by_invoked: Vec<(u64, Pos)>,
+    earliest: Vec<Pos>,
 }
 
 impl KeyTimes {

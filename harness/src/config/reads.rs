@@ -141,8 +141,7 @@ impl Validator<'_> {
         notes: &mut Vec<String>,
     ) -> Result<Vec<VariantSpec>, ConfigError> {
         let info = crate::registry::info(&v.name);
-        let offers =
-            |p: ReadPath| p == ReadPath::Log || info.is_some_and(|i| i.read_paths.contains(&p));
+        let offers = |p: ReadPath| p == ReadPath::Log || info.is_some_and(|i| i.offers(p));
         let mut out = Vec::new();
         for &p in &reads.paths {
             if !offers(p) {
@@ -168,9 +167,7 @@ impl Validator<'_> {
             }
             let mut s = v.clone();
             s.reads = reads.with_path(p);
-            if p != ReadPath::Log {
-                s.label = format!("{}+{}", v.label, p);
-            }
+            s.label = p.label(&v.label);
             out.push(s);
         }
         if out.is_empty() {

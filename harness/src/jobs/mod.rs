@@ -399,41 +399,50 @@ pub fn run_check(
             VARIANT_NAMES.join(", ")
         );
     };
+    // Each variant on the log and every other wanted path it offers; a read-path mutant shows only on its path.
+    let runs: Vec<(&str, ReadPath)> = names
+        .iter()
+        .flat_map(|&name| wanted.iter().map(move |&p| (name, p)))
+        .filter(|&(name, p)| crate::registry::info(name).is_some_and(|i| i.offers(p)))
+        .filter(|&(_, p)| mutation.read_path().is_none_or(|m| m == p))
+        .collect();
+    if runs.is_empty() {
+        bail!(
+            "nothing to check: {variant} offers no {reads} reads{}",
+            match mutation.read_path() {
+                Some(p) => format!(" (the mutant {} lives on the {p} path)", mutation.name()),
+                None => String::new(),
+            }
+        );
+    }
+    let range = match (seeds.first(), seeds.last()) {
+        (Some(a), Some(b)) if a == b => format!("seed {a}"),
+        (Some(a), Some(b)) => format!("seeds {a}..={b}"),
+        _ => "no seeds".into(),
+    };
+    let (mutant, mutant_flag) = match mutation {
+        Mutation::None => (String::new(), String::new()),
+        m => (format!(", mutant {m:?}"), format!(" --mutant {}", m.name())),
+    };
     let mut failed = false;
-    let mut ran = 0;
-    for name in names {
-        // The log, and every other path the variant offers; a read-path mutant shows only on its own path.
-        let offered = crate::registry::info(name).map_or(&[][..], |i| i.read_paths);
-        let paths: Vec<ReadPath> = wanted
-            .iter()
-            .copied()
-            .filter(|p| *p == ReadPath::Log || offered.contains(p))
-            .filter(|p| mutation.read_path().is_none_or(|m| m == *p))
-            .collect();
-        for path in paths {
-            ran += 1;
-            let shown = match path {
-                ReadPath::Log => name.to_string(),
-                p => format!("{name} ({p} reads)"),
-            };
-            let pb = progress(seeds.len() as u64, &format!("check {shown}"));
-            let tick = || pb.inc(1);
-            let started = Instant::now();
-            let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, Trial { faults, mutation, path }, threads, false, history_dir, &tick))
+    for (name, path) in runs {
+        let shown = match path {
+            ReadPath::Log => name.to_string(),
+            p => format!("{name} ({p} reads)"),
+        };
+        let pb = progress(seeds.len() as u64, &format!("check {shown}"));
+        let tick = || pb.inc(1);
+        let started = Instant::now();
+        let trial = Trial {
+            faults,
+            mutation,
+            path,
+        };
+        let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, trial, threads, false, history_dir, &tick))
             .ok_or_else(|| anyhow::anyhow!("unknown variant `{name}`"))?;
-            pb.finish_and_clear();
-            let secs = started.elapsed().as_secs_f64();
-            let range = match (seeds.first(), seeds.last()) {
-                (Some(a), Some(b)) if a == b => format!("seed {a}"),
-                (Some(a), Some(b)) => format!("seeds {a}..={b}"),
-                _ => "no seeds".into(),
-            };
-            let mutant = if mutation == Mutation::None {
-                String::new()
-            } else {
-                format!(", mutant {mutation:?}")
-            };
-            println!(
+        pb.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64();
+        println!(
             "check {shown}: {} {range}, faults {faults}{mutant}: {} violating seed(s), {} refuted by the black box | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
             summary.seeds_run,
             summary.failing.len(),
@@ -447,39 +456,24 @@ pub fn run_check(
             summary.crashes,
             summary.partitions,
         );
-            for o in summary.failing.iter().take(5) {
-                failed = true;
-                println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
-                let mutant_flag = match mutation {
-                    Mutation::None => String::new(),
-                    m => format!(" --mutant {}", m.name()),
-                };
-                println!(
+        for o in summary.failing.iter().take(5) {
+            println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
+            println!(
                 "  replay: paxos-bench check --variant {name} --reads {path} --seed {} --faults {faults}{mutant_flag}",
                 o.seed
             );
-            }
-            if !summary.undecided.is_empty() {
-                // Not a violation, but not a pass either: the black-box checker ran out of its budget.
-                failed = true;
-                println!(
+        }
+        if !summary.undecided.is_empty() {
+            // Not a violation, but not a pass either: the black-box checker ran out of its budget.
+            failed = true;
+            println!(
                 "  UNDECIDED: the black-box checker ran out of its budget on {} seed(s), e.g. seed {}: \
                  those histories are neither shown linearizable nor refuted",
                 summary.undecided.len(),
                 summary.undecided[0]
             );
-            }
-            failed |= !summary.failing.is_empty();
         }
-    }
-    if ran == 0 {
-        bail!(
-            "nothing to check: {variant} offers no {reads} reads{}",
-            match mutation.read_path() {
-                Some(p) => format!(" (the mutant {} lives on the {p} path)", mutation.name()),
-                None => String::new(),
-            }
-        );
+        failed |= !summary.failing.is_empty();
     }
     Ok(if failed {
         ExitCode::from(1)

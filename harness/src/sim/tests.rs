@@ -434,16 +434,21 @@ fn cheap_paxos_brings_a_returning_main_back() {
     );
 }
 
-/// A digest of one faulty run: its decided log (wire encoding) and its counters.
-fn trace_digest<V: Variant>(seed: u64) -> u64 {
+/// The checker's scenario of `seed` (every fault kind, reads through the log), ready to run.
+fn faulty_sim<V: Variant>(seed: u64) -> Sim<V> {
     use crate::check::scenario::{scenario, FaultKinds};
-    let mut sim = Sim::<V>::new(scenario(
+    Sim::<V>::new(scenario(
         seed,
         FaultKinds::all(),
         Mutation::None,
         V::NAME,
         paxos_variants::ReadPath::Log,
-    ));
+    ))
+}
+
+/// A digest of one faulty run: its decided log (wire encoding) and its counters.
+fn trace_digest<V: Variant>(seed: u64) -> u64 {
+    let mut sim = faulty_sim::<V>(seed);
     sim.run();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
@@ -498,14 +503,7 @@ fn one_seed_per_variant_pins_its_trace() {
 type DurableOf<V> = <<V as Variant>::Replica as paxos_variants::Replica>::Durable;
 
 fn disk_matches_memory<V: Variant>(seed: u64) {
-    use crate::check::scenario::{scenario, FaultKinds};
-    let mut sim = Sim::<V>::new(scenario(
-        seed,
-        FaultKinds::all(),
-        Mutation::None,
-        V::NAME,
-        paxos_variants::ReadPath::Log,
-    ));
+    let mut sim = faulty_sim::<V>(seed);
     sim.run();
     let mut live = 0;
     for node in &sim.nodes {

@@ -6,7 +6,6 @@ use super::{Inflight, MultiMsg, MultiReplica, MultiTimer, Role};
 use crate::command::{Command, Value};
 use crate::effects::Effects;
 use crate::quorum::{Membership, NodeSet};
-use crate::reads::ReadPath;
 use crate::roles::acceptor;
 use crate::types::{Ballot, NodeId, Peer, Slot, Time};
 
@@ -138,7 +137,7 @@ impl<P: Reconfig> MultiReplica<P> {
     ) {
         let commit = self.learner.first_undecided();
         let me = self.me();
-        let leases = self.setup.reads.path == ReadPath::Lease;
+        let leases = self.leases();
         let lease_len = self.setup.reads.lease;
         let Role::Leader(l) = &mut self.role else {
             return;

@@ -15,7 +15,7 @@ use crate::types::{Ballot, ClientId, NodeId, Peer, Slot, Time};
 use std::time::Duration;
 
 impl<P: Reconfig> MultiReplica<P> {
-    fn leases(&self) -> bool {
+    pub(super) fn leases(&self) -> bool {
         self.setup.reads.path == ReadPath::Lease
     }
 
@@ -121,9 +121,7 @@ impl<P: Reconfig> MultiReplica<P> {
         }
         if self.setup.mutation == Mutation::QuorumReadBeforeApply {
             // The mutant answers at once, as if it had applied that far.
-            let mut answer = probe.clone();
-            answer.upto = Slot(0);
-            self.answer_probe_as_of(client, &answer, Some(probe.upto), out);
+            self.answer_probe_as_of(client, &probe, Some(probe.upto), out);
             return;
         }
         let upto = probe.upto;
