@@ -158,6 +158,25 @@ enum Cmd {
         #[arg(long, default_value_t = 10.0)]
         budget_s: f64,
     },
+    /// Recommend a variant, cluster size, placement, leader and quorum sizes for a network and fault budget:
+    /// the config's [tune] section says what may be chosen and what must be survived. Every candidate is scored
+    /// with the analytic model; the best --top are confirmed in the simulator (with a leader crash).
+    Tune {
+        /// An experiment config with a [network] and a [tune] section.
+        config: PathBuf,
+        /// How many of the model's best to confirm in the simulator and show.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Write the winning configuration here, ready for `paxos-bench run`.
+        #[arg(long, value_name = "FILE")]
+        write_config: Option<PathBuf>,
+        /// Output directory for the table, the plot and the config (default: reports/tune-<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also simulate every candidate within the budget and compare the best with the pick (small spaces).
+        #[arg(long)]
+        exhaustive: bool,
+    },
     /// List the variants and the fault kinds.
     List,
     /// Make a cluster CA and one certificate and key per replica and client.
@@ -336,6 +355,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             current,
             tolerance,
         }) => tools::compare(&baseline, &current, &tolerance),
+        Some(Cmd::Tune {
+            config,
+            top,
+            write_config,
+            out,
+            exhaustive,
+        }) => jobs::tune(&config, top, write_config.as_deref(), out, exhaustive),
         Some(Cmd::List) => tools::list(),
         Some(Cmd::CheckHistory { files, budget_s }) => tools::check_history(&files, budget_s),
     }

@@ -143,11 +143,30 @@ pub fn run_one(exp: &Experiment, plan: &RunPlan) -> Result<RunResult, RunError> 
     .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?
 }
 
+/// Runs one planned run in the simulator and keeps its checked client history too (`paxos-bench tune` reads
+/// its failover time from it). The figures are exactly those of [`run_one`].
+pub fn run_sim_with_history(
+    exp: &Experiment,
+    plan: &RunPlan,
+) -> Result<(RunResult, crate::check::History), RunError> {
+    let v = &exp.variants[plan.variant];
+    with_variant!(v.name.as_str(), V => run_sim_keeping::<V>(exp, v, plan))
+        .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?
+}
+
 fn run_sim<V: Variant>(
     exp: &Experiment,
     v: &VariantSpec,
     plan: &RunPlan,
 ) -> Result<RunResult, RunError> {
+    run_sim_keeping::<V>(exp, v, plan).map(|(r, _)| r)
+}
+
+fn run_sim_keeping<V: Variant>(
+    exp: &Experiment,
+    v: &VariantSpec,
+    plan: &RunPlan,
+) -> Result<(RunResult, crate::check::History), RunError> {
     let spec = sim_spec(exp, v, plan);
     let mut sim = Sim::<V>::new(spec);
     let statuses = sim.run();
@@ -164,9 +183,10 @@ fn run_sim<V: Variant>(
     let note = checked(exp, v, plan, &mut history, &statuses)?;
     let cpu_ms = sim.busy_ns().iter().map(|&b| b as f64 / 1e6).collect();
     let mut r = figures(exp, v, plan, &sim.metrics, cpu_ms, &statuses);
+    r.set_regions(by_region(exp, &history, &sim.metrics));
     r.notes.extend(note);
     r.notes.extend(membership_note(&history));
-    Ok(r)
+    Ok((r, history))
 }
 
 /// How long a QUIC run's clients wait, after they stop issuing, for their last answers.
@@ -217,6 +237,7 @@ fn run_quic<V: Variant>(
     let note = checked(exp, v, plan, &mut out.history, &out.statuses)?;
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
+    r.set_regions(by_region(exp, &out.history, &out.metrics));
     r.notes = out.notes;
     r.notes.extend(note);
     r.notes.extend(membership_note(&out.history));
@@ -268,6 +289,7 @@ pub fn run_external(
         .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
         .collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
+    r.set_regions(by_region(exp, &out.history, &out.metrics));
     r.notes = out.notes;
     r.notes.extend(membership_note(&out.history));
     Ok(r)
@@ -389,6 +411,53 @@ fn write_history(
     Ok(())
 }
 
+/// The latency the clients of each region saw, from the client history, for the operations the metrics count
+/// (invoked inside the window and completed by its end), regions in the order `[cluster] clients` names them.
+fn by_region(
+    exp: &Experiment,
+    history: &crate::check::History,
+    m: &Metrics,
+) -> Vec<crate::results::RegionLatency> {
+    let t = &exp.topology;
+    let mut order: Vec<usize> = Vec::new();
+    for &r in &t.client_regions {
+        if !order.contains(&r) {
+            order.push(r);
+        }
+    }
+    let mut hists: Vec<(u64, hdrhistogram::Histogram<u64>)> = order
+        .iter()
+        .map(|_| (0, crate::metrics::new_histogram()))
+        .collect();
+    for (c, ops) in history.ops.iter().enumerate() {
+        let Some(slot) = order.iter().position(|&r| r == t.client_region(c)) else {
+            continue;
+        };
+        for op in ops {
+            if let Some((end, _)) = op.completed {
+                if m.in_window(op.invoked_ns) && end <= m.window_end_ns {
+                    let (n, h) = &mut hists[slot];
+                    *n += 1;
+                    let _ = h.record(end.saturating_sub(op.invoked_ns).max(1));
+                }
+            }
+        }
+    }
+    order
+        .iter()
+        .zip(hists)
+        .map(|(&r, (ops, h))| {
+            let q = |q: f64| (ops > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0);
+            crate::results::RegionLatency {
+                region: t.regions[r].clone(),
+                ops,
+                p50_us: q(0.5),
+                p99_us: q(0.99),
+            }
+        })
+        .collect()
+}
+
 /// The longest stretch without a single completion inside the measurement window, in milliseconds (at the
 /// time series' 100 ms resolution): a leader election or a reconfiguration shows up here.
 fn max_stall_ms(m: &Metrics) -> f64 {
@@ -428,6 +497,7 @@ fn figures(
         quorums: &v.quorums,
         cpu_ns: model_cpu_ns(exp, v),
         client: 0,
+        jitter: None,
     };
     let h = &m.latency_ns;
     let us = |q: f64| {
@@ -506,6 +576,9 @@ fn figures(
             lease_misses: counters.lease_misses,
             lease_waits: counters.lease_waits,
             lease_wait_ms: counters.lease_wait_ns as f64 / 1e6,
+            // Set with the history (RunResult::set_regions).
+            region_p50_us: String::new(),
+            region_p99_us: String::new(),
         },
         by_kind: m
             .by_kind
@@ -518,6 +591,7 @@ fn figures(
         notes: Vec::new(),
         jitter_swept: plan.jitter.is_some(),
         wal_syncs: None,
+        by_region: Vec::new(),
     }
 }
 

@@ -33,5 +33,6 @@ pub mod report;
 pub mod results;
 pub mod sim;
 pub mod storage;
+pub mod tune;
 pub mod wan;
 pub mod wire;

@@ -169,7 +169,7 @@ impl Metrics {
     }
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // 3 significant digits: a reported percentile is within 0.1% of the true sample.
     Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
         .unwrap_or_else(|_| unreachable!("constant, valid histogram bounds"))

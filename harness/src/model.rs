@@ -10,6 +10,7 @@
 use crate::config::Topology;
 use crate::wan::LinkModel;
 use paxos_variants::{NodeId, NodeSet, QuorumSystem};
+use std::cell::RefCell;
 
 pub struct ModelInput<'a> {
     pub topology: &'a Topology,
@@ -18,15 +19,38 @@ pub struct ModelInput<'a> {
     pub cpu_ns: u64,
     /// The client whose latency is modelled (its region comes from the topology).
     pub client: usize,
+    /// With a draw, every message's delay gets its own jitter, as the network gives it (normal, truncated at
+    /// zero): one evaluation is then one sample of the latency, and many give its distribution (the p99 that
+    /// `paxos-bench tune` ranks by). Without, the model is the jitter-free one above.
+    pub jitter: Option<&'a RefCell<JitterDraw>>,
+}
+
+/// The random source of a sampled evaluation of the model.
+pub struct JitterDraw {
+    pub rng: paxos_variants::DetRng,
+    /// Standard deviation of one message's jitter, in nanoseconds.
+    pub sigma_ns: f64,
 }
 
 impl ModelInput<'_> {
+    /// One message's delay over a link whose base delay is `base`.
+    fn delay(&self, base: u64) -> u64 {
+        match self.jitter {
+            None => base,
+            Some(j) => {
+                let mut j = j.borrow_mut();
+                let sigma = j.sigma_ns;
+                (base as f64 + j.rng.normal() * sigma).max(0.0) as u64
+            }
+        }
+    }
+
     fn d_rr(&self, a: usize, b: usize) -> u64 {
         if a == b {
             return 0;
         }
         let t = self.topology;
-        self.links.base_ns(t.replica_region[a], t.replica_region[b])
+        self.delay(self.links.base_ns(t.replica_region[a], t.replica_region[b]))
     }
 
     fn client_region(&self) -> usize {
@@ -34,13 +58,17 @@ impl ModelInput<'_> {
     }
 
     fn d_cr(&self, r: usize) -> u64 {
-        self.links
-            .base_ns(self.client_region(), self.topology.replica_region[r])
+        self.delay(
+            self.links
+                .base_ns(self.client_region(), self.topology.replica_region[r]),
+        )
     }
 
     fn d_rc(&self, r: usize) -> u64 {
-        self.links
-            .base_ns(self.topology.replica_region[r], self.client_region())
+        self.delay(
+            self.links
+                .base_ns(self.topology.replica_region[r], self.client_region()),
+        )
     }
 
     /// The replica a Basic Paxos client reaches: the nearest, lowest id on ties.
@@ -354,6 +382,7 @@ mod tests {
             quorums: &q,
             cpu_ns: 0,
             client: 0,
+            jitter: None,
         };
         // Client in b -> leader 0 in a: 10 ms. Round trips from 0: [0 (itself), 2, 20, 80, 80]; the third
         // smallest is 20 ms; back to the client 10 ms.
@@ -377,6 +406,7 @@ mod tests {
             quorums: &q,
             cpu_ns: 0,
             client: 0,
+            jitter: None,
         };
         // Nearest to b is replica 2 (1 ms). Round trips from 2: [0, 20, 20, 70, 70]: third is 20 ms.
         assert_eq!(
@@ -396,6 +426,7 @@ mod tests {
             quorums: &q,
             cpu_ns: c,
             client: 0,
+            jitter: None,
         };
         // Request handled: 10 + 0.1. Replies: replica 1 at +2.1, replica 2 at +20.1 -> handled by +20.2.
         assert_eq!(

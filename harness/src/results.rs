@@ -112,6 +112,13 @@ pub struct ResultRow {
     pub lease_waits: u64,
     #[serde(default, serialize_with = "dec1")]
     pub lease_wait_ms: f64,
+    /// Latency by client region inside the window, as `region=microseconds` pairs joined by `;` in the order
+    /// `[cluster] clients` names the regions: what a client in each region saw (`paxos-bench tune` ranks
+    /// configurations by these). Absent in files written before it existed.
+    #[serde(default)]
+    pub region_p50_us: String,
+    #[serde(default)]
+    pub region_p99_us: String,
 }
 
 pub(crate) fn log_reads() -> String {
@@ -177,9 +184,40 @@ pub struct RunResult {
     /// With a write-ahead log: `fdatasync` calls summed over the replicas, over the whole run (warm-up and
     /// drain included).
     pub wal_syncs: Option<u64>,
+    /// Latency by client region (the row's `region_*` cells, as numbers).
+    pub by_region: Vec<RegionLatency>,
+}
+
+/// What the clients of one region saw inside the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionLatency {
+    pub region: String,
+    pub ops: u64,
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+}
+
+impl RegionLatency {
+    /// The `region=value;...` cell of one quantile.
+    pub fn cell(all: &[RegionLatency], q: impl Fn(&RegionLatency) -> Option<f64>) -> String {
+        all.iter()
+            .map(|r| {
+                let v = q(r).map(|x| format!("{x:.1}")).unwrap_or_default();
+                format!("{}={v}", r.region)
+            })
+            .collect::<Vec<_>>()
+            .join(";")
+    }
 }
 
 impl RunResult {
+    /// Sets the latency by client region and the row's cells that show it.
+    pub fn set_regions(&mut self, regions: Vec<RegionLatency>) {
+        self.row.region_p50_us = RegionLatency::cell(&regions, |r| r.p50_us);
+        self.row.region_p99_us = RegionLatency::cell(&regions, |r| r.p99_us);
+        self.by_region = regions;
+    }
+
     /// The complete `results.csv` row.
     pub fn csv_row(&self) -> ResultRow {
         let mut row = self.row.clone();
@@ -476,21 +514,37 @@ mod tests {
             notes: Vec::new(),
             jitter_swept: false,
             wal_syncs: None,
+            by_region: Vec::new(),
         }
     }
 
     /// The column names and order every reader of `results.csv` relies on.
-    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram,reads,read_ops,read_ops_s,read_p50_us,read_p99_us,expected_read_p50_us,write_ops,write_p50_us,write_p99_us,cas_ops,cas_p50_us,cas_p99_us,lease_reads,lease_misses,lease_waits,lease_wait_ms";
+    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram,reads,read_ops,read_ops_s,read_p50_us,read_p99_us,expected_read_p50_us,write_ops,write_p50_us,write_p99_us,cas_ops,cas_p50_us,cas_p99_us,lease_reads,lease_misses,lease_waits,lease_wait_ms,region_p50_us,region_p99_us";
 
     #[test]
     fn results_csv_has_the_promised_columns_in_order() {
-        let bytes = render_results_csv(&[result()]).unwrap();
+        let mut r = result();
+        r.set_regions(vec![
+            RegionLatency {
+                region: "us-east".into(),
+                ops: 6,
+                p50_us: Some(1250.0),
+                p99_us: None,
+            },
+            RegionLatency {
+                region: "eu-west".into(),
+                ops: 4,
+                p50_us: Some(3000.5),
+                p99_us: Some(4100.0),
+            },
+        ]);
+        let bytes = render_results_csv(&[r]).unwrap();
         let text = String::from_utf8(bytes).unwrap();
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), PROMISED_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr,lease,4,2.0,300.5,,400.0,6,1250.0,,0,,,4,1,1,812.5"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr,lease,4,2.0,300.5,,400.0,6,1250.0,,0,,,4,1,1,812.5,us-east=1250.0;eu-west=3000.5,us-east=;eu-west=4100.0"
         );
         // A run with a write-ahead log: its storage, its syncs per operation, and a histogram of its own.
         let mut w = result();

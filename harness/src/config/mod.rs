@@ -84,6 +84,8 @@ pub struct ExperimentFile {
     pub wal_dir: Option<PathBuf>,
     #[serde(default)]
     pub reads: ReadsFile,
+    /// The search space of `paxos-bench tune` (read by that command only; a run ignores it).
+    pub tune: Option<toml::Value>,
 }
 
 /// `storage = "wal"` or `storage = ["memory", "wal"]`.
@@ -494,6 +496,20 @@ impl Experiment {
         self.mode = mode;
         Ok(())
     }
+}
+
+/// A `[network]` section validated against the regions of `topology` (`paxos-bench tune` places replicas
+/// itself, so it names the regions); `file` is only used in error messages.
+pub fn network_for(
+    n: &NetworkFile,
+    topology: &Topology,
+    file: &Path,
+) -> Result<NetworkSpec, ConfigError> {
+    Validator {
+        file,
+        resolve_files: false,
+    }
+    .network(n, topology)
 }
 
 /// Reads and validates a config file.

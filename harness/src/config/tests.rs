@@ -199,6 +199,10 @@ fn the_shipped_configs_are_valid() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("\n[tune]") {
+                crate::tune::spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            }
             seen += 1;
         }
     }

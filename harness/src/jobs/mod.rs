@@ -481,3 +481,39 @@ pub fn run_check(
         ExitCode::SUCCESS
     })
 }
+
+/// `paxos-bench tune`: search, confirm, print the table and write the files.
+pub fn tune(
+    config: &Path,
+    top: usize,
+    write_config: Option<&Path>,
+    out: Option<PathBuf>,
+    exhaustive: bool,
+) -> Result<ExitCode> {
+    if top == 0 {
+        bail!("--top must be at least 1");
+    }
+    let spec = crate::tune::spec::load(config)?;
+    let out = out.unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("tune-{}", config::file_safe(&spec.name)))
+    });
+    let opts = crate::tune::Options {
+        top,
+        exhaustive,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let outcome = crate::tune::tune(spec, &opts, true)?;
+    print!("{}", crate::tune::output::table(&outcome));
+    println!();
+    print!("{}", crate::tune::output::summary(&outcome));
+    crate::tune::output::write(&outcome, &out)?;
+    if let Some(file) = write_config {
+        let text = crate::tune::output::winning_config(&outcome)
+            .context("no configuration was confirmed, so none is written")?;
+        crate::results::write_atomic(file, text.as_bytes())
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        println!("wrote {}", file.display());
+    }
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -91,6 +91,7 @@ fn modelled_us(exp: &Experiment, latency_ns: impl Fn(&ModelInput<'_>) -> u64) ->
         quorums: &exp.variants[0].quorums,
         cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
         client: 0,
+        jitter: None,
     };
     latency_ns(&input) as f64 / 1000.0
 }
