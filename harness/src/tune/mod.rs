@@ -168,9 +168,20 @@ pub fn tune(spec: TuneSpec, opts: &Options, progress: bool) -> Result<Outcome, T
     let mut all_in_budget: Vec<Candidate> = Vec::new();
     let mut too_many = false;
     space::enumerate(&spec, &mut ledger, &mut |c, breach| {
-        let s = scorer.score(c, valid);
+        let seq = valid;
         valid += 1;
-        front.offer(&s);
+        let objective = scorer.objective_only(c);
+        let to_front = front.could_take(c, objective);
+        let to_top = breach.is_none() && top.could_take(objective);
+        if to_front || to_top {
+            let s = scorer.score(c, seq);
+            if to_front {
+                front.offer(&s);
+            }
+            if to_top {
+                top.offer(s);
+            }
+        }
         if breach.is_none() {
             in_budget += 1;
             if opts.exhaustive {
@@ -180,7 +191,6 @@ pub fn tune(spec: TuneSpec, opts: &Options, progress: bool) -> Result<Outcome, T
                     too_many = true;
                 }
             }
-            top.offer(s);
         }
     });
     if in_budget == 0 {

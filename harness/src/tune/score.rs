@@ -48,7 +48,8 @@ impl<'a> Scorer<'a> {
 
     fn topology(&self, c: &Candidate) -> Topology {
         Topology {
-            regions: self.spec.regions.clone(),
+            // The model reads region indices only; names would be a copy per candidate.
+            regions: Vec::new(),
             replica_region: c.placement.clone(),
             client_regions: self.spec.clients.iter().map(|(r, _)| *r).collect(),
             leader: c.leader,
@@ -57,9 +58,27 @@ impl<'a> Scorer<'a> {
 
     /// The jitter-free model: p50 = p99 = the modelled latency, per client region.
     pub fn score(&self, cand: &Candidate, seq: u64) -> Scored {
+        let p50 = self.p50s(cand);
+        let objective_us = self.weighted(&p50);
+        Scored {
+            cand: cand.clone(),
+            seq,
+            p99_us: p50.clone(),
+            p50_us: p50,
+            objective_us,
+        }
+    }
+
+    /// The jitter-free objective alone, without copying the candidate (the search's hot path: most
+    /// candidates are dropped on it).
+    pub fn objective_only(&self, cand: &Candidate) -> f64 {
+        self.weighted(&self.p50s(cand))
+    }
+
+    fn p50s(&self, cand: &Candidate) -> Vec<f64> {
         let topology = self.topology(cand);
         let model = crate::registry::info(cand.variant).map(|v| v.model_ns);
-        let p50: Vec<f64> = (0..self.spec.clients.len())
+        (0..self.spec.clients.len())
             .map(|client| {
                 let input = ModelInput {
                     topology: &topology,
@@ -71,15 +90,7 @@ impl<'a> Scorer<'a> {
                 };
                 model.map_or(f64::INFINITY, |m| m(&input) as f64 / 1000.0)
             })
-            .collect();
-        let objective_us = self.weighted(&p50);
-        Scored {
-            cand: cand.clone(),
-            seq,
-            p99_us: p50.clone(),
-            p50_us: p50,
-            objective_us,
-        }
+            .collect()
     }
 
     /// With jitter: each region's p50 and p99 from [`SAMPLES`] evaluations of the model with every message's
@@ -191,6 +202,15 @@ impl TopK {
         }
     }
 
+    /// Whether a candidate with this objective could enter: not if it is worse than the worst kept.
+    pub fn could_take(&self, objective_us: f64) -> bool {
+        self.heap.len() < self.k
+            || self
+                .heap
+                .peek()
+                .is_some_and(|w| objective_us <= w.0.objective_us)
+    }
+
     pub fn offer(&mut self, s: Scored) {
         if self.heap.len() < self.k {
             self.heap.push(ByRank(s));
@@ -218,12 +238,23 @@ pub struct Front {
 }
 
 impl Front {
-    pub fn offer(&mut self, s: &Scored) {
+    fn key(c: &Candidate) -> (usize, usize, bool) {
         let v = crate::registry::VARIANTS
             .iter()
-            .position(|v| v.name == s.cand.variant)
+            .position(|v| v.name == c.variant)
             .unwrap_or(usize::MAX);
-        let key = (v, s.cand.crashes_tolerated(), s.cand.survives_outage);
+        (v, c.crashes_tolerated(), c.survives_outage)
+    }
+
+    /// Whether a candidate with this objective could replace its class's best.
+    pub fn could_take(&self, c: &Candidate, objective_us: f64) -> bool {
+        self.best
+            .get(&Front::key(c))
+            .is_none_or(|b| objective_us <= b.objective_us)
+    }
+
+    pub fn offer(&mut self, s: &Scored) {
+        let key = Front::key(&s.cand);
         match self.best.get(&key) {
             Some(b) if rank(b, s) != Ordering::Greater => {}
             _ => {

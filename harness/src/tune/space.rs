@@ -7,7 +7,7 @@
 use super::budget;
 use super::spec::TuneSpec;
 use paxos_variants::{QuorumError, QuorumKind, QuorumSystem, Variant};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Grids are searched up to this many replicas: their arrangements grow as N!, and the grids worth having
 /// (2 x 2, 2 x 3) are small.
@@ -269,49 +269,46 @@ fn next_permutation(v: &mut [usize]) -> bool {
     true
 }
 
-/// Why a candidate breaks the fault budget, if it does.
-fn budget_breach(spec: &TuneSpec, c: &Candidate) -> Option<(String, String)> {
+/// The example text of a budget breach, made only when its class is first seen.
+type Example<'a> = Box<dyn FnOnce() -> String + 'a>;
+
+/// Why a candidate breaks the fault budget, if it does: the class, and an example of it.
+fn budget_breach<'a>(spec: &'a TuneSpec, c: &'a Candidate) -> Option<(String, Example<'a>)> {
     let f = spec.crashes;
-    if c.crash_p1 < f {
-        return Some((
-            format!(
-                "{}: breaks the crash budget: phase-1 quorums need more than N - {f} replicas",
-                c.variant
-            ),
-            format!(
-                "N={} {}: survives {} crash(es) in phase 1",
-                c.n(),
-                c.quorum_label(),
-                c.crash_p1
-            ),
-        ));
-    }
-    if c.crash_p2 < f {
-        return Some((
-            format!(
-                "{}: breaks the crash budget: phase-2 quorums need more than N - {f} replicas",
-                c.variant
-            ),
-            format!(
-                "N={} {}: survives {} crash(es) in phase 2",
-                c.n(),
-                c.quorum_label(),
-                c.crash_p2
-            ),
-        ));
+    for (phase, survived) in [(1, c.crash_p1), (2, c.crash_p2)] {
+        if survived < f {
+            return Some((
+                format!(
+                    "{}: breaks the crash budget: phase-{phase} quorums need more than N - {f} replicas",
+                    c.variant
+                ),
+                Box::new(move || {
+                    format!(
+                        "N={} {}: survives {survived} crash(es) in phase {phase}",
+                        c.n(),
+                        c.quorum_label(),
+                    )
+                }),
+            ));
+        }
     }
     if spec.region_outage && !c.survives_outage {
-        let (region, phase) =
-            budget::region_outage_breaks(&c.quorums, &c.placement).unwrap_or((0, "a"));
         return Some((
-            format!("{}: breaks the region-outage budget: a region holds too many replicas for the quorums", c.variant),
             format!(
-                "N={} {} placed {}: losing {} leaves no {phase} quorum",
-                c.n(),
-                c.quorum_label(),
-                placement_label(spec, &c.placement),
-                spec.regions[region]
+                "{}: breaks the region-outage budget: a region holds too many replicas for the quorums",
+                c.variant
             ),
+            Box::new(move || {
+                let (region, phase) =
+                    budget::region_outage_breaks(&c.quorums, &c.placement).unwrap_or((0, "a"));
+                format!(
+                    "N={} {} placed {}: losing {} leaves no {phase} quorum",
+                    c.n(),
+                    c.quorum_label(),
+                    placement_label(spec, &c.placement),
+                    spec.regions[region]
+                )
+            }),
         ));
     }
     None
@@ -363,15 +360,19 @@ pub fn enumerate(
                 (v, settings(v, kind, n, ledger))
             })
             .collect();
+        let mut grids = GridCache::new();
         placements(r, n, spec.max_per_region, &mut |placement| {
             for (variant, sets) in &per_variant {
                 for s in sets {
-                    place(spec, variant, s, placement, ledger, visit);
+                    place(spec, variant, s, placement, &mut grids, ledger, visit);
                 }
             }
         });
     }
 }
+
+/// Grid arrangements by (rows, cols, placement pattern).
+type GridCache = HashMap<(usize, usize, Vec<usize>), Vec<(Vec<usize>, usize)>>;
 
 /// The candidates of one setting on one placement: one per leader region, grid arrangement or auxiliary set.
 fn place(
@@ -379,6 +380,7 @@ fn place(
     variant: &'static str,
     s: &Setting,
     placement: &[usize],
+    grids: &mut GridCache,
     ledger: &mut Ledger,
     visit: &mut impl FnMut(&Candidate, Option<&str>),
 ) {
@@ -394,13 +396,14 @@ fn place(
             crash_p2: s.crash_p2,
             fast_path: s.fast_path,
         };
-        match budget_breach(spec, &c) {
+        let breach = budget_breach(spec, &c);
+        match breach {
             Some((class, example)) => {
-                ledger.add(class.clone(), || example);
+                ledger.add(class.clone(), example);
                 visit(&c, Some(&class));
             }
             None => visit(&c, None),
-        }
+        };
     };
     // The first replica of each region present: replicas of one region are interchangeable as leaders.
     let leaders: Vec<usize> = (0..n)
@@ -408,18 +411,31 @@ fn place(
         .collect();
     match &s.quorums {
         QuorumSystem::Grid { rows, cols } => {
-            let (rows, cols) = (*rows, *cols);
-            let mut seen = HashSet::new();
-            let mut order = placement.to_vec();
-            loop {
-                for leader in 0..n {
-                    if seen.insert(grid_key(&order, rows, cols, leader)) {
-                        emit(order.clone(), leader, s.quorums.clone());
-                    }
-                }
-                if !next_permutation(&mut order) {
-                    break;
-                }
+            // Which arrangements are distinct depends only on which replicas share a region, so the search
+            // over orders is done once per pattern (regions renamed 0, 1, 2, ... in order) and reused.
+            let mut pattern = Vec::with_capacity(n);
+            for (i, &r) in placement.iter().enumerate() {
+                let next = pattern
+                    .last()
+                    .map_or(0, |&p| if r == placement[i - 1] { p } else { p + 1 });
+                pattern.push(next);
+            }
+            let key = (*rows, *cols, pattern);
+            if !grids.contains_key(&key) {
+                let arrangements = grid_arrangements(&key.2, *rows, *cols);
+                grids.insert(key.clone(), arrangements);
+            }
+            // The pattern's first replica of each label is the placement's first of that region.
+            let first: Vec<usize> = (0..n)
+                .filter(|&i| i == 0 || placement[i] != placement[i - 1])
+                .map(|i| placement[i])
+                .collect();
+            for (order, leader) in grids.get(&key).into_iter().flatten() {
+                emit(
+                    order.iter().map(|&l| first[l]).collect(),
+                    *leader,
+                    s.quorums.clone(),
+                );
             }
         }
         QuorumSystem::Cheap { n, mains } => {
@@ -447,6 +463,24 @@ fn place(
             }
         }
     }
+}
+
+/// The distinct arrangements of a placement pattern in a grid, each with a leader cell.
+fn grid_arrangements(pattern: &[usize], rows: usize, cols: usize) -> Vec<(Vec<usize>, usize)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut order = pattern.to_vec();
+    loop {
+        for leader in 0..order.len() {
+            if seen.insert(grid_key(&order, rows, cols, leader)) {
+                out.push((order.clone(), leader));
+            }
+        }
+        if !next_permutation(&mut order) {
+            break;
+        }
+    }
+    out
 }
 
 /// What tells two grid arrangements apart for latency and the budget: the regions of each row and column
