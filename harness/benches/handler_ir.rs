@@ -15,6 +15,7 @@ use paxos_variants::cheap::Cheap;
 use paxos_variants::fast::Fast;
 use paxos_variants::flexible::Flexible;
 use paxos_variants::multi::Multi;
+use paxos_variants::raft::Raft;
 use paxos_variants::Variant;
 use std::hint::black_box;
 
@@ -93,9 +94,16 @@ fn replay_cheap(r: Recording<Cheap>) -> u64 {
     black_box(replay_untimed(&r))
 }
 
+#[library_benchmark]
+#[bench::raft_leader(args = (Role::Leader), setup = rec::<Raft>, config = limit("raft_leader"))]
+#[bench::raft_follower(args = (Role::Follower), setup = rec::<Raft>, config = limit("raft_follower"))]
+fn replay_raft(r: Recording<Raft>) -> u64 {
+    black_box(replay_untimed(&r))
+}
+
 library_benchmark_group!(
     name = handlers;
-    benchmarks = replay_multi, replay_basic, replay_flexible, replay_fast, replay_cheap
+    benchmarks = replay_multi, replay_basic, replay_flexible, replay_fast, replay_cheap, replay_raft
 );
 
 main!(library_benchmark_groups = handlers);

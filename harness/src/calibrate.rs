@@ -61,6 +61,9 @@ name = "fast"
 
 [[variant]]
 name = "cheap"
+
+[[variant]]
+name = "raft"
 "#;
 
 pub fn calibration_experiment() -> Experiment {

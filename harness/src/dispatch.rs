@@ -26,6 +26,10 @@ macro_rules! with_variant {
                 type $V = paxos_variants::cheap::Cheap;
                 Some($body)
             }
+            "raft" => {
+                type $V = paxos_variants::raft::Raft;
+                Some($body)
+            }
             _ => None,
         }
     };

@@ -110,6 +110,18 @@ pub const VARIANTS: &[VariantInfo] = &[
         no_read_paths_why: "its phase-2 quorums move with reconfiguration and its auxiliaries never apply the \
                             log, so a client cannot know which replicas a quorum read must reach",
     },
+    VariantInfo {
+        name: "raft",
+        summary: "Raft: a baseline; terms, logs matched entry by entry, commit only of the leader's own term",
+        colour: RGBColor(86, 180, 233),
+        // A command commits as in Multi-Paxos: the client to the leader, one round trip to a majority, back.
+        model_ns: |m| m.multi_ns(),
+        commit_model_ns: |m| m.multi_ns(),
+        scenario_quorums: majority,
+        mutants: &[(Mutation::RaftVotesForStaleLog, 200)],
+        read_paths: &[],
+        no_read_paths_why: "it is here as the reference Raft of the paper, whose reads go through the log",
+    },
 ];
 
 impl VariantInfo {

@@ -224,7 +224,7 @@ fn the_cli_reports_a_violating_seed_with_its_replay_command_and_exits_1() {
 #[test]
 fn an_unknown_variant_or_fault_kind_is_refused() {
     for (args, needle) in [
-        (["check", "--variant", "raft"], "unknown variant `raft`"),
+        (["check", "--variant", "zab"], "unknown variant `zab`"),
         (
             ["check", "--faults", "meteor"],
             "unknown fault kind `meteor`",

@@ -11,6 +11,8 @@
 //! - [`basic`], [`multi`], [`fast`]: the protocols. [`flexible`] is the Multi-Paxos core with another quorum
 //!   system; [`cheap`] is the Multi-Paxos core with a main/auxiliary membership policy
 //!   ([`multi::reconfig`]).
+//! - [`raft`]: Raft, a reference baseline built from the same roles (client door, election timing, learner,
+//!   journal) with its own log, elections and replication.
 //! - [`effects`], [`step`]: what a handler produces, and the one order a driver carries it out in.
 //! - [`roles`]: the parts the protocols are made of, each written once: the client door, the election timing,
 //!   the learner (decided log, catch-up, snapshots, compaction).
@@ -30,6 +32,7 @@ pub mod journal;
 pub mod kv;
 pub mod multi;
 pub mod quorum;
+pub mod raft;
 pub mod reads;
 pub mod replica;
 pub mod rng;
@@ -56,4 +59,5 @@ pub const VARIANT_NAMES: &[&str] = &[
     flexible::Flexible::NAME,
     fast::Fast::NAME,
     cheap::Cheap::NAME,
+    raft::Raft::NAME,
 ];

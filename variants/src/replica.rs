@@ -50,11 +50,14 @@ pub enum Mutation {
     LeaseReadAfterExpiry,
     /// A replica asked to answer a quorum read once it has applied a slot answers at once (quorum reads).
     QuorumReadBeforeApply,
+    /// A Raft replica grants its vote without the up-to-date check: a candidate missing committed entries can
+    /// win and overwrite them.
+    RaftVotesForStaleLog,
 }
 
 impl Mutation {
     /// Every mutant (all but `None`).
-    pub const ALL: [Mutation; 9] = [
+    pub const ALL: [Mutation; 10] = [
         Mutation::AcceptorIgnoresPromise,
         Mutation::IgnorePromisedValues,
         Mutation::NonIntersectingQuorums,
@@ -64,6 +67,7 @@ impl Mutation {
         Mutation::LeadPastCompaction,
         Mutation::LeaseReadAfterExpiry,
         Mutation::QuorumReadBeforeApply,
+        Mutation::RaftVotesForStaleLog,
     ];
 
     /// Its name on the command line (`paxos-bench check --mutant NAME`).
@@ -79,6 +83,7 @@ impl Mutation {
             Mutation::LeadPastCompaction => "lead-past-compaction",
             Mutation::LeaseReadAfterExpiry => "lease-read-after-expiry",
             Mutation::QuorumReadBeforeApply => "quorum-read-before-apply",
+            Mutation::RaftVotesForStaleLog => "raft-votes-for-stale-log",
         }
     }
 

@@ -141,9 +141,9 @@ fn bad_numbers_are_refused() {
 
 #[test]
 fn unknown_variant_and_mode_are_refused() {
-    let e = err(&GOOD.replace("name = \"multi\"", "name = \"raft\""));
+    let e = err(&GOOD.replace("name = \"multi\"", "name = \"zab\""));
     assert!(
-        e.contains("unknown variant `raft`") && e.contains("basic"),
+        e.contains("unknown variant `zab`") && e.contains("basic"),
         "{e}"
     );
     let e = err(&GOOD.replace("mode = \"sim\"", "mode = \"carrier-pigeon\""));

@@ -124,6 +124,25 @@ fn multi_p50_equals_the_analytic_commit_latency() {
     }
 }
 
+/// Raft commits as Multi-Paxos does (client to leader, a majority round trip, back), so the same model holds.
+#[test]
+fn raft_p50_equals_the_multi_paxos_commit_model() {
+    for (region, leader, cpu) in [
+        ("us-east", 0, 0.0),
+        ("eu-west", 0, 5.0),
+        ("us-west", 3, 50.0),
+    ] {
+        let exp = experiment(region, leader, cpu);
+        let measured = p50_us::<paxos_variants::raft::Raft>(spec(&exp, 1, 1));
+        let expected = modelled_us(&exp, |m| m.multi_ns());
+        assert_within_1pct(
+            measured,
+            expected,
+            &format!("raft, client in {region}, leader {leader}, cpu {cpu} us"),
+        );
+    }
+}
+
 #[test]
 fn basic_p50_equals_its_model_and_shows_the_second_round_trip() {
     for (region, cpu) in [("us-east", 0.0), ("us-west", 10.0), ("eu-west", 5.0)] {
@@ -532,6 +551,7 @@ fn every_variant_persists_all_of_its_durable_state_as_records() {
         disk_matches_memory::<Flexible>(seed);
         disk_matches_memory::<Fast>(seed);
         disk_matches_memory::<paxos_variants::cheap::Cheap>(seed);
+        disk_matches_memory::<paxos_variants::raft::Raft>(seed);
     }
 }
 
@@ -560,6 +580,7 @@ fn compaction_keeps_what_a_replica_holds_bounded_and_a_restarted_one_catches_up(
     bounded_with_compaction::<Basic>(&spec);
     bounded_with_compaction::<Fast>(&spec);
     bounded_with_compaction::<paxos_variants::cheap::Cheap>(&spec);
+    bounded_with_compaction::<paxos_variants::raft::Raft>(&spec);
     let mut off = spec;
     off.tuning.compact_every = 0;
     let (keep, every) = (off.tuning.log_keep as u64, 256);

@@ -497,8 +497,8 @@ objective = "fastest""#,
             ),
             (
                 r#"regions = ["a", "b"]
-variants = ["raft"]"#,
-                "unknown variant `raft`",
+variants = ["zab"]"#,
+                "unknown variant `zab`",
             ),
             (
                 r#"regions = ["a", "b"]

@@ -75,6 +75,15 @@ impl Election {
         self.redraw();
     }
 
+    /// A later round ended this replica's candidacy or leadership without naming a leader (Raft: another
+    /// candidate's term): like [`Election::stepped_down`], it gives that round a fresh timeout before running
+    /// itself, so two candidates whose round trips exceed the timeout do not pre-empt each other forever.
+    pub fn stepped_down_unled(&mut self, now: Time) {
+        self.leader = None;
+        self.last_contact = now;
+        self.redraw();
+    }
+
     /// This replica has just started Phase 1: nobody is known to lead, and a fresh timeout runs.
     pub fn campaigning(&mut self) {
         self.leader = None;
