@@ -12,7 +12,7 @@
 #
 #   --quick     30 s per variant, faults at 8 s and 16 s (what CI runs); memory is shown, not judged, since
 #               30 s reaches no steady state
-#   --variants  a comma list (default: all five)
+#   --variants  a comma list (default: every variant)
 #   --out       where results go (default: reports/soak, or reports/soak-quick with --quick): per variant the
 #               run's results directory, the nodes' logs and rss.csv; soak.md holds the summary table
 #
@@ -26,7 +26,7 @@ set -euo pipefail
 die() { echo "soak.sh: $*" >&2; exit 2; }
 
 QUICK=0
-VARIANTS="multi,basic,flexible,fast,cheap"
+VARIANTS="multi,basic,flexible,fast,cheap,raft"
 OUT=""
 while [ $# -gt 0 ]; do
     case "$1" in

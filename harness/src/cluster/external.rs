@@ -139,10 +139,14 @@ impl Session {
                     s.id, s.recovered_records
                 )));
             }
-            if let Some(s) = before.iter().flatten().find(|s| !s.decisions.is_empty()) {
+            // A fresh leader may have decided empty entries (Raft begins each term with one); those carry no
+            // client's command and stay in the decided log the checker reads. Commands are another session's.
+            let commands =
+                |s: &&Snapshot| s.decisions.iter().any(|(_, v)| !v.commands().is_empty());
+            if let Some(s) = before.iter().flatten().find(commands) {
                 return Err(ClusterError::Config(format!(
-                    "replica {} has already decided {} slots: the checker needs the whole history, so start \
-                     the replica processes afresh for a checked run",
+                    "replica {} has already decided {} slots with commands in them: the checker needs the \
+                     whole history, so start the replica processes afresh for a checked run",
                     s.id,
                     s.decisions.len()
                 )));
