@@ -33,8 +33,8 @@ if [ "${1:-}" = "--update" ]; then
          /^  Instructions:/ { split($2, b, "|"); if (id != "") { printf "\"%s\" = %s\n", id, b[1]; id = "" } }' "$log"
   } > "$log.toml"
   entries="$(grep -c '^"' "$log.toml" || true)"
-  if [ "$entries" -ne 12 ]; then
-    echo "expected 12 instruction counts in the benchmark output, found $entries: baseline not changed" >&2
+  if [ "$entries" -ne 14 ]; then
+    echo "expected 14 instruction counts in the benchmark output, found $entries: baseline not changed" >&2
     exit 2
   fi
   mv "$log.toml" harness/benches/handler_ir_baseline.toml

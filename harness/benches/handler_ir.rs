@@ -12,6 +12,7 @@ use gungraun::{
 use paxos_harness::calibrate::{gate_experiment, record, replay_untimed, Recording, Role};
 use paxos_variants::basic::Basic;
 use paxos_variants::cheap::Cheap;
+use paxos_variants::epaxos::Epaxos;
 use paxos_variants::fast::Fast;
 use paxos_variants::flexible::Flexible;
 use paxos_variants::multi::Multi;
@@ -101,9 +102,17 @@ fn replay_raft(r: Recording<Raft>) -> u64 {
     black_box(replay_untimed(&r))
 }
 
+#[library_benchmark]
+#[bench::epaxos_leader(args = (Role::Leader), setup = rec::<Epaxos>, config = limit("epaxos_leader"))]
+#[bench::epaxos_follower(args = (Role::Follower), setup = rec::<Epaxos>, config = limit("epaxos_follower"))]
+fn replay_epaxos(r: Recording<Epaxos>) -> u64 {
+    black_box(replay_untimed(&r))
+}
+
 library_benchmark_group!(
     name = handlers;
-    benchmarks = replay_multi, replay_basic, replay_flexible, replay_fast, replay_cheap, replay_raft
+    benchmarks = replay_multi, replay_basic, replay_flexible, replay_fast, replay_cheap, replay_raft,
+        replay_epaxos
 );
 
 main!(library_benchmark_groups = handlers);

@@ -64,6 +64,9 @@ name = "cheap"
 
 [[variant]]
 name = "raft"
+
+[[variant]]
+name = "epaxos"
 "#;
 
 pub fn calibration_experiment() -> Experiment {

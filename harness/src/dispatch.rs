@@ -30,6 +30,10 @@ macro_rules! with_variant {
                 type $V = paxos_variants::raft::Raft;
                 Some($body)
             }
+            "epaxos" => {
+                type $V = paxos_variants::epaxos::Epaxos;
+                Some($body)
+            }
             _ => None,
         }
     };

@@ -250,6 +250,34 @@ impl ModelInput<'_> {
         free + self.d_rc(l)
     }
 
+    /// EPaxos with nothing in conflict: the client's nearest replica leads its command, and commits when a fast
+    /// quorum (all replicas but one, itself included: `2F` of `2F + 1`) has answered its PreAccept; it runs the command at once (no
+    /// dependency is pending) and answers.
+    pub fn epaxos_ns(&self) -> u64 {
+        self.epaxos_with(false)
+    }
+
+    /// EPaxos when the fast quorum's answers differ (a conflict): a majority's PreAccept answers, then an
+    /// Accept round to a majority, before the reply.
+    pub fn epaxos_slow_ns(&self) -> u64 {
+        self.epaxos_with(true)
+    }
+
+    fn epaxos_with(&self, slow: bool) -> u64 {
+        let p = self.nearest();
+        let n = self.topology.n();
+        let fast = (n - 1).max(1);
+        let majority = n / 2 + 1;
+        let start = self.d_cr(p) + self.cpu_ns;
+        let mut late = Vec::new();
+        let pre = if slow { majority } else { fast };
+        let mut t = self.quorum_wait(p, start, |s| s.len() >= pre, &mut late);
+        if slow {
+            t = self.quorum_wait(p, t, |s| s.len() >= majority, &mut late);
+        }
+        t + self.d_rc(p)
+    }
+
     /// Basic Paxos: client to its nearest replica, a phase-1 and a phase-2 quorum round, back to the client.
     pub fn basic_ns(&self) -> u64 {
         let p = self.nearest();

@@ -2,7 +2,7 @@
 //! handler never allocates a fresh `Vec` per call. What is in it leaves only through
 //! [`Step::carry_out`](crate::step::Step::carry_out), in the order persist, decide, send, arm.
 
-use crate::command::{Reply, Value};
+use crate::command::{CommandId, Reply, Value};
 use crate::types::{Peer, Slot};
 use std::time::Duration;
 
@@ -24,6 +24,9 @@ pub struct Effects<M, T> {
     /// Client side: commands the client knows to be chosen, and in which slot, before their reply arrived
     /// (a Fast Paxos client that has counted a fast quorum of votes). The checker holds the client to it.
     pub(crate) learned: Vec<(u64, Slot)>,
+    /// Replica side, variants without a total order (EPaxos): commands this replica just ran, with the key
+    /// each touched, in the order it ran them. The checker compares these orders key by key across replicas.
+    pub(crate) executed: Vec<(u64, CommandId)>,
 }
 
 impl<M, T> Default for Effects<M, T> {
@@ -34,6 +37,7 @@ impl<M, T> Default for Effects<M, T> {
             decisions: Vec::new(),
             completions: Vec::new(),
             learned: Vec::new(),
+            executed: Vec::new(),
         }
     }
 }
@@ -61,6 +65,10 @@ impl<M, T> Effects<M, T> {
 
     pub fn complete(&mut self, seq: u64, reply: Reply) {
         self.completions.push((seq, reply));
+    }
+
+    pub fn executed(&mut self, key: u64, id: CommandId) {
+        self.executed.push((key, id));
     }
 
     pub fn learn(&mut self, seq: u64, slot: Slot) {

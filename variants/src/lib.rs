@@ -26,6 +26,7 @@ pub mod cheap;
 pub mod client;
 pub mod command;
 pub mod effects;
+pub mod epaxos;
 pub mod fast;
 pub mod flexible;
 pub mod journal;
@@ -60,4 +61,5 @@ pub const VARIANT_NAMES: &[&str] = &[
     fast::Fast::NAME,
     cheap::Cheap::NAME,
     raft::Raft::NAME,
+    epaxos::Epaxos::NAME,
 ];

@@ -53,11 +53,16 @@ pub enum Mutation {
     /// A Raft replica grants its vote without the up-to-date check: a candidate missing committed entries can
     /// win and overwrite them.
     RaftVotesForStaleLog,
+    /// An EPaxos command leader takes the fast path with a fast quorum one replica smaller than `N - 1`.
+    EpaxosFastQuorumTooSmall,
+    /// An EPaxos replica runs a committed instance without waiting for the dependencies it has not seen
+    /// committed.
+    EpaxosExecutesWithoutDependency,
 }
 
 impl Mutation {
     /// Every mutant (all but `None`).
-    pub const ALL: [Mutation; 10] = [
+    pub const ALL: [Mutation; 12] = [
         Mutation::AcceptorIgnoresPromise,
         Mutation::IgnorePromisedValues,
         Mutation::NonIntersectingQuorums,
@@ -68,6 +73,8 @@ impl Mutation {
         Mutation::LeaseReadAfterExpiry,
         Mutation::QuorumReadBeforeApply,
         Mutation::RaftVotesForStaleLog,
+        Mutation::EpaxosFastQuorumTooSmall,
+        Mutation::EpaxosExecutesWithoutDependency,
     ];
 
     /// Its name on the command line (`paxos-bench check --mutant NAME`).
@@ -84,6 +91,8 @@ impl Mutation {
             Mutation::LeaseReadAfterExpiry => "lease-read-after-expiry",
             Mutation::QuorumReadBeforeApply => "quorum-read-before-apply",
             Mutation::RaftVotesForStaleLog => "raft-votes-for-stale-log",
+            Mutation::EpaxosFastQuorumTooSmall => "epaxos-fast-quorum-too-small",
+            Mutation::EpaxosExecutesWithoutDependency => "epaxos-executes-without-dependency",
         }
     }
 
@@ -291,6 +300,10 @@ pub trait Variant: 'static {
     const NAME: &'static str;
     /// The quorum settings a config may give it.
     const QUORUMS: crate::quorum::QuorumKind;
+    /// Its replicas decide one log, in one order for every command. False for a variant that orders only
+    /// interfering commands (EPaxos): its decisions name instances, not log positions, and the checker
+    /// compares the orders in which replicas ran commands key by key instead of replaying a log.
+    const TOTAL_ORDER: bool = true;
     type Msg: Message;
     type Replica: Replica<Msg = Self::Msg>;
     type Client: Client<Msg = Self::Msg>;

@@ -7,7 +7,7 @@
 //! the simulator, the QUIC replica and client tasks and calibration all go through this one function (like
 //! raft-rs's `Ready`, which separates what must be persisted from what may be sent).
 
-use crate::command::{Reply, Value};
+use crate::command::{CommandId, Reply, Value};
 use crate::effects::{Dest, Effects};
 use crate::replica::{Client, Replica};
 use crate::types::Slot;
@@ -22,6 +22,12 @@ pub trait Outputs<M, T, R> {
     fn persist(&mut self, records: &mut Vec<R>) -> Result<(), Self::Error>;
     /// Slots the replica has learned to be decided, in the order it learned them (drained).
     fn decided(&mut self, decisions: &mut Vec<(Slot, Value)>) -> Result<(), Self::Error>;
+    /// Commands the replica ran, with their keys, in order (drained); reported by variants whose replicas
+    /// order only interfering commands ([`Variant::TOTAL_ORDER`](crate::replica::Variant) false). Only a
+    /// checker has a use for them.
+    fn executed(&mut self, executed: &mut Vec<(u64, CommandId)>) {
+        executed.clear();
+    }
     /// A client knows its command `seq` is chosen in `slot` before its reply came.
     fn learned(&mut self, seq: u64, slot: Slot);
     /// A client's command `seq` is answered.
@@ -82,6 +88,10 @@ impl<'a, M, T, R> Step<'a, M, T, R> {
         if !out.decisions.is_empty() {
             o.decided(&mut out.decisions)?;
             out.decisions.clear();
+        }
+        if !out.executed.is_empty() {
+            o.executed(&mut out.executed);
+            out.executed.clear();
         }
         // Most of these are empty after most inputs: skip setting up a drain for nothing (this loop runs once
         // per input in every driver, and the handler-cost gate measures it with the handlers).

@@ -2,7 +2,8 @@
 //! invocation and completion times. Agreement is checked as decisions arrive; the rest at the end
 //! ([`super::verify`]).
 
-use paxos_variants::{ClientId, NodeId, Op, Reply, Slot, Value};
+use paxos_variants::{ClientId, CommandId, NodeId, Op, Reply, Slot, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Debug, Clone)]
@@ -90,6 +91,20 @@ pub enum Violation {
         key: u64,
         witness: Vec<String>,
     },
+    /// Variants without a total order (EPaxos): two replicas ran two commands on one key in opposite orders.
+    ExecutionOrder {
+        key: u64,
+        first: (ClientId, u64),
+        second: (ClientId, u64),
+        node_a: NodeId,
+        node_b: NodeId,
+    },
+    /// Variants without a total order: one replica incarnation ran a command twice.
+    RanTwice {
+        client: ClientId,
+        seq: u64,
+        node: NodeId,
+    },
     /// `check --history-dir`: a history file could not be written.
     HistoryNotWritten {
         path: String,
@@ -128,6 +143,17 @@ impl fmt::Display for Violation {
                 "linearizability: client {} command {} completed before client {} command {} was invoked, \
                  yet the log orders it after",
                 earlier.0 .0, earlier.1, later.0 .0, later.1
+            ),
+            Violation::ExecutionOrder { key, first, second, node_a, node_b } => write!(
+                f,
+                "execution order: on key {key}, replica {} ran client {} command {} before client {} command {}, \
+                 replica {} the other way round",
+                node_a.0, first.0 .0, first.1, second.0 .0, second.1, node_b.0
+            ),
+            Violation::RanTwice { client, seq, node } => write!(
+                f,
+                "exactly-once: replica {} ran client {} command {seq} twice",
+                node.0, client.0
             ),
             Violation::ExecutedTwice { client, seq, slot } => write!(
                 f,
@@ -212,6 +238,14 @@ pub struct History {
     /// Reads may be answered outside the log (lease or quorum reads): a read missing from the log is checked
     /// against the log's states instead of being a violation.
     pub off_log_reads: bool,
+    /// The variant decides no log (EPaxos): decisions name its instances, and what replicas ran is checked
+    /// through `executions` instead of by replaying the decisions in slot order.
+    pub unordered: bool,
+    /// Per (replica, incarnation), the commands it ran with their keys, in order (unordered variants only).
+    pub executions: BTreeMap<(NodeId, u32), Vec<(u64, CommandId)>>,
+    /// The driver reports every command a replica runs (the simulator and in-process clusters do; replica
+    /// processes do not), so the per-key order and reply checks apply.
+    pub executions_tracked: bool,
 }
 
 impl History {
@@ -249,6 +283,13 @@ impl History {
                 self.violations.push(v);
             }
         }
+    }
+
+    pub fn executed(&mut self, node: NodeId, incarnation: u32, ran: &[(u64, CommandId)]) {
+        self.executions
+            .entry((node, incarnation))
+            .or_default()
+            .extend_from_slice(ran);
     }
 
     pub fn invoke(&mut self, client: ClientId, seq: u64, op: Op, now_ns: u64) {

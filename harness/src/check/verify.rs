@@ -17,7 +17,7 @@ use paxos_variants::kv::{KvStore, Outcome};
 use paxos_variants::{ClientId, NodeId, ReplicaStatus, Reply, Slot};
 use std::collections::HashMap;
 
-fn show(r: &Reply) -> String {
+pub(super) fn show(r: &Reply) -> String {
     match r {
         Reply::Written { version } => format!("written v{version}"),
         Reply::Read { version, .. } => format!("read v{version}"),
@@ -37,28 +37,14 @@ type Placed = (Pos, u64, Option<u64>, (ClientId, u64));
 
 /// Runs every end-of-run check and appends what it finds to the history's violations.
 pub fn verify(h: &mut History, replicas: &[(NodeId, ReplicaStatus)]) {
+    if h.unordered {
+        return super::unordered::verify_unordered(h);
+    }
     let mut found = Vec::new();
     let mut kv = KvStore::new();
     // Position (slot, index within the slot) and reply of each command's first application.
     let mut first: HashMap<(ClientId, u64), (Pos, Reply)> = HashMap::new();
-    // Validity covers every decided slot, also those after a slot nobody reported.
-    for (s, value) in h.chosen.iter().enumerate() {
-        let Some(value) = value else { continue };
-        for cmd in value.commands() {
-            match h.op(cmd.client, cmd.seq) {
-                Some(rec) if rec.op == cmd.op => {}
-                _ => found.push(Violation::Validity {
-                    slot: Slot(s as u64),
-                    what: format!(
-                        "command c{}#{} in {}",
-                        cmd.client.0,
-                        cmd.seq,
-                        describe(value)
-                    ),
-                }),
-            }
-        }
-    }
+    validity(h, &mut found);
     // The replay covers the contiguous decided prefix. Exactly-once is checked here independently of the
     // store's own duplicate table: a command the store runs twice is a violation even if every replica agrees.
     let mut digest_after = vec![kv.digest()];
@@ -421,6 +407,28 @@ pub fn acknowledged_in_every_state(
     }
     h.violations.extend(found);
     out
+}
+
+/// Validity: every decided slot (also those after a slot nobody reported) holds only commands a client
+/// issued, with the operation it issued.
+pub(super) fn validity(h: &History, found: &mut Vec<Violation>) {
+    for (s, value) in h.chosen.iter().enumerate() {
+        let Some(value) = value else { continue };
+        for cmd in value.commands() {
+            match h.op(cmd.client, cmd.seq) {
+                Some(rec) if rec.op == cmd.op => {}
+                _ => found.push(Violation::Validity {
+                    slot: Slot(s as u64),
+                    what: format!(
+                        "command c{}#{} in {}",
+                        cmd.client.0,
+                        cmd.seq,
+                        describe(value)
+                    ),
+                }),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

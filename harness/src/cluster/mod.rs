@@ -147,6 +147,8 @@ struct Node<V: Variant> {
     wal: Option<std::path::PathBuf>,
     wal_stats: crate::storage::wal::WalStats,
     decisions: Vec<(paxos_variants::Slot, paxos_variants::Value)>,
+    /// Per incarnation, the commands it ran (variants without a total order only).
+    executions: Vec<(u32, Vec<(u64, paxos_variants::CommandId)>)>,
     handler_ns: u64,
     handled: u64,
 }
@@ -260,6 +262,10 @@ impl Shared<'_> {
         self.wan.0 += end.sender.dropped;
         self.wan.1 += end.sender.duplicated;
         node.decisions.extend(end.decisions);
+        if !end.executed.is_empty() {
+            node.executions
+                .push((node.incarnation as u32, end.executed));
+        }
         node.handler_ns += end.handler_ns;
         node.handled += end.messages_handled;
         if let Some(w) = end.wal {
@@ -393,6 +399,7 @@ async fn run_async<V: Variant>(
             wal: wal_dir.map(|d| crate::storage::wal_path(d, r)),
             wal_stats: Default::default(),
             decisions: Vec::new(),
+            executions: Vec::new(),
             handler_ns: 0,
             handled: 0,
         });
@@ -454,6 +461,8 @@ async fn run_async<V: Variant>(
     let fleet_end = fleet_end?;
 
     let mut history = History::reading(clients, spec.reads.path);
+    history.unordered = !V::TOTAL_ORDER;
+    history.executions_tracked = true;
     for (c, end) in fleet_end.ends.into_iter().enumerate() {
         history.ops[c] = end.records;
     }
@@ -463,6 +472,9 @@ async fn run_async<V: Variant>(
         let alive = shared.stop(node).await;
         for (slot, value) in &node.decisions {
             history.decision(NodeId(r as u32), *slot, value);
+        }
+        for (incarnation, ran) in &node.executions {
+            history.executed(NodeId(r as u32), *incarnation, ran);
         }
         if let Some(status) = alive.clone() {
             statuses.push((NodeId(r as u32), status));

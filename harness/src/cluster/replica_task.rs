@@ -13,8 +13,8 @@ use crate::storage::decided::DecidedFile;
 use crate::storage::wal::{Wal, WalError, WalStats};
 use paxos_variants::step::{Outputs, Step};
 use paxos_variants::{
-    Dest, DurableRecord, DurableState, Effects, Peer, Replica, ReplicaSetup, ReplicaStatus, Reply,
-    Slot, Time, Value, Variant,
+    CommandId, Dest, DurableRecord, DurableState, Effects, Peer, Replica, ReplicaSetup,
+    ReplicaStatus, Reply, Slot, Time, Value, Variant,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -37,6 +37,8 @@ pub struct ReplicaEnd<V: Variant> {
     pub status: ReplicaStatus,
     pub durable: Durable<V>,
     pub decisions: Vec<(Slot, Value)>,
+    /// The commands it ran, with their keys, in order (variants without a total order only).
+    pub executed: Vec<(u64, CommandId)>,
     pub sender: WanSender,
     /// Wall time spent inside the protocol's handlers (not in QUIC or TLS), in nanoseconds.
     pub handler_ns: u64,
@@ -76,6 +78,7 @@ struct Io<V: Variant> {
     wal: Option<Wal>,
     timers: Timers<RTimer<V>>,
     decisions: Vec<(Slot, Value)>,
+    executed: Vec<(u64, CommandId)>,
     decided: Option<DecidedFile>,
     sender: WanSender,
     links: LinkFinder,
@@ -154,6 +157,10 @@ impl<V: Variant> Outputs<Msg<V>, RTimer<V>, DurableRecord<V::Replica>> for IoNow
         }
     }
 
+    fn executed(&mut self, ran: &mut Vec<(u64, CommandId)>) {
+        self.io.executed.append(ran);
+    }
+
     fn learned(&mut self, _: u64, _: Slot) {}
     fn completed(&mut self, _: u64, _: Reply) {}
 
@@ -193,6 +200,7 @@ impl<V: Variant> ReplicaTask<V> {
                 wal,
                 timers: Timers::default(),
                 decisions: Vec::new(),
+                executed: Vec::new(),
                 decided,
                 sender,
                 links,
@@ -315,6 +323,7 @@ impl<V: Variant> ReplicaTask<V> {
             status: replica.status(),
             durable: replica.durable().clone(),
             decisions: d.io.decisions,
+            executed: d.io.executed,
             sender: d.io.sender,
             handler_ns,
             messages_handled: handled,

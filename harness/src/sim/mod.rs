@@ -26,8 +26,8 @@ use crate::metrics::{Metrics, OpKind};
 use crate::wan::LinkModel;
 use paxos_variants::step::{Outputs, Step};
 use paxos_variants::{
-    Client, ClientId, ClientSetup, Command, Dest, DetRng, DurableRecord, DurableState, Effects,
-    Message, Mutation, NodeId, Peer, QuorumSystem, ReadPath, Reads, Replica, ReplicaSetup,
+    Client, ClientId, ClientSetup, Command, CommandId, Dest, DetRng, DurableRecord, DurableState,
+    Effects, Message, Mutation, NodeId, Peer, QuorumSystem, ReadPath, Reads, Replica, ReplicaSetup,
     ReplicaStatus, Reply, Slot, Time, Tuning, Value, Variant,
 };
 use queue::EventQueue;
@@ -272,7 +272,11 @@ impl<V: Variant> Sim<V> {
             out_r: Effects::new(),
             records: Vec::new(),
             out_c: Effects::new(),
-            history: History::reading(spec.clients, spec.reads.path),
+            history: History {
+                unordered: !V::TOTAL_ORDER,
+                executions_tracked: true,
+                ..History::reading(spec.clients, spec.reads.path)
+            },
             metrics,
             stats: SimStats::default(),
             record: None,
@@ -691,6 +695,13 @@ impl<V: Variant> Outputs<V::Msg, RTimer<V>, DurableRecord<V::Replica>> for Repli
                 .decision(NodeId(self.n as u32), slot, &value);
         }
         Ok(())
+    }
+    fn executed(&mut self, ran: &mut Vec<(u64, CommandId)>) {
+        let incarnation = self.sim.nodes[self.n].incarnation;
+        self.sim
+            .history
+            .executed(NodeId(self.n as u32), incarnation, ran);
+        ran.clear();
     }
     fn learned(&mut self, _: u64, _: Slot) {}
     fn completed(&mut self, _: u64, _: Reply) {}

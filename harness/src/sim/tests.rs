@@ -143,6 +143,34 @@ fn raft_p50_equals_the_multi_paxos_commit_model() {
     }
 }
 
+/// EPaxos with one client (no command of another client to conflict with): its nearest replica's fast-quorum
+/// round trip, whatever replica the config calls the leader; so a far client gains over Multi-Paxos.
+#[test]
+fn epaxos_p50_equals_its_fast_path_model_and_beats_multi_for_a_far_client() {
+    use paxos_variants::epaxos::Epaxos;
+    for (region, leader, cpu) in [
+        ("us-east", 0, 0.0),
+        ("eu-west", 0, 5.0),
+        ("us-west", 3, 50.0),
+    ] {
+        let exp = experiment(region, leader, cpu);
+        let measured = p50_us::<Epaxos>(spec(&exp, 1, 1));
+        let expected = modelled_us(&exp, |m| m.epaxos_ns());
+        assert_within_1pct(
+            measured,
+            expected,
+            &format!("epaxos, client in {region}, cpu {cpu} us"),
+        );
+    }
+    let exp = experiment("eu-west", 0, 0.0);
+    let epaxos = p50_us::<Epaxos>(spec(&exp, 1, 1));
+    let multi = p50_us::<Multi>(spec(&exp, 1, 1));
+    assert!(
+        epaxos < multi,
+        "a client far from the leader: epaxos {epaxos} us, multi {multi} us"
+    );
+}
+
 #[test]
 fn basic_p50_equals_its_model_and_shows_the_second_round_trip() {
     for (region, cpu) in [("us-east", 0.0), ("us-west", 10.0), ("eu-west", 5.0)] {
