@@ -1,4 +1,5 @@
-//! What clients ask for: the read/write mix, the key space (uniform or Zipf-skewed) and the payload. Each
+//! What clients ask for: the read/write mix, the key space (uniform, Zipf-skewed, or a conflict rate: one
+//! shared key and one per client) and the payload. Each
 //! client has its own random stream, so adding a client does not change what the others do.
 
 use crate::config::LoadSpec;
@@ -32,7 +33,14 @@ impl Workload {
         Workload { spec, zipf_cdf }
     }
 
-    fn key(&self, rng: &mut DetRng) -> u64 {
+    fn key(&self, rng: &mut DetRng, client: ClientId) -> u64 {
+        if let Some(c) = self.spec.conflict {
+            return if rng.chance(c) {
+                0
+            } else {
+                1 + u64::from(client.0)
+            };
+        }
         match &self.zipf_cdf {
             None => rng.below(self.spec.keys),
             Some(cdf) => {
@@ -61,7 +69,7 @@ impl Workload {
     /// With no compare-and-set in the mix no extra random number is drawn, so such runs are the same as before
     /// compare-and-set existed.
     pub fn next_op(&self, rng: &mut DetRng, client: ClientId, seq: u64, seen: &Seen) -> Op {
-        let key = self.key(rng);
+        let key = self.key(rng, client);
         if rng.chance(self.spec.write_fraction) {
             return Op::Put {
                 key,
@@ -129,6 +137,7 @@ mod tests {
             cas_fraction: 0.0,
             keys: 10,
             zipf: 0.0,
+            conflict: None,
         }
     }
 
@@ -151,6 +160,25 @@ mod tests {
         let ratio = hits[0] as f64 / hits[1] as f64;
         assert!((ratio - 2.0).abs() < 0.15, "key 0 / key 1 = {ratio}");
         assert!(hits[99] > 0);
+    }
+
+    #[test]
+    fn a_conflict_rate_sends_that_share_to_the_shared_key_and_the_rest_to_the_clients_own() {
+        let mut s = spec(1.0);
+        s.conflict = Some(0.25);
+        let w = Workload::new(s);
+        let mut rng = DetRng::new(4);
+        let (mut shared, mut own) = (0u32, 0u32);
+        for seq in 0..40_000 {
+            match w.next_op(&mut rng, ClientId(7), seq, &Seen::default()) {
+                Op::Put { key: 0, .. } => shared += 1,
+                Op::Put { key: 8, .. } => own += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let p = f64::from(shared) / 40_000.0;
+        assert!((p - 0.25).abs() < 0.01, "shared key share {p}");
+        assert_eq!(shared + own, 40_000);
     }
 
     #[test]

@@ -108,6 +108,12 @@ fn every_kind_of_config_mistake_is_one_clear_error() {
             &["load.clients"],
         ),
         (
+            "bad_conflict",
+            "clients = [1, 8]",
+            "clients = [1, 8]\nconflict = 1.5",
+            &["load.conflict", "1.5"],
+        ),
+        (
             "unknown_key",
             "mode = \"sim\"",
             "mode = \"sim\"\ntypo_key = 3",

@@ -209,6 +209,7 @@ pub fn scenario(
         cas_fraction: (1.0 - write_fraction) * cas_share,
         keys: 1 + rng.below(8),
         zipf: 0.0,
+        conflict: None,
     };
     // Off the log, reads are what is under test: more of them, on fewer keys, so that a read meets a write of
     // its key in flight (a stream of its own, so the log path's scenarios stay as they were).

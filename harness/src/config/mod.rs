@@ -200,6 +200,10 @@ pub struct LoadFile {
     /// Zipf exponent of key popularity; 0 is uniform, 0.99 is the usual "skewed" setting.
     #[serde(default)]
     pub zipf: f64,
+    /// The EPaxos papers' conflict rate: this share of commands goes to one key every client shares, the rest
+    /// to a key of the client's own. Replaces `keys` and `zipf` when given.
+    #[serde(default)]
+    pub conflict: Option<f64>,
 }
 
 fn one() -> usize {
@@ -445,6 +449,9 @@ pub struct LoadSpec {
     pub keys: u64,
     /// Zipf exponent of key popularity (0: uniform).
     pub zipf: f64,
+    /// The share of commands on the one shared key (key 0); the others go to key `1 + client id`. `None`:
+    /// keys are drawn from `keys` (and `zipf`).
+    pub conflict: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1010,6 +1017,17 @@ impl Validator<'_> {
                 format!("at most {MAX_ZIPF_KEYS} keys with a zipf skew (its table is kept in memory), got {}", l.keys),
             ));
         }
+        if let Some(x) = l.conflict {
+            if !x.is_finite() || !(0.0..=1.0).contains(&x) {
+                return Err(self.err("load.conflict", format!("must be in [0, 1], got {x}")));
+            }
+            if l.zipf > 0.0 {
+                return Err(self.err(
+                    "load.conflict",
+                    "sets the keys itself (one shared, one per client): leave out load.zipf",
+                ));
+            }
+        }
         if l.payload_bytes > 1 << 20 {
             return Err(self.err("load.payload_bytes", "must be at most 1 MiB"));
         }
@@ -1021,6 +1039,7 @@ impl Validator<'_> {
                 cas_fraction: l.cas_fraction,
                 keys: l.keys,
                 zipf: l.zipf,
+                conflict: l.conflict,
             },
             l.clients.clone(),
         ))
