@@ -85,16 +85,13 @@ pub fn verify_unordered(h: &mut History) {
 fn merge(
     runs: &[(NodeId, Vec<CommandId>)],
 ) -> Result<Vec<CommandId>, (CommandId, CommandId, NodeId, NodeId)> {
-    // Any two runs must agree on the commands they share: check each against the first position map
-    // that holds both, pairwise.
+    // Any two runs must agree on the commands they share: walking a's order, their positions in b rise.
     let positions: Vec<HashMap<CommandId, usize>> = runs
         .iter()
         .map(|(_, ids)| ids.iter().enumerate().map(|(i, &id)| (id, i)).collect())
         .collect();
     for (a, (node_a, ids_a)) in runs.iter().enumerate() {
-        for (b, (node_b, ids_b)) in runs.iter().enumerate().skip(a + 1) {
-            let _ = ids_b;
-            // The shared commands in a's order must come in increasing order in b.
+        for (b, (node_b, _)) in runs.iter().enumerate().skip(a + 1) {
             let mut last: Option<(usize, CommandId)> = None;
             for &id in ids_a {
                 let Some(&pos) = positions[b].get(&id) else {

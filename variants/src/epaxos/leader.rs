@@ -40,7 +40,6 @@ impl EpaxosReplica {
         recovery: bool,
         out: &mut Effects<EpaxosMsg, EpaxosTimer>,
     ) {
-        self.conflicts.note(id, &value, attrs.seq);
         self.record_vote(
             id,
             Status::PreAccepted,
@@ -111,19 +110,16 @@ impl EpaxosReplica {
         let Phase::PreAccept { replies, merged } = &c.phase else {
             return;
         };
-        if !c.recovery && replies.len() >= fast {
-            if replies[..fast].iter().all(|(_, a)| *a == c.attrs) {
-                let (value, attrs) = (c.value.clone(), c.attrs.clone());
-                self.commit_and_tell(now, id, value, attrs, out);
-                return;
-            }
-            if replies.len() >= slow {
-                let merged = merged.clone();
-                self.counters.collisions += 1;
-                self.accept(now, id, merged, out);
-            }
+        if !c.recovery
+            && replies.len() >= fast
+            && replies[..fast].iter().all(|(_, a)| *a == c.attrs)
+        {
+            let (value, attrs) = (c.value.clone(), c.attrs.clone());
+            self.commit_and_tell(now, id, value, attrs, out);
             return;
         }
+        // A reply that changed the attributes rules the fast path out (so do the first `fast` replies
+        // disagreeing, which this covers).
         let fast_ruled_out = c.recovery || replies.iter().any(|(_, a)| *a != c.attrs);
         if replies.len() >= slow && (fast_ruled_out || timed_out) {
             let merged = merged.clone();
@@ -151,7 +147,6 @@ impl EpaxosReplica {
         c.phase = Phase::Accept { acks };
         c.sent_at = now;
         let (ballot, value) = (c.ballot, c.value.clone());
-        self.conflicts.note(id, &value, attrs.seq);
         self.record_vote(id, Status::Accepted, ballot, value.clone(), attrs.clone());
         out.broadcast(EpaxosMsg::Accept {
             id,

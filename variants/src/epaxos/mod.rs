@@ -201,12 +201,13 @@ impl EpaxosReplica {
         attrs: Attrs,
         out: &mut Effects<EpaxosMsg, EpaxosTimer>,
     ) {
-        if matches!(self.d.vote(id), Some(v) if v.status == Status::Committed) {
-            return;
-        }
-        // A command of this replica's own that lost its instance (recovered as a no-op) may be taken again.
-        if id.leader == self.me() {
-            if let Some(mine) = self.d.vote(id) {
+        if let Some(mine) = self.d.vote(id) {
+            if mine.status == Status::Committed {
+                return;
+            }
+            // A command of this replica's own that lost its instance (recovered as a no-op) may be taken
+            // again.
+            if id.leader == self.setup.id {
                 for c in mine.value.commands() {
                     if !value.contains(c.id()) {
                         self.taken.remove(&c.id());
@@ -214,7 +215,6 @@ impl EpaxosReplica {
                 }
             }
         }
-        self.conflicts.note(id, &value, attrs.seq);
         let ballot = self.d.promised(id);
         self.record_vote(id, Status::Committed, ballot, value.clone(), attrs);
         self.coords.remove(&id);
@@ -242,7 +242,7 @@ impl EpaxosReplica {
         self.commit(now, id, value, attrs, out);
     }
 
-    /// Makes a vote durable (it promises its ballot too).
+    /// Makes a vote durable (it promises its ballot too) and notes its attributes in the conflict table.
     fn record_vote(
         &mut self,
         id: InstanceId,
@@ -251,6 +251,7 @@ impl EpaxosReplica {
         value: Value,
         attrs: Attrs,
     ) {
+        self.conflicts.note(id, &value, attrs.seq);
         self.d.record(EpaxosRecord::Vote {
             id,
             vote: Voted {
@@ -365,7 +366,7 @@ impl Replica for EpaxosReplica {
                 ballot,
                 value,
                 attrs,
-            } => self.on_pre_accept(now, from, id, ballot, value, attrs, out),
+            } => self.on_pre_accept(from, id, ballot, value, attrs, out),
             EpaxosMsg::PreAcceptOk { id, ballot, attrs } => {
                 self.on_pre_accept_ok(now, from, id, ballot, attrs, out)
             }
@@ -374,7 +375,7 @@ impl Replica for EpaxosReplica {
                 ballot,
                 value,
                 attrs,
-            } => self.on_accept(now, from, id, ballot, value, attrs, out),
+            } => self.on_accept(from, id, ballot, value, attrs, out),
             EpaxosMsg::AcceptOk { id, ballot } => self.on_accept_ok(now, from, id, ballot, out),
             EpaxosMsg::Nack { id, promised } => self.on_nack(now, id, promised, out),
             EpaxosMsg::Commit { id, value, attrs } => self.commit(now, id, value, attrs, out),

@@ -6,7 +6,7 @@ use super::messages::{Attrs, EpaxosMsg, EpaxosTimer, InstanceId, Status};
 use super::EpaxosReplica;
 use crate::command::Value;
 use crate::effects::Effects;
-use crate::types::{Ballot, NodeId, Peer, Time};
+use crate::types::{Ballot, NodeId, Peer};
 
 impl EpaxosReplica {
     /// Tells `to` the commit of `id` if this replica knows it (and answers nothing else then).
@@ -32,6 +32,25 @@ impl EpaxosReplica {
         }
     }
 
+    /// Whether this replica may answer a round of `ballot` for `id`: not once it knows the commit (it repeats
+    /// that instead) nor under a ballot lower than its promise (it refuses, naming the promise).
+    fn answers(
+        &self,
+        from: NodeId,
+        id: InstanceId,
+        ballot: Ballot,
+        out: &mut Effects<EpaxosMsg, EpaxosTimer>,
+    ) -> bool {
+        if self.repeat_commit(from, id, out) {
+            return false;
+        }
+        if ballot < self.d.promised(id) {
+            self.refuse(from, id, out);
+            return false;
+        }
+        true
+    }
+
     fn refuse(&self, to: NodeId, id: InstanceId, out: &mut Effects<EpaxosMsg, EpaxosTimer>) {
         out.send(
             Peer::Replica(to),
@@ -42,10 +61,8 @@ impl EpaxosReplica {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_pre_accept(
         &mut self,
-        _now: Time,
         from: NodeId,
         id: InstanceId,
         ballot: Ballot,
@@ -53,11 +70,8 @@ impl EpaxosReplica {
         attrs: Attrs,
         out: &mut Effects<EpaxosMsg, EpaxosTimer>,
     ) {
-        if self.repeat_commit(from, id, out) {
+        if !self.answers(from, id, ballot, out) {
             return;
-        }
-        if ballot < self.d.promised(id) {
-            return self.refuse(from, id, out);
         }
         // A repeated PreAccept of the same round gets the same answer: attributes computed again now would
         // name instances that arrived since, and the leader would count two different answers from one replica.
@@ -67,7 +81,6 @@ impl EpaxosReplica {
             _ => {
                 let mut merged = attrs;
                 merged.merge(&self.conflicts.attrs_for(id, &value));
-                self.conflicts.note(id, &value, merged.seq);
                 self.record_vote(id, Status::PreAccepted, ballot, value, merged.clone());
                 merged
             }
@@ -78,10 +91,8 @@ impl EpaxosReplica {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_accept(
         &mut self,
-        _now: Time,
         from: NodeId,
         id: InstanceId,
         ballot: Ballot,
@@ -89,13 +100,9 @@ impl EpaxosReplica {
         attrs: Attrs,
         out: &mut Effects<EpaxosMsg, EpaxosTimer>,
     ) {
-        if self.repeat_commit(from, id, out) {
+        if !self.answers(from, id, ballot, out) {
             return;
         }
-        if ballot < self.d.promised(id) {
-            return self.refuse(from, id, out);
-        }
-        self.conflicts.note(id, &value, attrs.seq);
         self.record_vote(id, Status::Accepted, ballot, value, attrs);
         out.send(Peer::Replica(from), EpaxosMsg::AcceptOk { id, ballot });
     }
@@ -108,14 +115,10 @@ impl EpaxosReplica {
         ballot: Ballot,
         out: &mut Effects<EpaxosMsg, EpaxosTimer>,
     ) {
-        if self.repeat_commit(from, id, out) {
+        if !self.answers(from, id, ballot, out) {
             return;
         }
-        let promised = self.d.promised(id);
-        if ballot < promised {
-            return self.refuse(from, id, out);
-        }
-        if ballot > promised {
+        if ballot > self.d.promised(id) {
             self.d.record(EpaxosRecord::Promise { id, ballot });
         }
         // A round this replica coordinated under a lower ballot is over.
