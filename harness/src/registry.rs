@@ -22,6 +22,9 @@ pub struct VariantInfo {
     /// The cluster size and quorum system of a checker scenario with `n` replicas drawn, for this seed (the
     /// mutation lets a deliberately broken quorum choice through).
     pub scenario_quorums: fn(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem),
+    /// Whether its checker scenarios add a nemesis that cuts off whichever replica leads, several times over
+    /// (`SimFault::IsolateLeader`): Raft's commit rule is reached only through chains of short leaderships.
+    pub hunts_leaders: bool,
     /// The deliberately broken versions the checker must catch in this variant, each with the number of seeds
     /// (from 1, every fault kind) within which it must find a violation (`harness/tests/cli_check.rs`).
     pub mutants: &'static [(Mutation, u64)],
@@ -40,6 +43,7 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.basic_ns(),
         commit_model_ns: |m| m.basic_ns(),
         scenario_quorums: majority,
+        hunts_leaders: false,
         mutants: &[(Mutation::AcceptorIgnoresPromise, 500), (Mutation::IgnorePromisedValues, 500)],
         read_paths: &[],
         no_read_paths_why: "no stable leader holds a lease, and quorum reads are not built for its per-slot \
@@ -52,6 +56,7 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.multi_ns(),
         commit_model_ns: |m| m.multi_ns(),
         scenario_quorums: majority,
+        hunts_leaders: false,
         mutants: &[
             (Mutation::AcceptorIgnoresPromise, 500),
             (Mutation::IgnorePromisedValues, 500),
@@ -70,6 +75,7 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.multi_ns(),
         commit_model_ns: |m| m.multi_ns(),
         scenario_quorums: flexible,
+        hunts_leaders: false,
         mutants: &[
             (Mutation::NonIntersectingQuorums, 500),
             (Mutation::LeadPastCompaction, 500),
@@ -86,6 +92,7 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.fast_ns(),
         commit_model_ns: |m| m.fast_commit_ns(),
         scenario_quorums: fast,
+        hunts_leaders: false,
         mutants: &[
             (Mutation::FastRecoveryIgnoresQuorumRule, 500),
             // Fast quorums leave more copies of a slot: the bug shows about once in a thousand seeds.
@@ -102,6 +109,7 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.cheap_ns(),
         commit_model_ns: |m| m.cheap_ns(),
         scenario_quorums: cheap,
+        hunts_leaders: false,
         mutants: &[
             (Mutation::CheapIgnoresReconfigurations, 1000),
             (Mutation::LeaseReadAfterExpiry, 200),
@@ -118,7 +126,11 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.multi_ns(),
         commit_model_ns: |m| m.multi_ns(),
         scenario_quorums: majority,
-        mutants: &[(Mutation::RaftVotesForStaleLog, 200)],
+        hunts_leaders: true,
+        mutants: &[
+            (Mutation::RaftVotesForStaleLog, 200),
+            (Mutation::RaftCommitsEarlierTermByCount, 200),
+        ],
         read_paths: &[],
         no_read_paths_why: "it is here as the reference Raft of the paper, whose reads go through the log",
     },
@@ -131,6 +143,7 @@ pub const VARIANTS: &[VariantInfo] = &[
         model_ns: |m| m.epaxos_ns(),
         commit_model_ns: |m| m.epaxos_ns(),
         scenario_quorums: majority_even_too,
+        hunts_leaders: false,
         mutants: &[
             (Mutation::EpaxosFastQuorumTooSmall, 200),
             (Mutation::EpaxosExecutesWithoutDependency, 200),

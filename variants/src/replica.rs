@@ -53,6 +53,10 @@ pub enum Mutation {
     /// A Raft replica grants its vote without the up-to-date check: a candidate missing committed entries can
     /// win and overwrite them.
     RaftVotesForStaleLog,
+    /// A Raft leader commits entries of earlier terms by counting the replicas that hold them, the rule the
+    /// paper's Figure 8 shows unsafe; needing no entry of its own term to commit them, it appends no empty
+    /// entry on election either (as designs with this rule do).
+    RaftCommitsEarlierTermByCount,
     /// An EPaxos command leader takes the fast path with a fast quorum one replica smaller than `N - 1`.
     EpaxosFastQuorumTooSmall,
     /// An EPaxos replica runs a committed instance without waiting for the dependencies it has not seen
@@ -62,7 +66,7 @@ pub enum Mutation {
 
 impl Mutation {
     /// Every mutant (all but `None`).
-    pub const ALL: [Mutation; 12] = [
+    pub const ALL: [Mutation; 13] = [
         Mutation::AcceptorIgnoresPromise,
         Mutation::IgnorePromisedValues,
         Mutation::NonIntersectingQuorums,
@@ -73,6 +77,7 @@ impl Mutation {
         Mutation::LeaseReadAfterExpiry,
         Mutation::QuorumReadBeforeApply,
         Mutation::RaftVotesForStaleLog,
+        Mutation::RaftCommitsEarlierTermByCount,
         Mutation::EpaxosFastQuorumTooSmall,
         Mutation::EpaxosExecutesWithoutDependency,
     ];
@@ -91,6 +96,7 @@ impl Mutation {
             Mutation::LeaseReadAfterExpiry => "lease-read-after-expiry",
             Mutation::QuorumReadBeforeApply => "quorum-read-before-apply",
             Mutation::RaftVotesForStaleLog => "raft-votes-for-stale-log",
+            Mutation::RaftCommitsEarlierTermByCount => "raft-commits-earlier-term-by-count",
             Mutation::EpaxosFastQuorumTooSmall => "epaxos-fast-quorum-too-small",
             Mutation::EpaxosExecutesWithoutDependency => "epaxos-executes-without-dependency",
         }

@@ -5,7 +5,7 @@
 //! within a bounded virtual time.
 
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
-use crate::sim::{SimFault, SimSpec};
+use crate::sim::{Hunt, SimFault, SimSpec};
 use paxos_variants::{DetRng, Mutation, QuorumSystem, ReadPath, Reads, Tuning};
 use std::fmt;
 use std::str::FromStr;
@@ -282,6 +282,23 @@ pub fn scenario(
             let others: Vec<usize> = (0..n).filter(|&r| r != topology.leader).collect();
             faults.push((at, SimFault::Partition(vec![others])));
             faults.push((at + ms_range(&mut cut, 1000.0, 3000.0), SimFault::Heal));
+        }
+    }
+    // Variants whose commit rule only a chain of short leaderships tests (Raft's Figure 8) have most seeds hunt
+    // the leader, one to three times: whichever replica leads is cut off from the others (its clients still
+    // reach it, so its log grows alone); the next replica elected is cut off in the step it wins, letting the
+    // first back in; the leader after that is cut off in the step it first commits, letting the second back
+    // in. A stream of its own, so the draws above stay put.
+    let hunts = crate::registry::info(variant).is_some_and(|v| v.hunts_leaders);
+    if hunts && kinds.partition {
+        let mut hunt = DetRng::derive(seed, 0x4E_3E515);
+        if hunt.chance(0.8) {
+            for _ in 0..1 + hunt.below(3) {
+                let at = ms_range(&mut hunt, 100.0, safety_ms - 500.0);
+                faults.push((at, SimFault::IsolateLeader));
+                faults.push((at, SimFault::Hunt(Hunt::Elected)));
+                faults.push((at, SimFault::Hunt(Hunt::FirstCommit)));
+            }
         }
     }
     // Heal a random majority: it is reconnected and restarted, loss stops, the rest stays cut off.

@@ -12,6 +12,13 @@ pub enum SimFault {
     Partition(Vec<Vec<usize>>),
     /// One direction of one link is cut (an asymmetric partition).
     Block { from: usize, to: usize },
+    /// The replica that believes it leads and can still reach another is cut off from every other replica
+    /// (replacing earlier partitions, so a leader cut off before is let back in). A nemesis that hunts
+    /// leaders: chains of short leaderships are where a log's commit rule is tested (Raft's Figure 8).
+    IsolateLeader,
+    /// Arms a trigger of the leader hunt (see [`super::hunt`]): the replica it fires on is cut off as
+    /// `IsolateLeader` cuts one off. Triggers fire only while clients issue commands.
+    Hunt(super::hunt::Hunt),
     /// All partitions and blocks are lifted.
     Heal,
     /// The replica's CPU stalls (a GC pause, a slow disk): its input waits.

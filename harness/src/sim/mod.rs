@@ -15,9 +15,11 @@
 //! its effects in order: record decisions and completions, send, arm timers.
 
 mod faults;
+mod hunt;
 mod queue;
 
 pub use faults::{Partitions, SimFault};
+pub use hunt::Hunt;
 
 use crate::check::{History, Violation};
 use crate::config::{LoadKind, LoadSpec, NetworkSpec, Topology};
@@ -158,6 +160,7 @@ pub struct Sim<V: Variant> {
     links: LinkModel,
     net_rng: DetRng,
     partitions: Partitions,
+    hunt: hunt::LeaderHunt,
     workload: Workload,
     out_r: Effects<V::Msg, RTimer<V>>,
     records: Vec<DurableRecord<V::Replica>>,
@@ -268,6 +271,7 @@ impl<V: Variant> Sim<V> {
             clients,
             net_rng: DetRng::derive(spec.seed, 1),
             partitions: Partitions::new(n),
+            hunt: hunt::LeaderHunt::default(),
             workload: Workload::new(spec.load.clone()),
             out_r: Effects::new(),
             records: Vec::new(),
@@ -497,6 +501,13 @@ impl<V: Variant> Sim<V> {
             Input::Msg(from, msg) => replica.on_message(local, from, msg, &mut self.out_r),
             Input::Timer(t) => replica.on_timer(local, t, &mut self.out_r),
         }
+        // The hunt cuts its prey off before the step's messages leave (its replies to clients still do).
+        if !self.hunt.idle() && self.now < ns(self.spec.stop_issuing) {
+            let status = replica.status();
+            if self.hunt.fires(n, &status) {
+                self.isolate(n);
+            }
+        }
         let saved_now = self.now;
         self.now = done;
         self.flush_replica(n);
@@ -506,6 +517,13 @@ impl<V: Variant> Sim<V> {
             node.free_scheduled = true;
             self.queue.push(done, Ev::CpuFree { node: n as u32 });
         }
+    }
+
+    /// Cuts replica `n` off from every other replica, replacing earlier partitions.
+    fn isolate(&mut self, n: usize) {
+        let others: Vec<usize> = (0..self.nodes.len()).filter(|&j| j != n).collect();
+        self.partitions.split(&[others]);
+        self.stats.partitions += 1;
     }
 
     /// Carries out what replica `n`'s last input produced (see [`Step::carry_out`] for the order).
@@ -622,6 +640,7 @@ impl<V: Variant> Sim<V> {
                     }
                     node.saved = Some(node.disk.clone());
                     node.inbox.clear();
+                    self.hunt.crashed(r);
                     node.incarnation += 1;
                     self.stats.crashes += 1;
                 }
@@ -651,6 +670,29 @@ impl<V: Variant> Sim<V> {
             SimFault::Block { from, to } => {
                 self.partitions.block(from, to);
                 self.stats.partitions += 1;
+            }
+            SimFault::IsolateLeader => {
+                let n = self.nodes.len();
+                let reaches_another =
+                    |p: &Partitions, i: usize| (0..n).any(|j| j != i && !p.blocked(i, j));
+                let leader = (0..n).find(|&i| {
+                    let leads = self.nodes[i]
+                        .replica
+                        .as_ref()
+                        .is_some_and(|r| r.status().is_leader);
+                    leads && reaches_another(&self.partitions, i)
+                });
+                if let Some(l) = leader {
+                    self.isolate(l);
+                }
+            }
+            SimFault::Hunt(h) => {
+                let statuses = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, node)| node.replica.as_ref().map(|r| (i, r.status())));
+                self.hunt.arm(h, statuses);
             }
             SimFault::Heal => self.partitions.heal(),
             SimFault::Pause { node, for_ns } => {

@@ -9,6 +9,7 @@ use super::{RaftMsg, RaftRecord, RaftReplica, RaftTimer, Role};
 use crate::command::{Command, Value};
 use crate::effects::Effects;
 use crate::quorum::NodeSet;
+use crate::replica::Mutation;
 use crate::types::{NodeId, Peer, Slot, Time};
 
 /// Most entries in one AppendEntries.
@@ -227,7 +228,8 @@ impl RaftReplica {
         let Some(upto) = quorum else {
             return;
         };
-        if self.d.term_at(upto - 1) == Some(self.d.term) {
+        let counting = self.setup.mutation == Mutation::RaftCommitsEarlierTermByCount;
+        if counting || self.d.term_at(upto - 1) == Some(self.d.term) {
             self.commit_to(upto, out);
         }
     }

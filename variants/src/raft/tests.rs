@@ -247,6 +247,14 @@ fn a_leader_commits_an_earlier_terms_entry_only_with_one_of_its_own_figure_8() {
 }
 
 #[test]
+fn the_counting_mutant_commits_an_earlier_terms_entry_with_no_entry_of_its_own() {
+    let (mut r, mut out) = elected(Mutation::RaftCommitsEarlierTermByCount);
+    assert_eq!(terms(&r), [1, 2], "no empty entry on election");
+    acked(&mut r, &mut out, 2);
+    assert_eq!(r.commit, 2, "slot 1, of term 2, committed by counting");
+}
+
+#[test]
 fn a_follower_behind_the_leaders_compaction_gets_the_state_machine() {
     let mut out = Effects::new();
     let mut s = setup(0, 3, Mutation::None);
