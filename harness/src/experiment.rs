@@ -3,7 +3,7 @@
 //! error instead of figures: no number is shown for a protocol that was not correct in that run.
 
 use crate::check::verify::{acknowledged_in_every_state, verify};
-use crate::config::{Experiment, FaultAction, Mode, Storage, VariantSpec};
+use crate::config::{Experiment, FaultAction, LoadSpec, Mode, Storage, VariantSpec};
 use crate::metrics::MsgCount;
 use crate::metrics::{Metrics, OpKind};
 use crate::model::ModelInput;
@@ -118,7 +118,10 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
         mutation: Mutation::None,
         seed,
         clients,
-        load: exp.load.clone(),
+        load: LoadSpec {
+            conflict: v.conflict.or(exp.load.conflict),
+            ..exp.load.clone()
+        },
         measure_from: exp.warmup,
         stop_issuing: exp.duration,
         end: exp.duration,
@@ -184,6 +187,7 @@ fn run_sim_keeping<V: Variant>(
     let cpu_ms = sim.busy_ns().iter().map(|&b| b as f64 / 1e6).collect();
     let mut r = figures(exp, v, plan, &sim.metrics, cpu_ms, &statuses);
     r.set_regions(by_region(exp, &history, &sim.metrics));
+    r.row.failover_ms = failover_ms(exp, &history);
     r.notes.extend(note);
     r.notes.extend(membership_note(&history));
     Ok((r, history))
@@ -238,7 +242,12 @@ fn run_quic<V: Variant>(
     let cpu_ms = out.replicas.iter().map(|r| r.handler_ms).collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.set_regions(by_region(exp, &out.history, &out.metrics));
-    r.notes = out.notes;
+    r.row.failover_ms = failover_ms(exp, &out.history);
+    // The cluster's notes (a replica lost mid-run) first, then the run's own.
+    r.notes = std::mem::take(&mut out.notes)
+        .into_iter()
+        .chain(std::mem::take(&mut r.notes))
+        .collect();
     r.notes.extend(note);
     r.notes.extend(membership_note(&out.history));
     if let Some(w) = out.wal {
@@ -290,7 +299,12 @@ pub fn run_external(
         .collect();
     let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
     r.set_regions(by_region(exp, &out.history, &out.metrics));
-    r.notes = out.notes;
+    r.row.failover_ms = failover_ms(exp, &out.history);
+    // The cluster's notes (a replica lost mid-run) first, then the run's own.
+    r.notes = std::mem::take(&mut out.notes)
+        .into_iter()
+        .chain(std::mem::take(&mut r.notes))
+        .collect();
     r.notes.extend(membership_note(&out.history));
     Ok(r)
 }
@@ -460,6 +474,18 @@ fn by_region(
 
 /// The longest stretch without a single completion inside the measurement window, in milliseconds (at the
 /// time series' 100 ms resolution): a leader election or a reconfiguration shows up here.
+/// The failover time of a run whose config crashes a replica: the clients' longest silence from the first
+/// crash on.
+fn failover_ms(exp: &Experiment, history: &crate::check::History) -> Option<f64> {
+    let first_crash = exp
+        .faults
+        .iter()
+        .filter(|f| matches!(f.action, FaultAction::Crash(_)))
+        .map(|f| f.at)
+        .min()?;
+    history.silence_after_ms(first_crash.as_nanos() as u64)
+}
+
 fn max_stall_ms(m: &Metrics) -> f64 {
     let b = crate::metrics::TIMELINE_BUCKET_NS;
     let (first, last) = (m.window_start_ns.div_ceil(b), m.window_end_ns / b);
@@ -488,6 +514,18 @@ fn figures(
     for (_, s) in statuses {
         counters += s.counters;
     }
+    let mut notes = Vec::new();
+    let led = counters.fast_paths + counters.collisions;
+    if v.name == "epaxos" && led > 0 {
+        notes.push(format!(
+            "{} of {led} instances led over the whole run took the fast path ({:.1}%), {} the slow path; {} \
+             recovered by explicit prepare (counts of the replicas alive at the end)",
+            counters.fast_paths,
+            100.0 * counters.fast_paths as f64 / led as f64,
+            counters.collisions,
+            counters.recoveries,
+        ));
+    }
     let jitter = plan.jitter.unwrap_or(exp.network.jitter);
     let links = LinkModel::new(&exp.network);
     let topology = exp.topology_for(v);
@@ -500,6 +538,31 @@ fn figures(
         jitter: None,
     };
     let h = &m.latency_ns;
+    // The model for a client of each region, in the order of `region_p50_us` (first client of the region).
+    let mut region_model = Vec::new();
+    for c in 0..topology.client_regions.len() {
+        let r = topology.client_region(c);
+        if region_model.iter().any(|(x, _)| *x == r) {
+            continue;
+        }
+        let here = ModelInput {
+            client: c,
+            topology: &topology,
+            links: &links,
+            quorums: &v.quorums,
+            cpu_ns: model.cpu_ns,
+            jitter: None,
+        };
+        region_model.push((r, expected_p50_us(&v.name, &here)));
+    }
+    let region_model_p50_us = region_model
+        .iter()
+        .map(|(r, x)| {
+            let x = x.map(|x| format!("{x:.1}")).unwrap_or_default();
+            format!("{}={x}", topology.regions[*r])
+        })
+        .collect::<Vec<_>>()
+        .join(";");
     let us = |q: f64| {
         if m.ops == 0 {
             None
@@ -579,6 +642,10 @@ fn figures(
             // Set with the history (RunResult::set_regions).
             region_p50_us: String::new(),
             region_p99_us: String::new(),
+            region_model_p50_us,
+            // Set with the history (RunResult::set_failover).
+            failover_ms: None,
+            conflict: v.conflict.or(exp.load.conflict),
         },
         by_kind: m
             .by_kind
@@ -588,7 +655,7 @@ fn figures(
         histogram: h.clone(),
         timeline: m.timeline.clone(),
         cpu_ms,
-        notes: Vec::new(),
+        notes,
         jitter_swept: plan.jitter.is_some(),
         wal_syncs: None,
         by_region: Vec::new(),

@@ -119,6 +119,17 @@ pub struct ResultRow {
     pub region_p50_us: String,
     #[serde(default)]
     pub region_p99_us: String,
+    /// The analytic model's p50 for a client of each region (same regions and order as `region_p50_us`).
+    #[serde(default)]
+    pub region_model_p50_us: String,
+    /// With a crash among the config's faults: from the first crash on, the longest time no client saw a
+    /// command complete (ms): the failover time when the crash took the leader. Empty without a crash, or
+    /// when commits never resumed.
+    #[serde(default)]
+    pub failover_ms: Option<f64>,
+    /// The run's `load.conflict` (its `[[variant]] conflict` if it set one); empty when the workload has none.
+    #[serde(default)]
+    pub conflict: Option<f64>,
 }
 
 pub(crate) fn log_reads() -> String {
@@ -519,7 +530,7 @@ mod tests {
     }
 
     /// The column names and order every reader of `results.csv` relies on.
-    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram,reads,read_ops,read_ops_s,read_p50_us,read_p99_us,expected_read_p50_us,write_ops,write_p50_us,write_p99_us,cas_ops,cas_p50_us,cas_p99_us,lease_reads,lease_misses,lease_waits,lease_wait_ms,region_p50_us,region_p99_us";
+    const PROMISED_COLUMNS: &str = "experiment,variant,mode,replicas,q1,q2,clients,seed,ops,throughput_ops_s,p50_us,p90_us,p99_us,p999_us,max_us,msgs_per_op,bytes_per_op,expected_p50_us,protocol,collisions,recoveries,reconfigurations,jitter_ms,max_stall_ms,commit_p50_us,commit_p99_us,expected_commit_p50_us,storage,syncs_per_op,histogram,reads,read_ops,read_ops_s,read_p50_us,read_p99_us,expected_read_p50_us,write_ops,write_p50_us,write_p99_us,cas_ops,cas_p50_us,cas_p99_us,lease_reads,lease_misses,lease_waits,lease_wait_ms,region_p50_us,region_p99_us,region_model_p50_us,failover_ms,conflict";
 
     #[test]
     fn results_csv_has_the_promised_columns_in_order() {
@@ -544,7 +555,7 @@ mod tests {
         assert_eq!(lines.next().unwrap(), PROMISED_COLUMNS);
         assert_eq!(
             lines.next().unwrap(),
-            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr,lease,4,2.0,300.5,,400.0,6,1250.0,,0,,,4,1,1,812.5,us-east=1250.0;eu-west=3000.5,us-east=;eu-west=4100.0"
+            "e,multi,sim,5,3,3,1,7,10,5.0,1234.5,2000.0,,,,10.000,500.2,1200.0,multi,3,2,0,0.500,300,800.0,1900.0,790.0,memory,,histograms/multi-sim-c1-s7.hdr,lease,4,2.0,300.5,,400.0,6,1250.0,,0,,,4,1,1,812.5,us-east=1250.0;eu-west=3000.5,us-east=;eu-west=4100.0,,,"
         );
         // A run with a write-ahead log: its storage, its syncs per operation, and a histogram of its own.
         let mut w = result();

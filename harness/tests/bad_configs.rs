@@ -114,6 +114,12 @@ fn every_kind_of_config_mistake_is_one_clear_error() {
             &["load.conflict", "1.5"],
         ),
         (
+            "bad_variant_conflict",
+            "name = \"basic\"",
+            "name = \"basic\"\nconflict = -0.1",
+            &["variant[", "].conflict", "-0.1"],
+        ),
+        (
             "unknown_key",
             "mode = \"sim\"",
             "mode = \"sim\"\ntypo_key = 3",

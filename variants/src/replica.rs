@@ -193,6 +193,10 @@ pub struct Counters {
     pub collisions: u64,
     /// Fast Paxos: slots the coordinator decided through a recovery (classic) round.
     pub recoveries: u64,
+    /// EPaxos: instances this replica led that committed on the fast path (its slow paths are `collisions`,
+    /// its explicit prepares finished `recoveries`).
+    #[serde(default)]
+    pub fast_paths: u64,
     /// Cheap Paxos: configuration changes this replica proposed and saw decided.
     pub reconfigurations: u64,
     /// Lease reads: reads this replica answered as leader from its state under a lease.
@@ -209,6 +213,7 @@ impl std::ops::AddAssign for Counters {
     fn add_assign(&mut self, o: Counters) {
         self.collisions += o.collisions;
         self.recoveries += o.recoveries;
+        self.fast_paths += o.fast_paths;
         self.reconfigurations += o.reconfigurations;
         self.lease_reads += o.lease_reads;
         self.lease_misses += o.lease_misses;

@@ -249,6 +249,33 @@ pub struct History {
 }
 
 impl History {
+    /// The longest time without a completion (any client) from `at_ns` (a fault) to the last completion, in
+    /// milliseconds: the failover time when the fault took the leader. `None` when no command invoked after
+    /// `at_ns` completed (commits never resumed).
+    pub fn silence_after_ms(&self, at_ns: u64) -> Option<f64> {
+        let mut done: Vec<u64> = Vec::new();
+        let mut resumed = false;
+        for op in self.ops.iter().flatten() {
+            if let Some((end, _)) = op.completed {
+                if end >= at_ns {
+                    done.push(end);
+                    resumed |= op.invoked_ns >= at_ns;
+                }
+            }
+        }
+        if !resumed {
+            return None;
+        }
+        done.sort_unstable();
+        let mut last = at_ns;
+        let mut gap = 0;
+        for t in done {
+            gap = gap.max(t - last);
+            last = t;
+        }
+        Some(gap as f64 / 1e6)
+    }
+
     pub fn new(clients: usize) -> History {
         History {
             ops: vec![Vec::new(); clients],

@@ -273,6 +273,9 @@ pub struct VariantFile {
     /// before a compaction (0: never compact).
     pub log_keep: Option<usize>,
     pub compact_every: Option<usize>,
+    /// This variant's runs use this `load.conflict` instead of `[load]`'s, so that one file can set a
+    /// leaderless protocol at several conflict rates beside a leader's run.
+    pub conflict: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -465,6 +468,8 @@ pub struct VariantSpec {
     pub client_retry: Duration,
     /// How this run's reads go (the `[reads]` path; the log unless the variant offers it).
     pub reads: paxos_variants::Reads,
+    /// `[[variant]] conflict`: this variant's `load.conflict`, in place of `[load]`'s.
+    pub conflict: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -715,6 +720,18 @@ impl Validator<'_> {
                 ));
             }
             let spec = self.variant(i, v, n_v)?;
+            if let Some(x) = v.conflict {
+                let k = format!("variant[{i}].conflict");
+                if !x.is_finite() || !(0.0..=1.0).contains(&x) {
+                    return Err(self.err(k, format!("must be in [0, 1], got {x}")));
+                }
+                if load.zipf > 0.0 {
+                    return Err(self.err(
+                        k,
+                        "sets the keys itself (one shared, one per client): leave out load.zipf",
+                    ));
+                }
+            }
             for spec in self.with_read_paths(i, spec, &reads, &mut notes)? {
                 let safe = file_safe(&spec.label);
                 if let Some(other) = variants
@@ -1223,6 +1240,7 @@ impl Validator<'_> {
                 Duration::from_millis(1000),
             )?,
             reads: paxos_variants::Reads::log(),
+            conflict: v.conflict,
         })
     }
 

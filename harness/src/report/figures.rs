@@ -32,18 +32,33 @@ impl Legend {
                 order.push((r.variant.clone(), r.protocol.clone()));
             }
         }
-        // A protocol's own colour when it has one label here; otherwise the next of the extra palette.
+        // A protocol's own colour when it has one label here; otherwise the next of the extra palette that no
+        // such label has taken (Raft's and EPaxos's colours are in it).
+        let unique = |protocol: &str| order.iter().filter(|(_, p)| p == protocol).count() == 1;
+        let taken: Vec<RGBColor> = order
+            .iter()
+            .filter(|(_, p)| unique(p))
+            .filter_map(|(_, p)| palette::protocol_colour(p))
+            .collect();
         let mut extra = 0;
+        let mut next_extra = || {
+            let mut c = palette::extra_colour(extra);
+            extra += 1;
+            for _ in 0..palette::EXTRA_COLOURS {
+                if !taken.contains(&c) {
+                    break;
+                }
+                c = palette::extra_colour(extra);
+                extra += 1;
+            }
+            c
+        };
         let labels = order
             .iter()
             .map(|(label, protocol)| {
-                let unique = order.iter().filter(|(_, p)| p == protocol).count() == 1;
                 let c = match palette::protocol_colour(protocol) {
-                    Some(c) if unique => c,
-                    _ => {
-                        extra += 1;
-                        palette::extra_colour(extra - 1)
-                    }
+                    Some(c) if unique(protocol) => c,
+                    _ => next_extra(),
                 };
                 (label.clone(), c)
             })
@@ -241,8 +256,11 @@ pub fn all(data: &RunData) -> Vec<Figure> {
         out.push(f);
     }
     out.extend(model_vs_measured(&pts, rows, &legend));
+    out.extend(by_region(rows, &legend));
+    out.extend(throughput_by_conflict(&pts));
     out.extend(quorum_sweep(&pts, data));
     out.extend(failover(data, &legend));
+    out.extend(failover_spread(rows, &legend));
     out.extend(messages(data, &legend));
     out
 }
@@ -564,6 +582,94 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
     out
 }
 
+/// The numbers of a `region=value;...` cell, by region (an empty value is no number).
+fn region_cell(cell: &str) -> Vec<(String, Option<f64>)> {
+    cell.split(';')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().ok()))
+        .collect()
+}
+
+/// p50 (and p99) per client region beside the model for that region, per variant, at the smallest client count
+/// and the network's own jitter, seeds averaged: where a leader's placement favours some clients and a
+/// leaderless protocol does not.
+fn by_region(rows: &[ResultRow], legend: &Legend) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for mode in modes(rows) {
+        let j = base_jitter(rows, &mode);
+        let here: Vec<&ResultRow> = rows
+            .iter()
+            .filter(|r| r.mode == mode && r.jitter_ms == j && !r.region_p50_us.is_empty())
+            .collect();
+        let Some(clients) = here.iter().map(|r| r.clients).min() else {
+            continue;
+        };
+        let here: Vec<&ResultRow> = here.into_iter().filter(|r| r.clients == clients).collect();
+        let Some(regions) = here
+            .iter()
+            .map(|r| region_cell(&r.region_p50_us))
+            .find(|c| c.len() >= 2)
+            .map(|c| c.into_iter().map(|(k, _)| k).collect::<Vec<String>>())
+        else {
+            continue;
+        };
+        let labels: Vec<&str> = legend
+            .labels()
+            .filter(|l| here.iter().any(|r| r.variant == *l))
+            .take(MAX_SERIES)
+            .collect();
+        // The mean over the label's seeds of one region's value in one column.
+        let mean_of = |label: &str, region: &str, col: fn(&ResultRow) -> &str| {
+            mean(here.iter().filter(|r| r.variant == label).map(|r| {
+                region_cell(col(r))
+                    .into_iter()
+                    .find(|(k, _)| k == region)
+                    .and_then(|(_, v)| v)
+            }))
+        };
+        let values: Vec<Vec<Option<BarValue>>> = regions
+            .iter()
+            .map(|region| {
+                labels
+                    .iter()
+                    .map(|l| {
+                        mean_of(l, region, |r| &r.region_p50_us).map(|p50| BarValue {
+                            value: p50 / 1000.0,
+                            upper: mean_of(l, region, |r| &r.region_p99_us).map(|x| x / 1000.0),
+                            marker: mean_of(l, region, |r| &r.region_model_p50_us)
+                                .map(|x| x / 1000.0),
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let clients_s = n_clients(clients);
+        let note = jitter_note(rows, &mode);
+        out.push(Figure {
+            stem: format!("latency-by-region-{mode}"),
+            title: format!("p50 by client region beside the model, {mode}, {clients_s}{note}"),
+            caption: "For the clients of each region (the config's `[cluster] clients`): bars are the measured \
+                      p50, whiskers reach p99, and the black line across a bar is the analytic model for a \
+                      client there. A leader-based protocol is fast for clients near its leader; a leaderless \
+                      one gives each region its own nearest replica's quorum round trip, until conflicts add \
+                      a slow path. EPaxos's model is its conflict-free fast path."
+                .to_string()
+                + &cut_note(legend),
+            chart: Box::new(Bars {
+                title: format!("p50 (bar), p99 (whisker) and model by client region ({mode})"),
+                y_desc: "latency (ms)".into(),
+                log_y: true,
+                categories: regions.clone(),
+                series: labels.iter().map(|l| (l.to_string(), legend.colour(l))).collect(),
+                values,
+                upper_label: Some("p99".into()),
+                marker_label: Some("model".into()),
+            }),
+        });
+    }
+    out
+}
+
 /// Flexible Paxos's sweep: p50 against q2, and the stall after the faults against q1, one line per N.
 fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
     let flex: Vec<&Point> = pts
@@ -793,6 +899,171 @@ fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
     out
 }
 
+/// Throughput against the conflict rate, one line per protocol run at two or more rates (EPaxos at its
+/// `[[variant]] conflict` settings), at the largest client count; a protocol run at one rate (a leader-based
+/// baseline, which conflicts do not slow) is a dashed level across the range.
+fn throughput_by_conflict(pts: &[Point]) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for mode in distinct(pts.iter().map(|p| p.key.mode.clone())) {
+        let here: Vec<&Point> = pts.iter().filter(|p| p.key.mode == mode).collect();
+        let Some(clients) = here.iter().map(|p| p.key.clients).max() else {
+            continue;
+        };
+        let here: Vec<&Point> = here
+            .into_iter()
+            .filter(|p| p.key.clients == clients)
+            .collect();
+        let protocols = distinct(here.iter().map(|p| p.key.protocol.clone()));
+        let rates = |proto: &str| -> Vec<(f64, f64)> {
+            let mut v: Vec<(f64, f64)> = here
+                .iter()
+                .filter(|p| p.key.protocol == proto)
+                .filter_map(|p| p.key.conflict.map(|c| (100.0 * c, p.throughput)))
+                .collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v
+        };
+        let swept: Vec<&String> = protocols
+            .iter()
+            .filter(|p| distinct(rates(p).iter().map(|(c, _)| (*c * 1000.0) as u64)).len() >= 2)
+            .collect();
+        if swept.is_empty() {
+            continue;
+        }
+        let all: Vec<f64> = swept
+            .iter()
+            .flat_map(|p| rates(p))
+            .map(|(c, _)| c)
+            .collect();
+        let (lo, hi) = all
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let mut series = Vec::new();
+        for proto in &protocols {
+            let colour = palette::protocol_colour(proto).unwrap_or(RGBColor(0, 0, 0));
+            if swept.contains(&proto) {
+                series.push(Series {
+                    label: proto.clone(),
+                    colour,
+                    points: rates(proto),
+                    dashed: false,
+                    markers: true,
+                    in_legend: true,
+                });
+            } else if let Some(p) = here.iter().find(|p| p.key.protocol == *proto) {
+                series.push(Series {
+                    label: format!("{proto} (one rate)"),
+                    colour,
+                    points: vec![(lo, p.throughput), (hi, p.throughput)],
+                    dashed: true,
+                    markers: false,
+                    in_legend: true,
+                });
+            }
+        }
+        let clients_s = n_clients(clients);
+        out.push(Figure {
+            stem: format!("throughput-by-conflict-{mode}"),
+            title: format!("Throughput against the conflict rate, {mode}, {clients_s}"),
+            caption: "Operations per second (y) against the share of commands on the one key every client \
+                      shares (x, `conflict`), seeds averaged. A leaderless protocol loses its fast path as \
+                      conflicts rise: slow paths add a round, and a command waits for the interfering ones \
+                      it depends on. A dashed level is a protocol run at one rate only."
+                .into(),
+            chart: linear_chart(
+                format!("Throughput vs conflict rate ({mode}, {clients_s})"),
+                "conflict rate (%)",
+                "throughput (operations/s)",
+                series,
+            ),
+        });
+    }
+    out
+}
+
+/// Lines on linear axes with the legend in the lower right (where rising and falling curves leave room).
+fn linear_chart(title: String, x_desc: &str, y_desc: &str, series: Vec<Series>) -> Box<XyChart> {
+    Box::new(XyChart {
+        title,
+        x_desc: x_desc.into(),
+        y_desc: y_desc.into(),
+        log_x: false,
+        log_y: false,
+        series,
+        marks: Vec::new(),
+        style_note: None,
+        legend_lower_right: true,
+    })
+}
+
+/// Fewest seeds with a failover time for the spread of failover times to be drawn.
+const SPREAD_MIN_SEEDS: usize = 5;
+
+/// The failover time's spread over seeds, per variant, at the largest client count: each seed draws its own
+/// election timeouts, so many seeds show the distribution a single timeline hides.
+fn failover_spread(rows: &[ResultRow], legend: &Legend) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for mode in modes(rows) {
+        let j = base_jitter(rows, &mode);
+        let here: Vec<&ResultRow> = rows
+            .iter()
+            .filter(|r| r.mode == mode && r.jitter_ms == j && r.failover_ms.is_some())
+            .collect();
+        let Some(clients) = here.iter().map(|r| r.clients).max() else {
+            continue;
+        };
+        let mut series = Vec::new();
+        for label in legend.labels().take(MAX_SERIES) {
+            let mut times: Vec<f64> = here
+                .iter()
+                .filter(|r| r.variant == label && r.clients == clients)
+                .filter_map(|r| r.failover_ms)
+                .collect();
+            if times.len() < SPREAD_MIN_SEEDS {
+                continue;
+            }
+            times.sort_by(f64::total_cmp);
+            let n = times.len() as f64;
+            // A step per seed: the share of seeds whose failover took at most x.
+            let mut points = Vec::new();
+            for (i, &t) in times.iter().enumerate() {
+                points.push((t, 100.0 * i as f64 / n));
+                points.push((t, 100.0 * (i + 1) as f64 / n));
+            }
+            series.push(Series {
+                label: format!("{label} (median {:.0} ms)", times[times.len() / 2]),
+                colour: legend.colour(label),
+                points,
+                dashed: false,
+                markers: false,
+                in_legend: true,
+            });
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let clients_s = n_clients(clients);
+        out.push(Figure {
+            stem: format!("failover-spread-{mode}"),
+            title: format!("Failover time over seeds, {mode}, {clients_s}"),
+            caption: "For each seed, the longest time no client saw a command complete from the first crash \
+                      on (`failover_ms` in results.csv); the curve is the share of seeds (y) whose failover \
+                      took at most x. When the crash takes the leader, this is failure detection (the election \
+                      timeout, drawn afresh by each seed) plus the election and the first commit; the legend's \
+                      median is the middle seed's."
+                .to_string()
+                + &cut_note(legend),
+            chart: linear_chart(
+                format!("Failover time, share of seeds ({mode}, {clients_s})"),
+                "failover time (ms)",
+                "seeds (%)",
+                series,
+            ),
+        });
+    }
+    out
+}
+
 /// Messages and bytes per operation by message type, per variant, at the largest client count.
 fn messages(data: &RunData, legend: &Legend) -> Vec<Figure> {
     let Some(mode) = modes(&data.results).into_iter().next() else {
@@ -878,4 +1149,82 @@ fn messages(data: &RunData, legend: &Legend) -> Vec<Figure> {
             }),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(variant: &str, protocol: &str, seed: u64) -> ResultRow {
+        ResultRow {
+            variant: variant.into(),
+            protocol: protocol.into(),
+            mode: "sim".into(),
+            clients: 5,
+            seed,
+            ops: 100,
+            throughput_ops_s: 1000.0,
+            p50_us: Some(1000.0),
+            ..ResultRow::default()
+        }
+    }
+
+    fn stems(figs: &[Figure]) -> Vec<&str> {
+        figs.iter().map(|f| f.stem.as_str()).collect()
+    }
+
+    #[test]
+    fn the_region_figure_needs_two_regions_and_puts_each_regions_model_on_its_bar() {
+        let mut r = row("epaxos", "epaxos", 1);
+        r.region_p50_us = "a=2000.0;b=4000.0".into();
+        r.region_p99_us = "a=3000.0;b=;".into();
+        r.region_model_p50_us = "a=1900.0;b=".into();
+        let legend = Legend::new(std::slice::from_ref(&r));
+        let figs = by_region(std::slice::from_ref(&r), &legend);
+        assert_eq!(stems(&figs), ["latency-by-region-sim"]);
+        let mut one = r.clone();
+        one.region_p50_us = "a=2000.0".into();
+        assert!(
+            by_region(&[one], &legend).is_empty(),
+            "one region: no figure"
+        );
+        let cell = region_cell(&r.region_model_p50_us);
+        assert_eq!(
+            cell,
+            [("a".to_string(), Some(1900.0)), ("b".to_string(), None)]
+        );
+    }
+
+    #[test]
+    fn the_failover_spread_needs_five_seeds_of_a_variant() {
+        let rows: Vec<ResultRow> = (1..=5)
+            .map(|s| ResultRow {
+                failover_ms: Some(500.0 + s as f64),
+                ..row("raft", "raft", s)
+            })
+            .collect();
+        let legend = Legend::new(&rows);
+        assert_eq!(
+            stems(&failover_spread(&rows, &legend)),
+            ["failover-spread-sim"]
+        );
+        assert!(failover_spread(&rows[..4], &legend).is_empty());
+    }
+
+    #[test]
+    fn throughput_by_conflict_draws_a_protocol_run_at_two_rates_or_more() {
+        let at = |label: &str, c: f64| ResultRow {
+            conflict: Some(c),
+            ..row(label, "epaxos", 1)
+        };
+        let rows = vec![row("multi", "multi", 1), at("epaxos 0%", 0.0)];
+        assert!(throughput_by_conflict(&points(&rows)).is_empty());
+        let rows = vec![
+            row("multi", "multi", 1),
+            at("epaxos 0%", 0.0),
+            at("epaxos 50%", 0.5),
+        ];
+        let figs = throughput_by_conflict(&points(&rows));
+        assert_eq!(stems(&figs), ["throughput-by-conflict-sim"]);
+    }
 }

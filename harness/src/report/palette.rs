@@ -9,7 +9,10 @@ pub fn protocol_colour(protocol: &str) -> Option<RGBColor> {
     crate::registry::info(protocol).map(|v| v.colour)
 }
 
-const EXTRA: [RGBColor; 10] = [
+/// How many colours the extra palette has before it repeats.
+pub const EXTRA_COLOURS: usize = 10;
+
+const EXTRA: [RGBColor; EXTRA_COLOURS] = [
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
     RGBColor(240, 228, 66),

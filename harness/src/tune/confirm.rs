@@ -185,31 +185,9 @@ pub fn confirm(spec: &TuneSpec, c: &Candidate, faults: bool) -> Result<Confirmed
     Ok(out)
 }
 
-/// The longest time without a completion (any client) from the fault at `at_s` to the end of the run, in
-/// milliseconds; `None` when no command invoked after the fault completed (commits never resumed).
+/// The failover time after the fault at `at_s` (see [`History::silence_after_ms`]).
 pub fn recovery_ms(h: &History, at_s: f64) -> Option<f64> {
-    let at = (at_s * 1e9) as u64;
-    let mut done: Vec<u64> = Vec::new();
-    let mut resumed = false;
-    for op in h.ops.iter().flatten() {
-        if let Some((end, _)) = op.completed {
-            if end >= at {
-                done.push(end);
-                resumed |= op.invoked_ns >= at;
-            }
-        }
-    }
-    if !resumed {
-        return None;
-    }
-    done.sort_unstable();
-    let mut last = at;
-    let mut gap = 0;
-    for t in done {
-        gap = gap.max(t - last);
-        last = t;
-    }
-    Some(gap as f64 / 1e6)
+    h.silence_after_ms((at_s * 1e9) as u64)
 }
 
 #[cfg(test)]

@@ -115,6 +115,7 @@ impl EpaxosReplica {
             && replies[..fast].iter().all(|(_, a)| *a == c.attrs)
         {
             let (value, attrs) = (c.value.clone(), c.attrs.clone());
+            self.counters.fast_paths += 1;
             self.commit_and_tell(now, id, value, attrs, out);
             return;
         }
