@@ -110,8 +110,10 @@ fn no_arguments_runs_the_default_comparison_into_reports_latest() {
     let stdout = ok(bench().current_dir(dir.path()).output().unwrap());
     let latest = dir.path().join("reports/latest");
     let csv = std::fs::read_to_string(latest.join("results.csv")).unwrap();
-    // All five variants, in simulation and over QUIC.
-    for v in ["multi", "basic", "flexible", "fast", "cheap"] {
+    // All seven variants, in simulation and over QUIC.
+    for v in [
+        "multi", "basic", "flexible", "fast", "cheap", "raft", "epaxos",
+    ] {
         for mode in ["sim", "quic"] {
             assert!(
                 csv.contains(&format!("default,{v},{mode},")),
