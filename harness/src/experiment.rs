@@ -538,11 +538,12 @@ fn figures(
         jitter: None,
     };
     let h = &m.latency_ns;
-    // The model for a client of each region, in the order of `region_p50_us` (first client of the region).
-    let mut region_model = Vec::new();
+    // The model for a client of each region, in the order of `region_p50_us` (first client of the region),
+    // written as that cell is.
+    let mut region_model: Vec<crate::results::RegionLatency> = Vec::new();
     for c in 0..topology.client_regions.len() {
-        let r = topology.client_region(c);
-        if region_model.iter().any(|(x, _)| *x == r) {
+        let region = &topology.regions[topology.client_region(c)];
+        if region_model.iter().any(|x| x.region == *region) {
             continue;
         }
         let here = ModelInput {
@@ -553,16 +554,14 @@ fn figures(
             cpu_ns: model.cpu_ns,
             jitter: None,
         };
-        region_model.push((r, expected_p50_us(&v.name, &here)));
+        region_model.push(crate::results::RegionLatency {
+            region: region.clone(),
+            ops: 0,
+            p50_us: expected_p50_us(&v.name, &here),
+            p99_us: None,
+        });
     }
-    let region_model_p50_us = region_model
-        .iter()
-        .map(|(r, x)| {
-            let x = x.map(|x| format!("{x:.1}")).unwrap_or_default();
-            format!("{}={x}", topology.regions[*r])
-        })
-        .collect::<Vec<_>>()
-        .join(";");
+    let region_model_p50_us = crate::results::RegionLatency::cell(&region_model, |r| r.p50_us);
     let us = |q: f64| {
         if m.ops == 0 {
             None
