@@ -2,6 +2,7 @@
 //! [`crate::jobs`]). With no arguments it runs the built-in default comparison.
 
 use crate::check::scenario::FaultKinds;
+use crate::check::summary::Shard;
 use crate::config;
 use crate::jobs;
 use anyhow::Result;
@@ -147,6 +148,26 @@ enum Cmd {
         /// (VARIANT-seed-SEED-key-KEY.log), for `check-history` or another checker.
         #[arg(long)]
         history_dir: Option<PathBuf>,
+        /// Check only shard INDEX of COUNT (from 0) of the seeds: the INDEX-th of COUNT contiguous blocks. One
+        /// machine or pod per shard; `paxos-bench merge` adds their summaries.
+        #[arg(long, value_name = "INDEX/COUNT", value_parser = parse_shard)]
+        seed_shard: Option<Shard>,
+        /// Write the summary as JSON: FILE.json, or DIR/check-summary.json.
+        #[arg(long, value_name = "PATH")]
+        summary: Option<PathBuf>,
+    },
+    /// Add up what several machines or pods measured: check summaries of seed shards (`check --summary`) into
+    /// the summary of all their seeds, or the output directories of load generators that each ran a share of
+    /// the clients (`run --cluster --client-share`) into one results directory and report. Exits 1 when the
+    /// merged check found a violation.
+    Merge {
+        /// Check summaries (files, or directories holding check-summary.json), or load generators' output
+        /// directories.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Where the merged summary or results go.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Decide whether Jepsen register histories (one register per file, `INFO  jepsen.util - PROCESS<TAB>TYPE<TAB>F<TAB>VALUE`
     /// lines, as `run --history` writes them or Jepsen wrote them for another system) are linearizable, from
@@ -240,6 +261,10 @@ fn parse_mutant(s: &str) -> Result<Mutation, String> {
     })
 }
 
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s)
+}
+
 fn parse_faults(s: &str) -> Result<FaultKinds, String> {
     s.parse()
 }
@@ -318,6 +343,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             mutant,
             reads,
             history_dir,
+            seed_shard,
+            summary,
         }) => {
             let seeds: Vec<u64> = match seed {
                 Some(s) => vec![s],
@@ -325,16 +352,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            jobs::run_check(
-                &variant,
-                &seeds,
+            let job = jobs::check::CheckJob {
+                variant: &variant,
                 faults,
-                mutant.unwrap_or_default(),
-                &reads,
+                mutation: mutant.unwrap_or_default(),
+                reads: &reads,
                 threads,
-                history_dir.as_deref(),
-            )
+                history_dir: history_dir.as_deref(),
+                shard: seed_shard,
+                summary: summary.as_deref(),
+            };
+            jobs::check::run_check(&job, &seeds)
         }
+        Some(Cmd::Merge { inputs, out }) => jobs::merge::merge(&inputs, out.as_deref()),
         Some(Cmd::Keys {
             out,
             replicas,

@@ -311,3 +311,73 @@ fn exported_histories_get_the_same_verdicts_from_check_history() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Seeds split over shards (`check --seed-shard`, one pod each on Kubernetes) merge to exactly the summary one
+/// unsharded run of the same seeds writes, violations included.
+#[test]
+fn sharded_checks_merge_to_the_unsharded_summary() {
+    let dir = std::env::temp_dir().join(format!("shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = [
+        "check",
+        "--variant",
+        "multi",
+        "--reads",
+        "log",
+        "--seeds",
+        "40",
+        "--first-seed",
+        "5",
+        "--mutant",
+        "ignore-promised-values",
+    ];
+    let whole = dir.join("whole.json");
+    let out = bench()
+        .args(common)
+        .arg("--summary")
+        .arg(&whole)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the mutant is caught");
+    let mut shards = Vec::new();
+    for i in [2, 0, 1] {
+        let d = dir.join(format!("shard-{i}"));
+        let out = bench()
+            .args(common)
+            .args(["--seed-shard", &format!("{i}/3"), "--summary"])
+            .arg(&d)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(&format!("shard {i}/3: ")), "{stdout}");
+        shards.push(d);
+    }
+    let merged = dir.join("merged.json");
+    let out = bench()
+        .arg("merge")
+        .args(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("seeds 5..=44"), "{stdout}");
+    assert!(stdout.contains("VIOLATION seed"), "{stdout}");
+    let a: serde_json::Value = serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert!(
+        a["runs"][0]["failing"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()),
+        "{a}"
+    );
+    assert_eq!(a, b);
+    // Two shards only: the third is missing, and the merge says so instead of summing part of the seeds.
+    let out = bench().arg("merge").args(&shards[..2]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1/3 are missing"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

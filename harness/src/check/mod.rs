@@ -5,6 +5,7 @@ pub mod history;
 pub mod linear;
 pub mod runner;
 pub mod scenario;
+pub mod summary;
 pub mod unordered;
 pub mod verify;
 

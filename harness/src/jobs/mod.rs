@@ -4,21 +4,19 @@
 //! one of these, or one of [`cluster_ops`] (what acts on replica processes) and [`tools`] (keys, report,
 //! compare, transport floor, kernel-path delayer, list).
 
+pub mod check;
 pub mod cluster_ops;
+pub mod merge;
 pub mod tools;
 
 /// The built-in default comparison (`paxos-bench` with no arguments).
 pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
 
-use crate::check::runner::{check_seeds, CheckSummary, Trial};
-use crate::check::scenario::FaultKinds;
 use crate::config::{self, Experiment};
 use crate::experiment::{plan, run_one};
 use crate::results::{write_all, RunResult};
-use crate::with_variant;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use paxos_variants::{Mutation, ReadPath, VARIANT_NAMES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -367,119 +365,6 @@ pub fn calibrate(out: &Path, replays: usize, quic: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-pub fn run_check(
-    variant: &str,
-    seeds: &[u64],
-    faults: FaultKinds,
-    mutation: Mutation,
-    reads: &str,
-    threads: usize,
-    history_dir: Option<&Path>,
-) -> Result<ExitCode> {
-    let wanted: Vec<ReadPath> = match reads {
-        "all" => ReadPath::ALL.to_vec(),
-        name => match ReadPath::from_name(name) {
-            Some(p) => vec![p],
-            None => bail!("unknown read path `{name}` (known: log, lease, quorum, or all)"),
-        },
-    };
-    if let Some(dir) = history_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the history directory {}", dir.display()))?;
-    }
-    let names: Vec<&str> = if variant == "all" {
-        VARIANT_NAMES.to_vec()
-    } else if VARIANT_NAMES.contains(&variant) {
-        vec![variant]
-    } else {
-        bail!(
-            "unknown variant `{variant}` (known: {}, or all)",
-            VARIANT_NAMES.join(", ")
-        );
-    };
-    // Each variant on the log and every other wanted path it offers; a read-path mutant shows only on its path.
-    let runs: Vec<(&str, ReadPath)> = names
-        .iter()
-        .flat_map(|&name| wanted.iter().map(move |&p| (name, p)))
-        .filter(|&(name, p)| crate::registry::info(name).is_some_and(|i| i.offers(p)))
-        .filter(|&(_, p)| mutation.read_path().is_none_or(|m| m == p))
-        .collect();
-    if runs.is_empty() {
-        bail!(
-            "nothing to check: {variant} offers no {reads} reads{}",
-            match mutation.read_path() {
-                Some(p) => format!(" (the mutant {} lives on the {p} path)", mutation.name()),
-                None => String::new(),
-            }
-        );
-    }
-    let range = match (seeds.first(), seeds.last()) {
-        (Some(a), Some(b)) if a == b => format!("seed {a}"),
-        (Some(a), Some(b)) => format!("seeds {a}..={b}"),
-        _ => "no seeds".into(),
-    };
-    let (mutant, mutant_flag) = match mutation {
-        Mutation::None => (String::new(), String::new()),
-        m => (format!(", mutant {m:?}"), format!(" --mutant {}", m.name())),
-    };
-    let mut failed = false;
-    for (name, path) in runs {
-        let shown = match path {
-            ReadPath::Log => name.to_string(),
-            p => format!("{name} ({p} reads)"),
-        };
-        let pb = progress(seeds.len() as u64, &format!("check {shown}"));
-        let tick = || pb.inc(1);
-        let started = Instant::now();
-        let trial = Trial {
-            faults,
-            mutation,
-            path,
-        };
-        let summary: CheckSummary = with_variant!(name, V => check_seeds::<V>(seeds, trial, threads, false, history_dir, &tick))
-            .ok_or_else(|| anyhow::anyhow!("unknown variant `{name}`"))?;
-        pb.finish_and_clear();
-        let secs = started.elapsed().as_secs_f64();
-        println!(
-            "check {shown}: {} {range}, faults {faults}{mutant}: {} violating seed(s), {} refuted by the black box | {} commands issued, {} completed, {} decisions, {} deliveries, {} dropped, {} duplicated, {} crashes, {} partitions | {secs:.1} s",
-            summary.seeds_run,
-            summary.failing.len(),
-            summary.black_box_refuted,
-            summary.issued,
-            summary.completed,
-            summary.decisions,
-            summary.deliveries,
-            summary.dropped,
-            summary.duplicated,
-            summary.crashes,
-            summary.partitions,
-        );
-        for o in summary.failing.iter().take(5) {
-            println!("  VIOLATION seed {}: {}", o.seed, o.violations[0]);
-            println!(
-                "  replay: paxos-bench check --variant {name} --reads {path} --seed {} --faults {faults}{mutant_flag}",
-                o.seed
-            );
-        }
-        if !summary.undecided.is_empty() {
-            // Not a violation, but not a pass either: the black-box checker ran out of its budget.
-            failed = true;
-            println!(
-                "  UNDECIDED: the black-box checker ran out of its budget on {} seed(s), e.g. seed {}: \
-                 those histories are neither shown linearizable nor refuted",
-                summary.undecided.len(),
-                summary.undecided[0]
-            );
-        }
-        failed |= !summary.failing.is_empty();
-    }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
 
 /// `paxos-bench tune`: search, confirm, print the table and write the files.
