@@ -42,6 +42,11 @@ enum Cmd {
         /// (scripts/netns-cluster.sh).
         #[arg(long, requires = "cluster")]
         kernel_path: bool,
+        /// With --cluster: run only share INDEX of COUNT (from 0) of each run's clients, the INDEX-th block of
+        /// their ids, while other load generators run the rest; `paxos-bench merge` adds the shares and checks
+        /// their history together.
+        #[arg(long, requires = "cluster", value_name = "INDEX/COUNT", value_parser = parse_shard)]
+        client_share: Option<Shard>,
         /// Write each run's client history in Jepsen's register format: FILE itself for a run of one key,
         /// otherwise FILE's stem followed by -LABEL-MODE-cCLIENTS-sSEED[-jJITTER_US][-wal]-key-KEY.
         #[arg(long, value_name = "FILE")]
@@ -165,9 +170,16 @@ enum Cmd {
         /// directories.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Where the merged summary or results go.
+        /// Where the merged summary or results go (results default to reports/merged).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Load generators' shares: also read the replicas' decided logs from this cluster and check the merged
+        /// history against them (agreement, validity, no acknowledged write lost).
+        #[arg(long)]
+        cluster: Option<PathBuf>,
+        /// With --cluster: which client certificate to ask the replicas with.
+        #[arg(long, default_value_t = 0, requires = "cluster")]
+        client: u32,
     },
     /// Decide whether Jepsen register histories (one register per file, `INFO  jepsen.util - PROCESS<TAB>TYPE<TAB>F<TAB>VALUE`
     /// lines, as `run --history` writes them or Jepsen wrote them for another system) are linearizable, from
@@ -297,14 +309,23 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             mode: _,
             cluster: Some(cluster),
             kernel_path,
+            client_share,
             history,
-        }) => cluster_ops::run_config_on_cluster(&config, &cluster, out, kernel_path, history),
+        }) => cluster_ops::run_config_on_cluster(
+            &config,
+            &cluster,
+            out,
+            kernel_path,
+            client_share,
+            history,
+        ),
         Some(Cmd::Run {
             config,
             out,
             mode,
             cluster: None,
             kernel_path: _,
+            client_share: _,
             history,
         }) => jobs::run_config(&config, mode, out, history),
         Some(Cmd::Status { cluster, client }) => cluster_ops::status(&cluster, client),
@@ -364,7 +385,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             jobs::check::run_check(&job, &seeds)
         }
-        Some(Cmd::Merge { inputs, out }) => jobs::merge::merge(&inputs, out.as_deref()),
+        Some(Cmd::Merge {
+            inputs,
+            out,
+            cluster,
+            client,
+        }) => jobs::merge::merge(&inputs, out.as_deref(), cluster.as_deref(), client),
         Some(Cmd::Keys {
             out,
             replicas,

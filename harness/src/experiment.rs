@@ -273,6 +273,9 @@ pub fn run_external(
     let out = with_variant!(v.name.as_str(), V => session.run::<V>(&spec, QUIC_DRAIN))
         .ok_or_else(|| RunError::UnknownVariant(v.name.clone()))?;
     let mut out = out.map_err(|e| cluster_err(e.to_string()))?;
+    if let Some(clock) = out.share.take() {
+        return Ok(share_result(exp, v, plan, out, clock));
+    }
     // Nothing acknowledged may be missing from a live replica's state (Cheap Paxos's auxiliaries keep none).
     let holders: Vec<_> = out
         .statuses
@@ -307,6 +310,67 @@ pub fn run_external(
         .collect();
     r.notes.extend(membership_note(&out.history));
     Ok(r)
+}
+
+/// One load generator's share of a run against replica processes: its own figures, and what the merge of all
+/// shares needs. It is not checked here: the replicas decided every share's commands, so only the merge, with
+/// every share's history, can tell whether they are valid and linearizable.
+fn share_result(
+    exp: &Experiment,
+    v: &VariantSpec,
+    plan: &RunPlan,
+    mut out: crate::cluster::QuicOutcome,
+    clock: crate::cluster::ShareClock,
+) -> RunResult {
+    let cpu_ms = out
+        .replicas
+        .iter()
+        .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
+        .collect();
+    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
+    let regions = region_histograms(exp, &out.history, &out.metrics);
+    r.set_regions(by_region(exp, &out.history, &out.metrics));
+    r.row.failover_ms =
+        failover_ms(exp, &out.history).or_else(|| out.history.silence_after_ms(clock.run_start_ns));
+    r.notes = std::mem::take(&mut out.notes)
+        .into_iter()
+        .chain(std::mem::take(&mut r.notes))
+        .collect();
+    r.notes.push(format!(
+        "client share {}/{}: clients {}..{} of this run's {}; not checked alone (the other shares' commands are \
+         in the same logs): `paxos-bench merge` checks all shares' history together",
+        clock.shard.index,
+        clock.shard.count,
+        clock.clients.start,
+        clock.clients.end,
+        plan.clients
+    ));
+    let m = &out.metrics;
+    let by_op = [OpKind::Read, OpKind::Write, OpKind::Cas]
+        .iter()
+        .map(|k| (m.op(*k).ops, m.op(*k).latency_ns.clone()))
+        .collect();
+    let records = clock
+        .clients
+        .clone()
+        .map(|c| {
+            let recs = out.history.ops.get(c as usize).cloned().unwrap_or_default();
+            (c, recs)
+        })
+        .collect();
+    r.share = Some(Box::new(crate::share::SharePart {
+        shard: clock.shard,
+        clock_unix_ns: clock.clock_unix_ns,
+        run_start_ns: clock.run_start_ns,
+        window_ns: (m.window_start_ns, m.window_end_ns),
+        commit: m.commit_ns.clone(),
+        by_op,
+        regions,
+        client_messages: clock.client_messages,
+        replica_messages: clock.replica_messages,
+        records,
+    }));
+    r
 }
 
 /// Cheap Paxos: the membership changes the run decided, in log order, and the membership at the end, so a
@@ -432,6 +496,26 @@ fn by_region(
     history: &crate::check::History,
     m: &Metrics,
 ) -> Vec<crate::results::RegionLatency> {
+    region_histograms(exp, history, m)
+        .into_iter()
+        .map(|(region, ops, h)| {
+            let q = |q: f64| (ops > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0);
+            crate::results::RegionLatency {
+                region,
+                ops,
+                p50_us: q(0.5),
+                p99_us: q(0.99),
+            }
+        })
+        .collect()
+}
+
+/// [`by_region`]'s histograms: (region, operations, latency in ns).
+fn region_histograms(
+    exp: &Experiment,
+    history: &crate::check::History,
+    m: &Metrics,
+) -> Vec<(String, u64, hdrhistogram::Histogram<u64>)> {
     let t = &exp.topology;
     let mut order: Vec<usize> = Vec::new();
     for &r in &t.client_regions {
@@ -460,15 +544,7 @@ fn by_region(
     order
         .iter()
         .zip(hists)
-        .map(|(&r, (ops, h))| {
-            let q = |q: f64| (ops > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0);
-            crate::results::RegionLatency {
-                region: t.regions[r].clone(),
-                ops,
-                p50_us: q(0.5),
-                p99_us: q(0.99),
-            }
-        })
+        .map(|(&r, (ops, h))| (t.regions[r].clone(), ops, h))
         .collect()
 }
 
@@ -487,18 +563,7 @@ fn failover_ms(exp: &Experiment, history: &crate::check::History) -> Option<f64>
 }
 
 fn max_stall_ms(m: &Metrics) -> f64 {
-    let b = crate::metrics::TIMELINE_BUCKET_NS;
-    let (first, last) = (m.window_start_ns.div_ceil(b), m.window_end_ns / b);
-    let (mut run, mut best) = (0u64, 0u64);
-    for i in first..last {
-        if m.timeline.get(i as usize).copied().unwrap_or(0) == 0 {
-            run += 1;
-            best = best.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    (best * b) as f64 / 1e6
+    crate::metrics::longest_stall_ms(&m.timeline, m.window_start_ns, m.window_end_ns)
 }
 
 /// The figures of a checked run, the same way for both drivers.
@@ -658,6 +723,7 @@ fn figures(
         jitter_swept: plan.jitter.is_some(),
         wal_syncs: None,
         by_region: Vec::new(),
+        share: None,
     }
 }
 

@@ -31,6 +31,8 @@ pub mod net;
 pub mod registry;
 pub mod report;
 pub mod results;
+pub mod shard;
+pub mod share;
 pub mod sim;
 pub mod storage;
 pub mod tune;

@@ -11,6 +11,23 @@ pub const TIMELINE_BUCKET_NS: u64 = 100_000_000;
 /// Longest run the time series covers (one day), so a bogus timestamp cannot allocate without bound.
 const TIMELINE_MAX_BUCKETS: u64 = 864_000;
 
+/// The longest stretch of whole 100 ms buckets without a completion inside the window `[start_ns, end_ns)`,
+/// in milliseconds.
+pub fn longest_stall_ms(timeline: &[u64], start_ns: u64, end_ns: u64) -> f64 {
+    let b = TIMELINE_BUCKET_NS;
+    let (first, last) = (start_ns.div_ceil(b), end_ns / b);
+    let (mut run, mut best) = (0u64, 0u64);
+    for i in first..last {
+        if timeline.get(i as usize).copied().unwrap_or(0) == 0 {
+            run += 1;
+            best = best.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    (best * b) as f64 / 1e6
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MsgCount {
     pub count: u64,

@@ -197,6 +197,9 @@ pub struct RunResult {
     pub wal_syncs: Option<u64>,
     /// Latency by client region (the row's `region_*` cells, as numbers).
     pub by_region: Vec<RegionLatency>,
+    /// When a load generator ran one share of the clients: what `paxos-bench merge` needs besides the figures
+    /// (written to `shares/`).
+    pub share: Option<Box<crate::share::SharePart>>,
 }
 
 /// What the clients of one region saw inside the window.
@@ -423,6 +426,9 @@ pub fn write_all(
         let path = dir.join("histograms").join(histogram_file_name(r));
         write_atomic(&path, &render_histogram(&r.histogram)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(part) = &r.share {
+            crate::share::write(dir, r, part)?;
+        }
     }
     let files: [(&str, Vec<u8>); 5] = [
         ("messages.csv", render_messages_csv(runs)?),
@@ -526,6 +532,7 @@ mod tests {
             jitter_swept: false,
             wal_syncs: None,
             by_region: Vec::new(),
+            share: None,
         }
     }
 

@@ -531,3 +531,122 @@ fn a_flood_of_strangers_and_garbage_does_not_lose_commands_or_double_p99() {
         "p99 {clean_p99} us clean, {flood_p99} us flooded"
     );
 }
+
+/// The latencies (ns) of one share's operations that its metrics count: invoked inside the window and
+/// completed by its end, from the share's history file.
+fn share_latencies(dir: &Path) -> Vec<u64> {
+    let share = dir.join("shares/multi-quic-c4-s1");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(share.join("share.json")).unwrap()).unwrap();
+    let start = manifest["run_start_ns"].as_u64().unwrap();
+    let (from, to) = (
+        manifest["window_ns"][0].as_u64().unwrap() + start,
+        manifest["window_ns"][1].as_u64().unwrap() + start,
+    );
+    let text = std::fs::read_to_string(share.join("history.jsonl")).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        let invoked = r["invoked_ns"].as_u64().unwrap();
+        if let Some(end) = r["completed"][0].as_u64() {
+            if invoked >= from && invoked < to && end <= to {
+                out.push((end - invoked).max(1));
+            }
+        }
+    }
+    out
+}
+
+/// Two load generators, each with one share of the clients, run at once against the same replicas; `merge`
+/// adds their histograms exactly (the merged p50/p99 are those of one histogram of every sample) and checks
+/// their history together against the replicas' logs.
+#[test]
+fn two_client_shares_merge_into_one_checked_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = write_cluster(dir.path(), 3);
+    let _nodes = start_nodes(&cluster);
+    let exp = dir.path().join("exp.toml");
+    let shares: Vec<(PathBuf, Child)> = (0..2)
+        .map(|i| {
+            let out = dir.path().join(format!("share-{i}"));
+            let child = bench()
+                .arg("run")
+                .arg(&exp)
+                .arg("--cluster")
+                .arg(&cluster)
+                .args(["--client-share", &format!("{i}/2"), "--out"])
+                .arg(&out)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (out, child)
+        })
+        .collect();
+    let mut dirs = Vec::new();
+    for (out, child) in shares {
+        let done = child.wait_with_output().unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let notes = std::fs::read_to_string(out.join("notes.txt")).unwrap();
+        assert!(notes.contains("not checked alone"), "{notes}");
+        dirs.push(out);
+    }
+    let merged = dir.path().join("merged");
+    let out = bench()
+        .arg("merge")
+        .args(&dirs)
+        .arg("--cluster")
+        .arg(&cluster)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("merged history of 4 clients: acknowledged"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("lost 0"), "{stdout}");
+
+    let row = |d: &Path| -> csv::StringRecord {
+        let mut rd = csv::Reader::from_path(d.join("results.csv")).unwrap();
+        rd.records().next().unwrap().unwrap()
+    };
+    let header = csv::Reader::from_path(merged.join("results.csv"))
+        .unwrap()
+        .headers()
+        .unwrap()
+        .clone();
+    let col = |r: &csv::StringRecord, name: &str| -> String {
+        r[header.iter().position(|h| h == name).unwrap()].to_string()
+    };
+    let m = row(&merged);
+    let ops: u64 = dirs
+        .iter()
+        .map(|d| col(&row(d), "ops").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(col(&m, "ops").parse::<u64>().unwrap(), ops);
+    assert!(ops > 0);
+    // One histogram of every sample, from the shares' own histories.
+    let mut all = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).unwrap();
+    for d in &dirs {
+        for v in share_latencies(d) {
+            all.record(v).unwrap();
+        }
+    }
+    assert_eq!(all.len(), ops, "the histories hold the counted operations");
+    for (name, q) in [("p50_us", 0.5), ("p99_us", 0.99)] {
+        let want = format!("{:.1}", all.value_at_quantile(q) as f64 / 1000.0);
+        assert_eq!(col(&m, name), want, "{name}");
+    }
+    assert!(!col(&m, "failover_ms").is_empty());
+}

@@ -41,6 +41,10 @@ pub struct Session {
     epoch: Instant,
     /// The clients inject nothing: the kernel delays their packets (`scripts/netns-cluster.sh`).
     pub kernel_path: bool,
+    /// This load generator runs only this share of each run's clients (`run --client-share`).
+    pub share: Option<crate::shard::Shard>,
+    /// The Unix time of `epoch`, so that shares on other processes or hosts can be put on one clock.
+    clock_unix_ns: u64,
 }
 
 impl Session {
@@ -51,6 +55,10 @@ impl Session {
             next_client: 0,
             epoch: Instant::now(),
             kernel_path: false,
+            share: None,
+            clock_unix_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
         }
     }
 
@@ -70,10 +78,10 @@ impl Session {
 
     fn client_credentials(
         &self,
-        count: usize,
+        ids: std::ops::Range<u32>,
     ) -> Result<Vec<(ClientId, Credentials)>, ClusterError> {
-        let mut out = Vec::with_capacity(count);
-        for id in self.next_client..self.next_client + count as u32 {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
             let (cert_path, key_path) = self.cluster.client_files(id);
             let cert = read_cert(&cert_path).map_err(|e| {
                 ClusterError::Config(format!(
@@ -104,7 +112,23 @@ impl Session {
     ) -> Result<QuicOutcome, ClusterError> {
         let n = self.cluster.replicas.len();
         let ca = read_cert(&self.cluster.ca)?;
-        let creds = self.client_credentials(spec.clients)?;
+        // A share runs its block of the run's client ids; the others run elsewhere at the same time.
+        let all: Vec<u32> = (self.next_client..self.next_client + spec.clients as u32).collect();
+        let mine = match self.share {
+            Some(s) => s.take(&all),
+            None => all,
+        };
+        let ids = match (mine.first(), mine.last()) {
+            (Some(a), Some(b)) => *a..*b + 1,
+            _ => {
+                return Err(ClusterError::Config(format!(
+                    "share {} of {} clients has no client: give the run at least as many clients as shares",
+                    self.share.map(|s| format!("{}/{}", s.index, s.count)).unwrap_or_default(),
+                    spec.clients
+                )))
+            }
+        };
+        let creds = self.client_credentials(ids.clone())?;
         let addrs: Vec<_> = self.cluster.replicas.iter().map(|r| r.addr).collect();
         let mut fleet = Fleet::<V>::dial(&ca, creds, &addrs)?;
         // Every replica should be reachable; a run may still start without some, as long as a majority is.
@@ -129,7 +153,8 @@ impl Session {
                 "a run needs at least one client".into(),
             ));
         };
-        if self.next_client == 0 {
+        // Shares start together, so one may already see another's commands: the merge checks freshness.
+        if self.next_client == 0 && self.share.is_none() {
             let before = ask_all(&finder, n, true).await;
             if let Some(s) = before.iter().flatten().find(|s| s.recovered_records > 0) {
                 return Err(ClusterError::Config(format!(
@@ -202,6 +227,7 @@ impl Session {
         }
 
         let mut metrics = fleet_end.metrics;
+        let client_messages = kinds(&metrics);
         let mut replicas = Vec::with_capacity(n);
         for r in 0..n {
             let (s, e) = (&start[r], &end[r]);
@@ -268,7 +294,7 @@ impl Session {
         // This run's times count from its own epoch; the session's history counts from the session's.
         let shift = epoch.saturating_duration_since(self.epoch).as_nanos() as u64;
         for (i, e) in fleet_end.ends.into_iter().enumerate() {
-            ops[base + i] = e
+            ops[ids.start as usize + i] = e
                 .records
                 .into_iter()
                 .map(|mut r| {
@@ -301,6 +327,32 @@ impl Session {
         };
         fleet.shutdown(&mut net).await;
         drop(delayer);
+        let share = self.share.map(|shard| {
+            let all = kinds(&metrics);
+            // The replicas' share of the counts: all minus what this share's clients sent.
+            let replica_messages = all
+                .iter()
+                .filter_map(|(k, c)| {
+                    let mine = client_messages
+                        .iter()
+                        .find(|(m, _)| m == k)
+                        .map_or(crate::metrics::MsgCount::default(), |(_, c)| *c);
+                    let rest = crate::metrics::MsgCount {
+                        count: c.count.saturating_sub(mine.count),
+                        bytes: c.bytes.saturating_sub(mine.bytes),
+                    };
+                    (rest.count > 0).then(|| (k.clone(), rest))
+                })
+                .collect();
+            super::ShareClock {
+                shard,
+                clients: ids.clone(),
+                clock_unix_ns: self.clock_unix_ns,
+                run_start_ns: shift,
+                client_messages: client_messages.clone(),
+                replica_messages,
+            }
+        });
         Ok(QuicOutcome {
             metrics,
             history,
@@ -311,8 +363,14 @@ impl Session {
             notes,
             // Replica processes keep their own logs; their counters are not collected yet.
             wal: None,
+            share,
         })
     }
+}
+
+/// Messages by kind, as counted so far.
+fn kinds(m: &Metrics) -> Vec<(String, crate::metrics::MsgCount)> {
+    m.by_kind.iter().map(|(k, c)| (k.to_string(), *c)).collect()
 }
 
 /// Waits until every answering replica in `learners` has applied the same number of slots, or `limit` passes;
@@ -425,9 +483,8 @@ async fn control_fleet(
     cluster: &ClusterSpec,
     client: u32,
 ) -> Result<Fleet<paxos_variants::multi::Multi>, ClusterError> {
-    let mut s = Session::new(cluster.clone());
-    s.next_client = client;
-    let creds = s.client_credentials(1)?;
+    let s = Session::new(cluster.clone());
+    let creds = s.client_credentials(client..client + 1)?;
     let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
     // Any message type will do: only control streams are used.
     let fleet =
@@ -471,6 +528,30 @@ pub fn partition_cluster(
             .enumerate()
             .map(|(r, id)| id == Some(r as u32))
             .collect();
+        fleet.shutdown(&mut NetTotals::default()).await;
+        Ok(out)
+    })
+}
+
+/// Every replica's status and whole decided log, asked with client `client`'s certificate, after waiting (a
+/// bounded time) for the live learners to apply the same slots; `None` for a replica that does not answer.
+/// What `paxos-bench merge --cluster` checks the merged shares against.
+pub fn final_logs(
+    cluster: &ClusterSpec,
+    client: u32,
+) -> Result<Vec<Option<Snapshot>>, ClusterError> {
+    let n = cluster.replicas.len();
+    let quorums = cluster.experiment.variants[cluster.variant].quorums.clone();
+    control_runtime()?.block_on(async {
+        let fleet = control_fleet(cluster, client).await?;
+        let Some(finder) = fleet.nets.first().map(|t| t.conn_finder()) else {
+            return Ok(vec![None; n]);
+        };
+        let learners: Vec<usize> = (0..n)
+            .filter(|r| !quorums.never_learns(NodeId(*r as u32)))
+            .collect();
+        let _ = converge(&finder, n, &learners, CONVERGE_WAIT).await;
+        let out = ask_all(&finder, n, true).await;
         fleet.shutdown(&mut NetTotals::default()).await;
         Ok(out)
     })

@@ -88,6 +88,23 @@ pub struct QuicOutcome {
     pub notes: Vec<String>,
     /// The write-ahead logs' counters summed over the replicas (`None`: memory storage).
     pub wal: Option<crate::storage::wal::WalStats>,
+    /// A load generator that ran one share of the clients: what the merge needs besides the figures.
+    pub share: Option<ShareClock>,
+}
+
+/// A client share's place and clock (see [`crate::share`]).
+#[derive(Debug, Clone)]
+pub struct ShareClock {
+    pub shard: crate::shard::Shard,
+    /// This share's client ids in the run.
+    pub clients: std::ops::Range<u32>,
+    /// The Unix time (ns) of the history's zero.
+    pub clock_unix_ns: u64,
+    /// When this run started on the history's clock.
+    pub run_start_ns: u64,
+    /// What the clients sent inside the window, and what the replicas sent.
+    pub client_messages: Vec<(String, crate::metrics::MsgCount)>,
+    pub replica_messages: Vec<(String, crate::metrics::MsgCount)>,
 }
 
 /// Runs one experiment run over QUIC on loopback, in a runtime of its own (two worker threads).
@@ -526,6 +543,7 @@ async fn run_async<V: Variant>(
             notes
         },
         wal,
+        share: None,
     })
 }
 

@@ -158,6 +158,7 @@ pub fn run_config_on_cluster(
     cluster: &Path,
     out: Option<PathBuf>,
     kernel_path: bool,
+    share: Option<crate::shard::Shard>,
     history: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let spec = load_cluster(cluster)?;
@@ -193,6 +194,6 @@ pub fn run_config_on_cluster(
         );
     }
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
-    super::run_on_cluster(&exp, variant, spec, &text, &out, kernel_path)?;
+    super::run_on_cluster(&exp, variant, spec, &text, &out, kernel_path, share)?;
     Ok(ExitCode::SUCCESS)
 }

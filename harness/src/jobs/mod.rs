@@ -181,6 +181,7 @@ pub fn run_on_cluster(
     config_text: &str,
     out: &Path,
     kernel_path: bool,
+    share: Option<crate::shard::Shard>,
 ) -> Result<()> {
     let runs: Vec<_> = plan(exp)
         .into_iter()
@@ -190,6 +191,7 @@ pub fn run_on_cluster(
     let mut session = crate::cluster::external::Session::new(cluster);
     // On the kernel path the clients inject nothing (the kernel delays their packets).
     session.kernel_path = kernel_path;
+    session.share = share;
     let mut done = Vec::with_capacity(runs.len());
     for p in &runs {
         pb.set_message(format!("clients={} seed={}", p.clients, p.seed));
