@@ -104,6 +104,26 @@ enum Cmd {
         /// Inject nothing on what this replica sends: the kernel delays its packets (scripts/netns-cluster.sh).
         #[arg(long)]
         kernel_path: bool,
+        /// Serve a plain-HTTP health endpoint here (GET /healthz: the replica runs; GET /readyz: it also
+        /// reaches a majority), for container health checks and Kubernetes probes.
+        #[arg(long, value_name = "ADDR")]
+        health: Option<std::net::SocketAddr>,
+    },
+    /// Make the files a container deployment of an experiment needs, from its config.
+    Deploy {
+        #[command(subcommand)]
+        what: DeployCmd,
+    },
+    /// Ask a replica's health endpoint (`node --health ADDR`); exit 0 when it is healthy (or with --ready, ready),
+    /// 1 when it answers that it is not, 2 when it cannot be reached. A container's health check.
+    Health {
+        addr: std::net::SocketAddr,
+        /// Ask for readiness (a majority reachable) instead of liveness.
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 2.0)]
+        timeout_s: f64,
     },
     /// Hold packets queued by iptables NFQUEUE rules for each link's delay and jitter, and drop them by its
     /// loss, from a config's [network] (the kernel-path emulation of scripts/netns-cluster.sh; needs root).
@@ -266,6 +286,31 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum DeployCmd {
+    /// Render CONFIG as a Docker Compose project in --out: docker-compose.yml, cluster/ (the experiment, a
+    /// cluster file with the replicas' addresses on the project's network, keys from a new cluster CA) and
+    /// results/. The config must plan one run (one client count, one seed, one storage).
+    Render {
+        config: PathBuf,
+        /// The project's folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// The [[variant]] to deploy, when the config has several.
+        #[arg(long)]
+        variant: Option<String>,
+        /// The image every container runs (scripts/docker-image.sh builds paxos-bench:local).
+        #[arg(long, default_value = "paxos-bench:local")]
+        image: String,
+        /// Load-generator containers; each runs one share of the clients.
+        #[arg(long, default_value_t = 2)]
+        load_generators: u32,
+        /// The project's private network (a /24); replica K gets host .(10+K).
+        #[arg(long, default_value = "172.28.0.0/24")]
+        subnet: String,
+    },
+}
+
 fn parse_mutant(s: &str) -> Result<Mutation, String> {
     Mutation::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = Mutation::ALL.iter().map(|m| m.name()).collect();
@@ -293,10 +338,24 @@ pub fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each cause once: a library error that already names its cause in its message
+/// is not followed by the same text again.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -353,7 +412,31 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             cluster,
             id,
             kernel_path,
-        }) => cluster_ops::node(&cluster, id, kernel_path),
+            health,
+        }) => cluster_ops::node(&cluster, id, kernel_path, health),
+        Some(Cmd::Deploy {
+            what:
+                DeployCmd::Render {
+                    config,
+                    out,
+                    variant,
+                    image,
+                    load_generators,
+                    subnet,
+                },
+        }) => tools::deploy_render(
+            &config,
+            &out,
+            variant.as_deref(),
+            &image,
+            load_generators,
+            &subnet,
+        ),
+        Some(Cmd::Health {
+            addr,
+            ready,
+            timeout_s,
+        }) => cluster_ops::health(addr, ready, timeout_s),
         Some(Cmd::Check {
             variant,
             seeds,

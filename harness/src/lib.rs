@@ -21,6 +21,7 @@ pub mod cli;
 pub mod cluster;
 pub mod compare;
 pub mod config;
+pub mod deploy;
 pub mod dispatch;
 pub mod experiment;
 pub mod jobs;

@@ -7,6 +7,7 @@
 pub mod client_task;
 pub mod external;
 pub mod fleet;
+pub mod health;
 pub mod node;
 pub mod replica_task;
 pub mod timers;

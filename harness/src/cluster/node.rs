@@ -43,10 +43,12 @@ pub struct NodeUp {
 }
 
 /// Runs replica `id` of the cluster until SIGINT or SIGTERM. `ready` is called once the replica listens.
+/// With `health`, it also serves its health endpoint there (see [`super::health`]).
 pub fn run_node(
     cluster: &ClusterSpec,
     id: u32,
     kernel_path: bool,
+    health: Option<SocketAddr>,
     ready: impl FnOnce(NodeUp),
 ) -> Result<(), ClusterError> {
     let n = cluster.replicas.len();
@@ -68,7 +70,7 @@ pub fn run_node(
             cluster.file.display()
         )));
     }
-    with_variant!(v.name.as_str(), V => rt.block_on(node::<V>(cluster, id, kernel_path, ready)))
+    with_variant!(v.name.as_str(), V => rt.block_on(node::<V>(cluster, id, kernel_path, health, ready)))
         .ok_or_else(|| ClusterError::Config(format!("unknown variant `{}`", v.name)))?
 }
 
@@ -76,6 +78,7 @@ async fn node<V: Variant>(
     cluster: &ClusterSpec,
     id: u32,
     kernel_path: bool,
+    health: Option<SocketAddr>,
     ready: impl FnOnce(NodeUp),
 ) -> Result<(), ClusterError> {
     let exp = &cluster.experiment;
@@ -193,6 +196,26 @@ async fn node<V: Variant>(
         stop: stop_rx,
     };
     let mut job = tokio::spawn(task.run());
+    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    if let Some(addr) = health {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            ClusterError::Config(format!(
+                "replica {id} cannot serve its health endpoint on {addr}: {e}"
+            ))
+        })?;
+        tokio::spawn(super::health::serve(
+            listener,
+            super::health::HealthState {
+                id,
+                replicas: cluster.replicas.len() as u32,
+                connected: {
+                    let finder = net.conn_finder();
+                    Arc::new(move |r| finder.connection(Identity::Replica(r)).is_some())
+                },
+                running: running.clone(),
+            },
+        ));
+    }
     ready(NodeUp {
         addr: net.local_addr().map_err(ClusterError::Runtime)?,
         recovered,
@@ -212,6 +235,7 @@ async fn node<V: Variant>(
             (&mut job).await
         }
     };
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
     net.shutdown().await;
     drop(delayer);
     match end {

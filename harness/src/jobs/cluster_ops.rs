@@ -8,15 +8,39 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `paxos-bench node`: this process is replica `id` until SIGINT or SIGTERM.
-pub fn node(cluster: &Path, id: u32, kernel_path: bool) -> Result<ExitCode> {
+pub fn node(
+    cluster: &Path,
+    id: u32,
+    kernel_path: bool,
+    health: Option<std::net::SocketAddr>,
+) -> Result<ExitCode> {
     let spec = load_cluster(cluster)?;
-    crate::cluster::node::run_node(&spec, id, kernel_path, |up| {
+    crate::cluster::node::run_node(&spec, id, kernel_path, health, |up| {
         if let Some(n) = up.recovered {
             eprintln!("replica {id} recovered {n} records from its write-ahead log");
         }
         eprintln!("replica {id} listening on {}", up.addr);
+        if let Some(h) = health {
+            eprintln!("replica {id} health endpoint on http://{h}/healthz and /readyz");
+        }
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench health ADDR`: the answer of a replica's health endpoint, as an exit status.
+pub fn health(addr: std::net::SocketAddr, ready: bool, timeout_s: f64) -> Result<ExitCode> {
+    if !(timeout_s.is_finite() && timeout_s > 0.0) {
+        bail!("--timeout-s must be a positive number of seconds, not {timeout_s}");
+    }
+    let path = if ready { "/readyz" } else { "/healthz" };
+    let (status, body) =
+        crate::cluster::health::probe(addr, path, std::time::Duration::from_secs_f64(timeout_s))?;
+    println!("{status} {body}");
+    Ok(if status == 200 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `paxos-bench status`: one line per replica (state, slots applied, uptime), "unreachable" for one that does

@@ -40,6 +40,37 @@ pub fn keys(out: &Path, replicas: u32, clients: u32) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `paxos-bench deploy render CONFIG --out DIR`: a Docker Compose project for the config.
+pub fn deploy_render(
+    config: &Path,
+    out: &Path,
+    variant: Option<&str>,
+    image: &str,
+    load_generators: u32,
+    subnet: &str,
+) -> Result<ExitCode> {
+    use crate::deploy::{compose, Plan};
+    let subnet = compose::parse_subnet(subnet).map_err(anyhow::Error::msg)?;
+    let plan = Plan::load(config, variant, load_generators)?;
+    let opts = compose::ComposeOptions {
+        image: image.to_string(),
+        subnet,
+    };
+    let done = compose::render(&plan, &opts, out)?;
+    println!(
+        "rendered {} ({} replicas of {}, {} load generators for {} clients) in {} files: {} and {}",
+        plan.exp.name,
+        plan.replicas,
+        plan.label(),
+        plan.load_generators,
+        plan.clients,
+        done.files,
+        done.compose_file.display(),
+        done.cluster_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `paxos-bench report DIR`.
 pub fn report(dir: &Path) -> Result<ExitCode> {
     let built = crate::report::build(dir)?;
