@@ -290,7 +290,8 @@ enum Cmd {
 pub enum DeployCmd {
     /// Render CONFIG as a Docker Compose project in --out: docker-compose.yml, cluster/ (the experiment, a
     /// cluster file with the replicas' addresses on the project's network, keys from a new cluster CA) and
-    /// results/. The config must plan one run (one client count, one seed, one storage).
+    /// results/; and as a kustomize folder in --out/kubernetes (the base and an overlay for the config). The
+    /// config must plan one run (one client count, one seed, one storage).
     Render {
         config: PathBuf,
         /// The project's folder.
@@ -308,6 +309,20 @@ pub enum DeployCmd {
         /// The project's private network (a /24); replica K gets host .(10+K).
         #[arg(long, default_value = "172.28.0.0/24")]
         subnet: String,
+    },
+    /// Write only the kustomize overlay for CONFIG into --out (kustomization.yaml, cluster.toml, experiment.toml,
+    /// patch.yaml) over the base at --base; `deploy render` writes one with the base beside it.
+    Overlay {
+        config: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// The base's folder, from --out.
+        #[arg(long, default_value = "../../base")]
+        base: String,
+        #[arg(long)]
+        variant: Option<String>,
+        #[arg(long, default_value_t = 2)]
+        load_generators: u32,
     },
 }
 
@@ -432,6 +447,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             load_generators,
             &subnet,
         ),
+        Some(Cmd::Deploy {
+            what:
+                DeployCmd::Overlay {
+                    config,
+                    out,
+                    base,
+                    variant,
+                    load_generators,
+                },
+        }) => tools::deploy_overlay(&config, &out, &base, variant.as_deref(), load_generators),
         Some(Cmd::Health {
             addr,
             ready,

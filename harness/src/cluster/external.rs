@@ -129,7 +129,12 @@ impl Session {
             }
         };
         let creds = self.client_credentials(ids.clone())?;
-        let addrs: Vec<_> = self.cluster.replicas.iter().map(|r| r.addr).collect();
+        let addrs: Vec<_> = self
+            .cluster
+            .replicas
+            .iter()
+            .map(|r| r.addr.clone())
+            .collect();
         let mut fleet = Fleet::<V>::dial(&ca, creds, &addrs)?;
         // Every replica should be reachable; a run may still start without some, as long as a majority is.
         let mut notes = Vec::new();
@@ -485,7 +490,7 @@ async fn control_fleet(
 ) -> Result<Fleet<paxos_variants::multi::Multi>, ClusterError> {
     let s = Session::new(cluster.clone());
     let creds = s.client_credentials(client..client + 1)?;
-    let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr).collect();
+    let addrs: Vec<_> = cluster.replicas.iter().map(|r| r.addr.clone()).collect();
     // Any message type will do: only control streams are used.
     let fleet =
         Fleet::<paxos_variants::multi::Multi>::dial(&read_cert(&cluster.ca)?, creds, &addrs)?;

@@ -4,6 +4,7 @@
 use super::client_task::{ClientEnd, ClientTask, Schedule};
 use super::ClusterError;
 use crate::metrics::Metrics;
+use crate::net::addr::PeerAddr;
 use crate::net::inject::{Delayer, Regions, WanSender};
 use crate::net::tls::{self, Credentials, Identity};
 use crate::net::transport::{Transport, INBOX};
@@ -43,12 +44,12 @@ impl<V: Variant> Fleet<V> {
     pub fn dial(
         ca: &CertificateDer<'static>,
         clients: Vec<(ClientId, Credentials)>,
-        replicas: &[SocketAddr],
+        replicas: &[PeerAddr],
     ) -> Result<Fleet<V>, ClusterError> {
         let lo = SocketAddr::from(([127, 0, 0, 1], 0));
         let any = match replicas.first() {
-            Some(SocketAddr::V6(_)) => SocketAddr::from(([0u16; 8], 0)),
-            Some(a) if !a.ip().is_loopback() => SocketAddr::from(([0, 0, 0, 0], 0)),
+            Some(PeerAddr::Ip(SocketAddr::V6(_))) => SocketAddr::from(([0u16; 8], 0)),
+            Some(a) if !a.is_loopback_ip() => SocketAddr::from(([0, 0, 0, 0], 0)),
             _ => lo,
         };
         let mut endpoints = Vec::new();
@@ -64,7 +65,7 @@ impl<V: Variant> Fleet<V> {
             let mut t =
                 Transport::<V::Msg>::new(endpoints[i / CLIENTS_PER_ENDPOINT].clone(), cfg, tx);
             for (r, addr) in replicas.iter().enumerate() {
-                t.dial(Identity::Replica(r as u32), *addr);
+                t.dial(Identity::Replica(r as u32), addr.clone());
             }
             ids.push(id);
             nets.push(t);

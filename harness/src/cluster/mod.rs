@@ -434,7 +434,8 @@ async fn run_async<V: Variant>(
     for c in 0..clients as u32 {
         creds.push((ClientId(c), ca.issue(Identity::Client(c))?.0));
     }
-    let mut fleet = Fleet::<V>::dial(&ca_der, creds, &shared.addrs)?;
+    let addrs: Vec<crate::net::addr::PeerAddr> = shared.addrs.iter().map(|a| (*a).into()).collect();
+    let mut fleet = Fleet::<V>::dial(&ca_der, creds, &addrs)?;
     wait_connected(|| {
         let mut missing = fleet.missing(n);
         for (i, node) in nodes.iter().enumerate() {

@@ -96,7 +96,7 @@ async fn node<V: Variant>(
             named.dns_name()
         )));
     }
-    let (ep, dial_cfg) = replica_endpoint(me.addr, &ca, &creds)?;
+    let (ep, dial_cfg) = replica_endpoint(me.addr.listen(), &ca, &creds)?;
     let (tx, inbox) = mpsc::channel(INBOX);
     let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let mut net = Transport::<V::Msg>::new(ep, dial_cfg, tx);
@@ -107,7 +107,7 @@ async fn node<V: Variant>(
     };
     net.accept(policy, Some(ctl_tx));
     for r in cluster.replicas.iter().filter(|r| r.id > id) {
-        net.dial(Identity::Replica(r.id), r.addr);
+        net.dial(Identity::Replica(r.id), r.addr.clone());
     }
     // Start the protocol once the other replicas are reachable, so that a slow start of one process does not
     // look like a dead leader; a replica that stays away is waited for only so long.

@@ -9,7 +9,7 @@
 //!
 //! [[replica]]
 //! id = 0
-//! addr = "127.0.0.1:7100"
+//! addr = "127.0.0.1:7100"          # or HOST:PORT (a name, looked up on every dial; listens on 0.0.0.0:PORT)
 //! cert = "keys/replica-0.crt"
 //! key = "keys/replica-0.key"
 //! wal = "data/replica-0.wal"       # the write-ahead log, when the experiment says storage = "wal"
@@ -17,8 +17,8 @@
 //! ```
 
 use super::{load, ConfigError, Experiment};
+use crate::net::addr::PeerAddr;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,7 +44,8 @@ struct ReplicaToml {
 #[derive(Debug, Clone)]
 pub struct ReplicaEntry {
     pub id: u32,
-    pub addr: SocketAddr,
+    /// An IP address and port, or a host name and port (looked up on every dial).
+    pub addr: PeerAddr,
     pub cert: PathBuf,
     pub key: PathBuf,
     /// The replica's write-ahead log (used when the experiment's storage is `wal`).
@@ -148,15 +149,7 @@ pub fn load_cluster(path: &Path) -> Result<ClusterSpec, ConfigError> {
                 format!("replica {} is listed twice", r.id),
             ));
         }
-        let addr: SocketAddr = r.addr.parse().map_err(|_| {
-            err(
-                &format!("{key}.addr"),
-                format!(
-                    "`{}` is not an IP address and port, like 127.0.0.1:7100",
-                    r.addr
-                ),
-            )
-        })?;
+        let addr = PeerAddr::parse(&r.addr).map_err(|e| err(&format!("{key}.addr"), e))?;
         *slot = Some(ReplicaEntry {
             id: r.id,
             addr,
@@ -170,7 +163,7 @@ pub fn load_cluster(path: &Path) -> Result<ClusterSpec, ConfigError> {
     }
     let mut seen = std::collections::BTreeSet::new();
     let replicas: Vec<ReplicaEntry> = replicas.into_iter().flatten().collect();
-    if let Some(r) = replicas.iter().find(|r| !seen.insert(r.addr)) {
+    if let Some(r) = replicas.iter().find(|r| !seen.insert(r.addr.clone())) {
         return Err(err(
             "replica",
             format!("address {} is used by two replicas", r.addr),
@@ -254,11 +247,15 @@ name = "multi"
             (good().replace("id = 2", "id = 7"), "7 is not in 0..3"),
             (
                 good().replace("127.0.0.1:7102", "localhost"),
-                "`localhost` is not an IP address",
+                "`localhost` is not an address and port",
             ),
             (
                 good().replace("127.0.0.1:7102", "127.0.0.1:7101"),
                 "address 127.0.0.1:7101 is used by two",
+            ),
+            (
+                good().replace("127.0.0.1:7102", "replica_2:7102"),
+                "`replica_2:7102` is not an address and port",
             ),
             (
                 good().replace("exp.toml", "missing.toml"),

@@ -1,9 +1,11 @@
 //! `paxos-bench deploy render CONFIG`: one experiment config made into everything a container deployment of it
 //! needs, so that the config stays the one source of truth. [`compose`] writes a Docker Compose project (the
 //! cluster file with the replicas' fixed addresses on a private network, keys from a fresh cluster CA, the
-//! experiment, `docker-compose.yml`).
+//! experiment, `docker-compose.yml`); [`kubernetes`] writes a kustomize overlay with the replica count, cluster
+//! file and load shares of the config over the base in `deploy/kubernetes/base/`.
 
 pub mod compose;
+pub mod kubernetes;
 
 use crate::config::{self, Experiment};
 use std::path::{Path, PathBuf};

@@ -141,8 +141,16 @@ pub fn flood(
     }
     let spec = load_cluster(cluster)?;
     let (cert, key) = spec.client_files(client);
+    let mut targets = Vec::new();
+    for r in &spec.replicas {
+        let addr = r
+            .addr
+            .resolve_now()
+            .with_context(|| format!("cannot look up replica {}'s address {}", r.id, r.addr))?;
+        targets.push((r.id, addr));
+    }
     let flood = crate::net::flood::FloodSpec {
-        targets: spec.replicas.iter().map(|r| (r.id, r.addr)).collect(),
+        targets,
         ca: crate::net::tls::read_cert(&spec.ca)?,
         member: crate::net::tls::Credentials {
             cert: crate::net::tls::read_cert(&cert)?,

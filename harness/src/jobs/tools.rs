@@ -57,6 +57,11 @@ pub fn deploy_render(
         subnet,
     };
     let done = compose::render(&plan, &opts, out)?;
+    let k8s = crate::deploy::kubernetes::render(&plan, &out.join("kubernetes"))?;
+    println!(
+        "kubernetes: {k8s} files in {} (kubectl kustomize {0}; the image and the Secret paxos-keys first, docs/DEPLOY.md)",
+        out.join("kubernetes").display()
+    );
     println!(
         "rendered {} ({} replicas of {}, {} load generators for {} clients) in {} files: {} and {}",
         plan.exp.name,
@@ -67,6 +72,35 @@ pub fn deploy_render(
         done.files,
         done.compose_file.display(),
         done.cluster_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench deploy overlay CONFIG --out DIR`: a kustomize overlay over an existing base.
+pub fn deploy_overlay(
+    config: &Path,
+    out: &Path,
+    base: &str,
+    variant: Option<&str>,
+    load_generators: u32,
+) -> Result<ExitCode> {
+    let plan = crate::deploy::Plan::load(config, variant, load_generators)?;
+    let files = crate::deploy::kubernetes::overlay(&plan, base);
+    for (name, text) in &files {
+        let path = out.join(name);
+        // The experiment may already be the file in the overlay's folder.
+        if path.exists() && std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        crate::results::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!(
+        "overlay for {} ({} replicas of {}) in {}",
+        plan.exp.name,
+        plan.replicas,
+        plan.label(),
+        out.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! The QUIC transport shared by every variant (quinn on tokio, mutual TLS).
 //!
+//! - [`addr`]: a peer's address, an IP or a name looked up on every dial.
 //! - [`tls`]: the cluster CA, certificates, and a peer's identity from its certificate.
 //! - [`frame`]: length-prefixed postcard frames and their decoder.
 //! - [`transport`]: one connection per peer pair, streams, reconnection, refusing unknown peers.
@@ -8,6 +9,7 @@
 //! - [`flood`]: a bounded hostile neighbour (no-certificate handshakes, garbage frames, UDP noise).
 //! - [`floor`]: the transport's own round-trip time and message rate (`paxos-bench transport`).
 
+pub mod addr;
 pub mod control;
 pub mod due;
 pub mod flood;

@@ -194,7 +194,8 @@ impl<M: Message> Transport<M> {
     }
 
     /// Dials `who` at `addr` now and again whenever the connection is lost.
-    pub fn dial(&mut self, who: Identity, addr: SocketAddr) {
+    pub fn dial(&mut self, who: Identity, addr: impl Into<super::addr::PeerAddr>) {
+        let addr = addr.into();
         let conn = self.ensure_link(who);
         let ctx = ReadCtx {
             peer: who.peer(),
@@ -380,13 +381,23 @@ async fn dial_loop<M: Message>(
     endpoint: quinn::Endpoint,
     cfg: quinn::ClientConfig,
     who: Identity,
-    addr: SocketAddr,
+    peer: super::addr::PeerAddr,
     watch: ConnWatch,
     ctx: ReadCtx<M>,
 ) {
     let name = who.dns_name();
     let mut backoff = Duration::from_millis(20);
     loop {
+        // A name is looked up on every attempt: the peer may have come back at another address.
+        let addr = match peer.resolve().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::debug!("looking up {name} at {peer}: {e}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).clamp(Duration::from_millis(20), Duration::from_secs(1));
+                continue;
+            }
+        };
         match endpoint.connect_with(cfg.clone(), addr, &name) {
             Ok(connecting) => match connecting.await {
                 Ok(conn) => {
