@@ -294,13 +294,14 @@ pub fn run_external(
         ack.lost,
         holders.len()
     ));
-    // A replica process's CPU time is known whole (QUIC and TLS included); prefer it.
-    let cpu_ms = out
-        .replicas
-        .iter()
-        .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
-        .collect();
-    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
+    let mut r = figures(
+        exp,
+        v,
+        plan,
+        &out.metrics,
+        process_cpu_ms(&out),
+        &out.statuses,
+    );
     r.set_regions(by_region(exp, &out.history, &out.metrics));
     r.row.failover_ms = failover_ms(exp, &out.history);
     // The cluster's notes (a replica lost mid-run) first, then the run's own.
@@ -310,6 +311,15 @@ pub fn run_external(
         .collect();
     r.notes.extend(membership_note(&out.history));
     Ok(r)
+}
+
+/// CPU per replica of a run against replica processes: a process's CPU time is known whole (QUIC and TLS
+/// included), so it is preferred to the time inside the handlers.
+fn process_cpu_ms(out: &crate::cluster::QuicOutcome) -> Vec<f64> {
+    out.replicas
+        .iter()
+        .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
+        .collect()
 }
 
 /// One load generator's share of a run against replica processes: its own figures, and what the merge of all
@@ -322,14 +332,21 @@ fn share_result(
     mut out: crate::cluster::QuicOutcome,
     clock: crate::cluster::ShareClock,
 ) -> RunResult {
-    let cpu_ms = out
-        .replicas
-        .iter()
-        .map(|r| r.process_cpu_ms.unwrap_or(r.handler_ms))
-        .collect();
-    let mut r = figures(exp, v, plan, &out.metrics, cpu_ms, &out.statuses);
+    let mut r = figures(
+        exp,
+        v,
+        plan,
+        &out.metrics,
+        process_cpu_ms(&out),
+        &out.statuses,
+    );
     let regions = region_histograms(exp, &out.history, &out.metrics);
-    r.set_regions(by_region(exp, &out.history, &out.metrics));
+    r.set_regions(
+        regions
+            .iter()
+            .map(|(name, ops, h)| crate::results::RegionLatency::of(name.clone(), *ops, h))
+            .collect(),
+    );
     r.row.failover_ms =
         failover_ms(exp, &out.history).or_else(|| out.history.silence_after_ms(clock.run_start_ns));
     r.notes = std::mem::take(&mut out.notes)
@@ -498,15 +515,7 @@ fn by_region(
 ) -> Vec<crate::results::RegionLatency> {
     region_histograms(exp, history, m)
         .into_iter()
-        .map(|(region, ops, h)| {
-            let q = |q: f64| (ops > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0);
-            crate::results::RegionLatency {
-                region,
-                ops,
-                p50_us: q(0.5),
-                p99_us: q(0.99),
-            }
-        })
+        .map(|(region, ops, h)| crate::results::RegionLatency::of(region, ops, &h))
         .collect()
 }
 

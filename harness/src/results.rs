@@ -212,6 +212,17 @@ pub struct RegionLatency {
 }
 
 impl RegionLatency {
+    /// A region's p50 and p99 from its latency histogram (nanoseconds) of `ops` operations.
+    pub fn of(region: String, ops: u64, h: &Histogram<u64>) -> RegionLatency {
+        let q = |q: f64| (ops > 0).then(|| h.value_at_quantile(q) as f64 / 1000.0);
+        RegionLatency {
+            region,
+            ops,
+            p50_us: q(0.5),
+            p99_us: q(0.99),
+        }
+    }
+
     /// The `region=value;...` cell of one quantile.
     pub fn cell(all: &[RegionLatency], q: impl Fn(&RegionLatency) -> Option<f64>) -> String {
         all.iter()

@@ -561,12 +561,7 @@ pub fn merge_run(
     out.set_regions(
         regions
             .iter()
-            .map(|(name, n, h)| RegionLatency {
-                region: name.clone(),
-                ops: *n,
-                p50_us: q(h, *n, 0.5),
-                p99_us: q(h, *n, 0.99),
-            })
+            .map(|(name, n, h)| RegionLatency::of(name.clone(), *n, h))
             .collect(),
     );
     Ok((out, records))
