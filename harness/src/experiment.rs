@@ -601,7 +601,11 @@ fn figures(
         ));
     }
     let jitter = plan.jitter.unwrap_or(exp.network.jitter);
-    let links = LinkModel::new(&exp.network);
+    // The model integrates over the jitter this run has (a sweep's own, not the network section's).
+    let links = LinkModel::new(&crate::config::NetworkSpec {
+        jitter,
+        ..exp.network.clone()
+    });
     let topology = exp.topology_for(v);
     let model = ModelInput {
         topology: &topology,

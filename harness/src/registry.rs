@@ -3,6 +3,7 @@
 //! `paxos-bench list` read this table instead of each keeping its own list; `dispatch.rs` maps the same names
 //! to the variant types (a test keeps the two in step).
 
+use crate::model::jitter::median_ns;
 use crate::model::ModelInput;
 use paxos_variants::{DetRng, Mutation, QuorumSystem, ReadPath};
 use plotters::style::RGBColor;
@@ -212,19 +213,20 @@ fn flexible(seed: u64, n: usize, mutation: Mutation) -> (usize, QuorumSystem) {
     (n, QuorumSystem::Flexible { n, q1, q2 })
 }
 
-/// The modelled p50 in microseconds for a variant, or None if the variant has no model yet.
+/// The modelled p50 in microseconds for a variant, or None if the variant has no model yet. With jitter on the
+/// network it is the median over every message's jitter (`model::jitter`).
 pub fn expected_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
     let v = info(variant)?;
-    Some((v.model_ns)(input) as f64 / 1000.0)
+    Some(median_ns(input, &v.model_ns) as f64 / 1000.0)
 }
 
 /// The modelled p50 of a read in microseconds: a write's on the log path, else the path's own model (a lease
 /// read: the client's round trip to the leader; a quorum read: its round trip to its nearest read quorum).
 pub fn expected_read_p50_us(variant: &str, path: ReadPath, input: &ModelInput<'_>) -> Option<f64> {
     let ns = match path {
-        ReadPath::Log => (info(variant)?.model_ns)(input),
-        ReadPath::Lease => input.lease_read_ns(),
-        ReadPath::Quorum => input.quorum_read_ns(),
+        ReadPath::Log => median_ns(input, &info(variant)?.model_ns),
+        ReadPath::Lease => median_ns(input, &|m| m.lease_read_ns()),
+        ReadPath::Quorum => median_ns(input, &|m| m.quorum_read_ns()),
     };
     Some(ns as f64 / 1000.0)
 }
@@ -233,7 +235,7 @@ pub fn expected_read_p50_us(variant: &str, path: ReadPath, input: &ModelInput<'_
 /// Paxos, whose client learns from the acceptors' votes.
 pub fn expected_commit_p50_us(variant: &str, input: &ModelInput<'_>) -> Option<f64> {
     let v = info(variant)?;
-    Some((v.commit_model_ns)(input) as f64 / 1000.0)
+    Some(median_ns(input, &v.commit_model_ns) as f64 / 1000.0)
 }
 
 #[cfg(test)]

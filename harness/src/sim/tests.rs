@@ -193,6 +193,96 @@ fn basic_p50_equals_its_model_and_shows_the_second_round_trip() {
     );
 }
 
+/// Two regions whose links are short beside their jitter (0.25 ms local, 0.6 ms between, 0.5 ms of jitter),
+/// where the k-th fastest of several jittered replies and the truncation of jitter at zero move the median far
+/// from the jitter-free model: the model integrated over the jitter must still meet the simulator within 2%.
+#[test]
+fn with_jitter_the_integrated_model_meets_the_simulated_p50() {
+    const LAN: &str = r#"
+name = "jitter-model"
+mode = "sim"
+duration_s = 6
+warmup_s = 1
+seeds = [1]
+[cluster]
+replicas = ["a", "a", "b", "b", "b"]
+clients = ["a"]
+leader = 0
+[network]
+local_ms = 0.25
+jitter_ms = 0.5
+[[network.link]]
+between = ["a", "b"]
+ms = 0.6
+[load]
+mode = "closed"
+clients = [1]
+[sim]
+cpu_us_per_msg = 5.0
+[[variant]]
+name = "multi"
+"#;
+    let exp = config::parse(LAN, Path::new("jitter-model.toml")).unwrap();
+    let flexible = QuorumSystem::flexible(5, 4, 2).unwrap();
+    let majority = exp.variants[0].quorums.clone();
+    let links = LinkModel::new(&exp.network);
+    let model = |quorums: &QuorumSystem, f: &dyn Fn(&ModelInput<'_>) -> u64| {
+        let input = ModelInput {
+            topology: &exp.topology,
+            links: &links,
+            quorums,
+            cpu_ns: exp.cpu_per_msg.as_nanos() as u64,
+            client: 0,
+            jitter: None,
+        };
+        (
+            crate::model::jitter::median_ns(&input, f) as f64 / 1000.0,
+            f(&input) as f64 / 1000.0,
+        )
+    };
+    let mut with_flexible = spec(&exp, 1, 1);
+    with_flexible.quorums = flexible.clone();
+    let cases = [
+        (
+            "multi",
+            p50_us::<Multi>(spec(&exp, 1, 1)),
+            model(&majority, &|m| m.multi_ns()),
+        ),
+        (
+            "flexible q2=2",
+            p50_us::<Flexible>(with_flexible),
+            model(&flexible, &|m| m.multi_ns()),
+        ),
+        (
+            "basic",
+            p50_us::<Basic>(spec(&exp, 1, 1)),
+            model(&majority, &|m| m.basic_ns()),
+        ),
+        (
+            "fast (learned from the votes)",
+            p50s_us::<Fast>(spec(&exp, 1, 1)).1,
+            model(&majority, &|m| m.fast_commit_ns()),
+        ),
+    ];
+    let mut far_from_flat = 0;
+    for (what, measured, (integrated, flat)) in cases {
+        eprintln!("{what}: simulated {measured} us, model {integrated} us (jitter-free {flat} us)");
+        let err = (measured / integrated - 1.0).abs();
+        assert!(
+            err < 0.02,
+            "{what}: simulated {measured} us, model {integrated} us"
+        );
+        if (measured / flat - 1.0).abs() > 0.05 {
+            far_from_flat += 1;
+        }
+    }
+    // The config is one where the jitter-free model is wrong, or the test would prove nothing.
+    assert_eq!(
+        far_from_flat, 4,
+        "the jitter-free model was within 5% somewhere"
+    );
+}
+
 #[test]
 fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
     let mut exp = experiment("us-east", 0, 5.0);

@@ -105,10 +105,10 @@ impl<'a> Scorer<'a> {
             return;
         };
         for client in 0..self.spec.clients.len() {
-            let draw = RefCell::new(JitterDraw {
-                rng: DetRng::derive(self.spec.seed, s.seq.wrapping_mul(131) + client as u64),
-                sigma_ns: sigma,
-            });
+            let draw = RefCell::new(JitterDraw::random(
+                DetRng::derive(self.spec.seed, s.seq.wrapping_mul(131) + client as u64),
+                sigma,
+            ));
             let input = ModelInput {
                 topology: &topology,
                 links: &self.links,

@@ -1,6 +1,8 @@
 //! The analytic latency model (`docs/PROTOCOLS.md` gives its formulas): the commit latency of one command
-//! with one client, no contention, no jitter and no loss, from the link matrix, the placement, the quorum system
-//! and the per-message CPU cost. Reports print it beside each measured p50 so a reader can see they agree.
+//! with one client, no contention and no loss, from the link matrix, the placement, the quorum system and the
+//! per-message CPU cost. Reports print it beside each measured p50 so a reader can see they agree. The
+//! functions here give the latency for given message delays; with jitter, [`jitter::median_ns`] integrates them
+//! over the distribution of every message's delay.
 //!
 //! CPU costs are modelled as the simulator does: every message a replica handles costs `c`, handled in arrival
 //! order. So waiting for a quorum of replies is a small FIFO computation: replies arrive at known times and each
@@ -11,6 +13,8 @@ use crate::config::Topology;
 use crate::wan::LinkModel;
 use paxos_variants::{NodeId, NodeSet, QuorumSystem};
 use std::cell::RefCell;
+
+pub mod jitter;
 
 pub struct ModelInput<'a> {
     pub topology: &'a Topology,
@@ -25,11 +29,67 @@ pub struct ModelInput<'a> {
     pub jitter: Option<&'a RefCell<JitterDraw>>,
 }
 
-/// The random source of a sampled evaluation of the model.
+/// Where a sampled evaluation of the model takes each message's jitter from.
 pub struct JitterDraw {
-    pub rng: paxos_variants::DetRng,
     /// Standard deviation of one message's jitter, in nanoseconds.
     pub sigma_ns: f64,
+    source: Source,
+}
+
+enum Source {
+    /// Random draws, as the simulator makes them (`paxos-bench tune`'s Monte Carlo of the tail).
+    Random(paxos_variants::DetRng),
+    /// One point of the quadrature in [`jitter`]: the standard normal value of each message in turn.
+    Point { z: Vec<f64>, next: usize },
+    /// No jitter; counts the messages, which sets the quadrature's dimension.
+    Count(usize),
+}
+
+impl JitterDraw {
+    pub fn random(rng: paxos_variants::DetRng, sigma_ns: f64) -> JitterDraw {
+        JitterDraw {
+            sigma_ns,
+            source: Source::Random(rng),
+        }
+    }
+
+    fn point(z: Vec<f64>, sigma_ns: f64) -> JitterDraw {
+        JitterDraw {
+            sigma_ns,
+            source: Source::Point { z, next: 0 },
+        }
+    }
+
+    fn counting(sigma_ns: f64) -> JitterDraw {
+        JitterDraw {
+            sigma_ns,
+            source: Source::Count(0),
+        }
+    }
+
+    fn draws(&self) -> usize {
+        match &self.source {
+            Source::Count(n) => *n,
+            Source::Point { next, .. } => *next,
+            Source::Random(_) => 0,
+        }
+    }
+
+    /// The next message's jitter in units of sigma.
+    fn normal(&mut self) -> f64 {
+        match &mut self.source {
+            Source::Random(rng) => rng.normal(),
+            Source::Point { z, next } => {
+                let v = z.get(*next).copied().unwrap_or(0.0);
+                *next += 1;
+                v
+            }
+            Source::Count(n) => {
+                *n += 1;
+                0.0
+            }
+        }
+    }
 }
 
 impl ModelInput<'_> {
@@ -40,7 +100,7 @@ impl ModelInput<'_> {
             Some(j) => {
                 let mut j = j.borrow_mut();
                 let sigma = j.sigma_ns;
-                (base as f64 + j.rng.normal() * sigma).max(0.0) as u64
+                (base as f64 + j.normal() * sigma).max(0.0) as u64
             }
         }
     }
@@ -130,12 +190,10 @@ impl ModelInput<'_> {
     }
 
     /// A lease read: the client's request to the leader, handled there, and the answer back; no other replica
-    /// takes part while the lease holds. This one round trip is often shorter than a few jitters (a client
-    /// beside its leader), where the truncation of jitter at zero makes the median round trip longer than the
-    /// sum of the delays, so its median is computed with the jitter (see [`round_trip_p50_ns`]).
+    /// takes part while the lease holds.
     pub fn lease_read_ns(&self) -> u64 {
         let l = self.topology.leader;
-        round_trip_p50_ns(self.d_cr(l), self.d_rc(l), self.links.jitter_ns()) + self.cpu_ns
+        self.d_cr(l) + self.cpu_ns + self.d_rc(l)
     }
 
     /// A quorum read: the client probes every replica; each answers once it has handled the probe, and the
@@ -158,75 +216,64 @@ impl ModelInput<'_> {
         u64::MAX / 4
     }
 
-    /// What reaches the Fast Paxos coordinator for one command, in arrival order: (time, is it the client's
-    /// request itself) — the request, and every other acceptor's vote.
-    fn fast_arrivals(&self) -> Vec<(u64, bool)> {
-        let l = self.topology.leader;
-        let c = self.cpu_ns;
-        let mut arrivals: Vec<(u64, bool)> = vec![(self.d_cr(l), true)];
-        for a in (0..self.topology.n()).filter(|&a| a != l) {
-            arrivals.push((self.d_cr(a) + c + self.d_rr(a, l), false));
-        }
-        arrivals.sort();
-        arrivals
-    }
-
     fn fast_quorum(&self) -> usize {
         self.quorums.fast_size().unwrap_or(self.topology.n())
     }
 
-    /// Fast Paxos, coordinator learns and replies: the client sends to every acceptor; each votes when it has
-    /// handled the request and its vote travels to the coordinator, which counts its own vote as it handles the
-    /// request. The command is decided when the coordinator has handled the fast quorum's f-th vote; the reply
-    /// then goes back to the client.
-    pub fn fast_ns(&self) -> u64 {
-        let l = self.topology.leader;
-        let c = self.cpu_ns;
-        let f = self.fast_quorum();
-        let arrivals = self.fast_arrivals();
-        let (mut free, mut votes) = (0u64, 0usize);
-        for (t, _) in arrivals {
-            free = free.max(t) + c;
-            votes += 1;
-            if votes >= f {
-                return free + self.d_rc(l);
-            }
-        }
-        u64::MAX / 4
-    }
-
-    /// Fast Paxos, when the client knows its command is chosen: every acceptor sends its vote to the client too,
-    /// so that is the fast quorum's `f`-th vote to arrive there, two message delays. A follower votes as the
-    /// request arrives; the coordinator's request waits behind the votes that reach it first.
-    pub fn fast_commit_ns(&self) -> u64 {
+    /// Fast Paxos, one command: (when the coordinator's reply reaches the client, when the client knows the
+    /// command is chosen). The client sends to every acceptor; each votes when it has handled the request, and
+    /// its vote goes both to the coordinator and to the client. The coordinator counts its own vote as it
+    /// handles the request, decides when it has handled the fast quorum's f-th vote and replies. The client
+    /// knows its command is chosen at the f-th vote to reach it, or at the reply if that comes first. Each
+    /// message's delay is taken once, since with jitter the request to an acceptor is one message on both
+    /// paths.
+    fn fast_times(&self) -> (u64, u64) {
         let l = self.topology.leader;
         let n = self.topology.n();
         let c = self.cpu_ns;
         let f = self.fast_quorum();
-        let mut free = 0u64;
-        let mut coordinator_voted = 0;
-        for (t, own) in self.fast_arrivals() {
+        let request: Vec<u64> = (0..n).map(|a| self.d_cr(a)).collect();
+        let mut arrivals: Vec<(u64, bool)> = vec![(request[l], true)];
+        for a in (0..n).filter(|&a| a != l) {
+            arrivals.push((request[a] + c + self.d_rr(a, l), false));
+        }
+        arrivals.sort();
+        let (mut free, mut votes) = (0u64, 0usize);
+        let (mut own_vote, mut decided) = (u64::MAX / 4, u64::MAX / 4);
+        for (t, own) in arrivals {
             free = free.max(t) + c;
+            votes += 1;
             if own {
-                coordinator_voted = free;
-                break;
+                own_vote = free;
+            }
+            if votes == f {
+                decided = free;
             }
         }
+        let reply = decided.saturating_add(self.d_rc(l));
         let mut at_client: Vec<u64> = (0..n)
             .map(|a| {
-                let voted = if a == l {
-                    coordinator_voted
-                } else {
-                    self.d_cr(a) + c
-                };
-                voted + self.d_rc(a)
+                let voted = if a == l { own_vote } else { request[a] + c };
+                voted.saturating_add(self.d_rc(a))
             })
             .collect();
         at_client.sort_unstable();
-        at_client
+        let learned = at_client
             .get(f.saturating_sub(1))
             .copied()
-            .unwrap_or(u64::MAX / 4)
+            .unwrap_or(u64::MAX / 4);
+        (reply, learned.min(reply))
+    }
+
+    /// Fast Paxos, coordinator learns and replies (see [`Self::fast_times`]).
+    pub fn fast_ns(&self) -> u64 {
+        self.fast_times().0
+    }
+
+    /// Fast Paxos, when the client knows its command is chosen: usually the fast quorum's f-th vote to reach
+    /// it, two message delays (see [`Self::fast_times`]).
+    pub fn fast_commit_ns(&self) -> u64 {
+        self.fast_times().1
     }
 
     /// Cheap Paxos, normal case: the leader's Accepts go to the main acceptors only and it waits for all of
@@ -290,87 +337,8 @@ impl ModelInput<'_> {
     }
 }
 
-/// The median of `max(0, a + J1) + max(0, b + J2)` with `J1`, `J2` independent `N(0, sigma)`: a round trip
-/// over two links whose jitter the network truncates at zero (`wan.rs`). When both delays are over five jitters
-/// the truncation does not matter and the median is `a + b`; otherwise both delays are discretised at
-/// `sigma / 100` and convolved.
-pub fn round_trip_p50_ns(a: u64, b: u64, sigma: f64) -> u64 {
-    let (af, bf) = (a as f64, b as f64);
-    if sigma <= 0.0 || (af >= 5.0 * sigma && bf >= 5.0 * sigma) {
-        return a + b;
-    }
-    let h = sigma / 100.0;
-    let pmf = |mean: f64| -> Vec<f64> {
-        let k_max = ((mean + 8.0 * sigma) / h).ceil() as usize;
-        let cdf = |x: f64| {
-            if x < 0.0 {
-                0.0
-            } else {
-                normal_cdf((x - mean) / sigma)
-            }
-        };
-        (0..=k_max)
-            .map(|k| cdf((k as f64 + 0.5) * h) - cdf((k as f64 - 0.5) * h))
-            .collect()
-    };
-    let (pa, pb) = (pmf(af), pmf(bf));
-    let mut sum = vec![0.0; pa.len() + pb.len()];
-    for (i, x) in pa.iter().enumerate() {
-        for (j, y) in pb.iter().enumerate() {
-            sum[i + j] += x * y;
-        }
-    }
-    let mut acc = 0.0;
-    for (k, p) in sum.iter().enumerate() {
-        acc += p;
-        if acc >= 0.5 {
-            return (k as f64 * h).round() as u64;
-        }
-    }
-    a + b
-}
-
-/// The standard normal CDF, by the Abramowitz and Stegun approximation 7.1.26 of erf (error below 1.5e-7).
-fn normal_cdf(z: f64) -> f64 {
-    let x = z.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let erf = 1.0 - poly * (-x * x).exp();
-    if z >= 0.0 {
-        0.5 * (1.0 + erf)
-    } else {
-        0.5 * (1.0 - erf)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_jittered_round_trip_has_the_median_its_samples_have() {
-        assert_eq!(super::round_trip_p50_ns(250_000, 250_000, 0.0), 500_000);
-        assert_eq!(
-            super::round_trip_p50_ns(31_000_000, 31_000_000, 500_000.0),
-            62_000_000
-        );
-        // Short links beside a large jitter: truncation at zero pushes the median up. Compare with samples.
-        let mut rng = paxos_variants::DetRng::derive(7, 7);
-        let (a, b, s) = (250_000.0, 250_000.0, 500_000.0);
-        let mut v: Vec<f64> = (0..200_000)
-            .map(|_| (a + rng.normal() * s).max(0.0) + (b + rng.normal() * s).max(0.0))
-            .collect();
-        v.sort_by(f64::total_cmp);
-        let sampled = v[v.len() / 2];
-        let modelled = super::round_trip_p50_ns(250_000, 250_000, s) as f64;
-        assert!(
-            (modelled / sampled - 1.0).abs() < 0.01,
-            "{modelled} vs {sampled}"
-        );
-        assert!(modelled > a + b);
-    }
-
     use super::*;
     use crate::config::NetworkSpec;
     use std::time::Duration;
