@@ -19,7 +19,9 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 if [ "$(gungraun-runner --version 2>/dev/null | awk '{print $2}')" != "$version" ]; then
   echo "== cargo install gungraun-runner $version"
-  cargo install gungraun-runner --version "$version" --locked --quiet
+  # A debug build: the runner only starts valgrind and reads its output files, and on a fresh CI machine an
+  # optimised build of it costs minutes. The instruction counts are of the benches, built with optimisations.
+  cargo install gungraun-runner --version "$version" --locked --quiet --debug
 fi
 
 if [ "${1:-}" = "--update" ]; then

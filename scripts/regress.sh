@@ -4,6 +4,9 @@
 # exactly; any difference fails (exit 1).
 #
 #   scripts/regress.sh            compare (what CI runs)
+#   scripts/regress.sh --markdown FILE
+#                                 compare, and also write the comparison as a markdown table to FILE (the pull-
+#                                 request comment of .github/workflows/bench.yml)
 #   scripts/regress.sh --update   rewrite reports/baseline/ from the current code: do this only in a commit
 #                                 that changes a protocol's behaviour on purpose, and say why in its message
 set -euo pipefail
@@ -27,4 +30,9 @@ bench run bench-configs/quick.toml --mode sim --out "$current/quick" > "$current
   cat "$current/run.log"
   exit 2
 }
-bench compare reports/baseline "$current/quick"
+if [ "${1:-}" = "--markdown" ]; then
+  [ -n "${2:-}" ] || { echo "usage: scripts/regress.sh [--update | --markdown FILE]" >&2; exit 2; }
+  bench compare reports/baseline "$current/quick" --markdown "$2"
+else
+  bench compare reports/baseline "$current/quick"
+fi

@@ -269,6 +269,25 @@ enum Cmd {
         /// How far a QUIC mean may move the wrong way (percent) before it counts as a regression.
         #[arg(long, default_value = "5%")]
         tolerance: String,
+        /// Also write the comparison as a markdown table to this file (for a pull-request comment).
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
+    /// Write a results directory's figures in a CI dashboard's format: github-action-benchmark's custom tools
+    /// (latencies with --tool customSmallerIsBetter, the default; throughput with customBiggerIsBetter) or
+    /// Bencher Metric Format (bmf). One entry per configuration, the mean over its seeds.
+    Export {
+        /// A results directory (`run` or `merge` output).
+        dir: PathBuf,
+        /// github-action-benchmark or bmf.
+        #[arg(long)]
+        format: String,
+        /// With github-action-benchmark: customSmallerIsBetter or customBiggerIsBetter.
+        #[arg(long)]
+        tool: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Measure the transport floor: round-trip time and pipelined rate of small messages over one of our QUIC
     /// connections on loopback.
@@ -518,7 +537,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             baseline,
             current,
             tolerance,
-        }) => tools::compare(&baseline, &current, &tolerance),
+            markdown,
+        }) => tools::compare(&baseline, &current, &tolerance, markdown.as_deref()),
+        Some(Cmd::Export {
+            dir,
+            format,
+            tool,
+            out,
+        }) => tools::export(&dir, &format, tool.as_deref(), out.as_deref()),
         Some(Cmd::Tune {
             config,
             top,

@@ -303,6 +303,14 @@ pub fn parse_tolerance(s: &str) -> Result<f64, String> {
     Ok(v / 100.0)
 }
 
+/// How far a figure moved, in percent of the baseline.
+fn change(l: &Line) -> String {
+    match (l.baseline, l.current) {
+        (Some(b), Some(c)) if b != 0.0 => format!("{:+.2}%", (c - b) / b * 100.0),
+        _ => "-".into(),
+    }
+}
+
 /// The table `compare` prints: every line that is not `Same`, then a count.
 pub fn render(c: &Comparison) -> String {
     let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
@@ -319,10 +327,7 @@ pub fn render(c: &Comparison) -> String {
         ));
     }
     for l in &shown {
-        let change = match (l.baseline, l.current) {
-            (Some(b), Some(c)) if b != 0.0 => format!("{:+.2}%", (c - b) / b * 100.0),
-            _ => "-".into(),
-        };
+        let change = change(l);
         out.push_str(&format!(
             "{:<10} {:<18} {:>14} {:>14} {:>9}  {}\n",
             format!("{:?}", l.verdict).to_lowercase(),
@@ -344,9 +349,86 @@ pub fn render(c: &Comparison) -> String {
     out
 }
 
+/// The comparison as a markdown table for a pull-request comment: a verdict line, then every line that is not
+/// `Same` (at most 50; the count says how many more).
+pub fn render_markdown(c: &Comparison) -> String {
+    const SHOWN: usize = 50;
+    let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
+    let shown: Vec<&Line> = c
+        .lines
+        .iter()
+        .filter(|l| l.verdict != Verdict::Same)
+        .collect();
+    let failing = c.lines.iter().filter(|l| l.verdict.fails()).count();
+    let mut out = format!(
+        "### paxos-bench regression check: {}\n\n{} rows compared, {} figures checked, {} differences, {} \
+         failing.\n\n",
+        if failing > 0 { "regression" } else { "no regression" },
+        c.rows_compared,
+        c.lines.len(),
+        shown.len(),
+        failing
+    );
+    if shown.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "| verdict | figure | baseline | current | change | row |\n|---|---|---:|---:|---:|---|\n",
+    );
+    for l in shown.iter().take(SHOWN) {
+        let change = change(l);
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            format!("{:?}", l.verdict).to_lowercase(),
+            l.metric,
+            fmt(l.baseline),
+            fmt(l.current),
+            change,
+            l.what.replace('|', "/")
+        ));
+    }
+    if shown.len() > SHOWN {
+        out.push_str(&format!(
+            "\n{} more differences not shown.\n",
+            shown.len() - SHOWN
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_markdown_table_has_a_verdict_and_one_row_per_difference() {
+        let line = |verdict: Verdict| Line {
+            what: "quick / multi | sim".into(),
+            metric: "p50_us".into(),
+            baseline: Some(100.0),
+            current: Some(110.0),
+            verdict,
+        };
+        let c = Comparison {
+            lines: vec![line(Verdict::Same), line(Verdict::Changed)],
+            rows_compared: 2,
+        };
+        let md = render_markdown(&c);
+        assert!(
+            md.starts_with("### paxos-bench regression check: regression\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| changed | p50_us | 100.000 | 110.000 | +10.00% | quick / multi / sim |"),
+            "{md}"
+        );
+        assert_eq!(md.matches("| changed |").count(), 1);
+        let ok = Comparison {
+            lines: vec![line(Verdict::Same)],
+            rows_compared: 1,
+        };
+        assert!(render_markdown(&ok).contains("no regression"));
+    }
 
     #[test]
     fn tolerances_parse_as_percent() {

@@ -24,6 +24,7 @@ pub mod config;
 pub mod deploy;
 pub mod dispatch;
 pub mod experiment;
+pub mod export;
 pub mod jobs;
 pub mod load;
 pub mod metrics;

@@ -479,8 +479,13 @@ pub fn write_all(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A complete row for tests elsewhere to vary.
+    pub(crate) fn sample_row() -> ResultRow {
+        result().row
+    }
 
     fn result() -> RunResult {
         RunResult {

@@ -30,7 +30,29 @@ document.getElementById('report').addEventListener('load', function () {
 </script>
 </body></html>"#;
 
-/// Serves `dir` (and the checker page) on 127.0.0.1 until dropped.
+/// Measures the report's first screen, as a reader at 1280 x 800 sees it: the findings must be the first
+/// section, hold 3 to 6 sentences each with a figure, and end above the fold.
+const FIRST_SCREEN: &str = r#"<!DOCTYPE html>
+<html><body style="margin:0">
+<pre id="result">pending</pre>
+<iframe id="report" src="/index.html" width="1280" height="800" style="border:0"></iframe>
+<script>
+document.getElementById('report').addEventListener('load', function () {
+  var d = this.contentDocument;
+  var sec = d.getElementById('findings');
+  var firstH2 = d.querySelector('h2');
+  var items = sec ? Array.prototype.slice.call(sec.querySelectorAll('li')) : [];
+  var withFigure = items.filter(function (li) { return /[0-9]/.test(li.textContent); }).length;
+  var bottom = sec ? Math.ceil(sec.getBoundingClientRect().bottom) : -1;
+  document.getElementById('result').textContent =
+    'FIRST ' + (firstH2 ? firstH2.textContent.replace(/\s+/g, '_') : 'none') +
+    ' SENTENCES ' + items.length + ' WITH_FIGURE ' + withFigure +
+    ' BOTTOM ' + bottom + ' VIEW ' + this.contentWindow.innerHeight;
+});
+</script>
+</body></html>"#;
+
+/// Serves `dir` (and the checker pages) on 127.0.0.1 until dropped.
 struct Server {
     port: u16,
     stop: Arc<AtomicBool>,
@@ -77,6 +99,8 @@ fn answer(mut conn: TcpStream, dir: &Path) {
     let path = first.split_whitespace().nth(1).unwrap_or("/").to_string();
     let (status, body, kind) = if path == "/__check.html" {
         ("200 OK", CHECKER.as_bytes().to_vec(), "text/html")
+    } else if path == "/__first_screen.html" {
+        ("200 OK", FIRST_SCREEN.as_bytes().to_vec(), "text/html")
     } else {
         let rel = path.trim_start_matches('/');
         let file = dir.join(rel);
@@ -101,24 +125,29 @@ fn answer(mut conn: TcpStream, dir: &Path) {
     let _ = conn.write_all(&body);
 }
 
-/// Loads the checker page in headless Chromium and returns (images, broken).
-fn check_in_browser(dir: &Path, profile: &Path) -> (usize, usize, String) {
-    let server = serve(dir.to_path_buf());
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("http://127.0.0.1:{}/__check.html", server.port))
+/// Chromium, headless, with nothing that reaches beyond loopback.
+fn chromium(profile: &Path) -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--virtual-time-budget=15000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Loads one of the served checker pages and returns its `marker` line.
+fn checker_line(server: &Server, page: &str, profile: &Path, marker: &str) -> String {
+    let out = chromium(profile)
+        .arg("--dump-dom")
+        .arg(format!("http://127.0.0.1:{}/{page}", server.port))
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -126,17 +155,25 @@ fn check_in_browser(dir: &Path, profile: &Path) -> (usize, usize, String) {
             )
         });
     let dom = String::from_utf8_lossy(&out.stdout).to_string();
-    let line = dom
-        .lines()
-        .find_map(|l| l.split_once("IMAGES ").map(|(_, r)| r.to_string()))
+    dom.lines()
+        .find_map(|l| {
+            l.split_once(marker)
+                .map(|(_, r)| format!("{marker}{}", r.split('<').next().unwrap_or("")))
+        })
         .unwrap_or_else(|| {
             panic!(
                 "the checker page did not report (chromium exit {:?}):\n{dom}\n{}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             )
-        });
-    let mut it = line.split_whitespace();
+        })
+}
+
+/// Loads the checker page in headless Chromium and returns (images, broken).
+fn check_in_browser(dir: &Path, profile: &Path) -> (usize, usize, String) {
+    let server = serve(dir.to_path_buf());
+    let line = checker_line(&server, "__check.html", profile, "IMAGES ");
+    let mut it = line.split_whitespace().skip(1);
     let images: usize = it.next().unwrap().parse().unwrap();
     assert_eq!(it.next(), Some("BROKEN"));
     let broken: usize = it.next().unwrap().parse().unwrap();
@@ -198,4 +235,84 @@ fn every_image_of_the_report_loads_in_headless_chromium() {
     let (images, broken, line) = check_in_browser(&out, &dir.path().join("profile-b"));
     assert_eq!((images, broken), (expected, 1), "{line}");
     assert!(line.contains("plots/failover-timeline-sim.png"), "{line}");
+}
+
+/// The built-in default config's report opens with its findings: Chromium at 1280 x 800 measures that the
+/// findings are the first section, that they are 3 to 6 sentences each with a figure, and that they end
+/// above the fold; it also takes the screenshot of that first screen (kept in PAXOS_BENCH_SCREENSHOT_DIR when
+/// set). Without the findings section the same measurement fails, so it can.
+#[test]
+fn the_default_report_opens_with_its_findings_on_the_first_screen() {
+    if !chromium_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("default");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/default.toml");
+    let run = Command::new(env!("CARGO_BIN_EXE_paxos-bench"))
+        .arg("run")
+        .arg(&config)
+        .args(["--mode", "sim", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+
+    let server = serve(out.clone());
+    let line = checker_line(
+        &server,
+        "__first_screen.html",
+        &dir.path().join("p1"),
+        "FIRST ",
+    );
+    let field = |name: &str| -> i64 {
+        let mut it = line.split_whitespace();
+        it.find(|w| *w == name);
+        it.next().unwrap().parse().unwrap()
+    };
+    assert!(line.starts_with("FIRST Findings "), "{line}");
+    let sentences = field("SENTENCES");
+    assert!((3..=6).contains(&sentences), "{line}");
+    assert_eq!(field("WITH_FIGURE"), sentences, "{line}");
+    assert!(
+        field("BOTTOM") <= field("VIEW"),
+        "the findings run below the fold: {line}"
+    );
+
+    let shot = dir.path().join("first-screen.png");
+    let status = chromium(&dir.path().join("p2"))
+        .arg("--window-size=1280,800")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("http://127.0.0.1:{}/index.html", server.port))
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+    if let Some(keep) = std::env::var_os("PAXOS_BENCH_SCREENSHOT_DIR") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&shot, Path::new(&keep).join("default-first-screen.png")).unwrap();
+    }
+
+    // The measurement can fail: the same page without its findings section.
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let start = html.find("<section id=\"findings\">").unwrap();
+    let end = html.find("</section>").unwrap() + "</section>".len();
+    std::fs::write(
+        out.join("index.html"),
+        format!("{}{}", &html[..start], &html[end..]),
+    )
+    .unwrap();
+    let line = checker_line(
+        &server,
+        "__first_screen.html",
+        &dir.path().join("p3"),
+        "FIRST ",
+    );
+    assert!(line.contains("SENTENCES 0"), "{line}");
+    assert!(!line.starts_with("FIRST Findings "), "{line}");
 }

@@ -118,10 +118,19 @@ pub fn report(dir: &Path) -> Result<ExitCode> {
 }
 
 /// `paxos-bench compare BASELINE CURRENT`: exits 1 on a regression.
-pub fn compare(baseline: &Path, current: &Path, tolerance: &str) -> Result<ExitCode> {
+pub fn compare(
+    baseline: &Path,
+    current: &Path,
+    tolerance: &str,
+    markdown: Option<&Path>,
+) -> Result<ExitCode> {
     let tol = crate::compare::parse_tolerance(tolerance).map_err(anyhow::Error::msg)?;
     let c = crate::compare::compare(baseline, current, tol)?;
     print!("{}", crate::compare::render(&c));
+    if let Some(path) = markdown {
+        crate::results::write_atomic(path, crate::compare::render_markdown(&c).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if c.failed() {
         println!(
             "regression against {}: if the change is deliberate, update the baseline in the same \
@@ -262,4 +271,26 @@ pub fn check_history(files: &[std::path::PathBuf], budget_s: f64) -> Result<Exit
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `paxos-bench export DIR --format F [--tool T] [--out FILE]`.
+pub fn export(
+    dir: &Path,
+    format: &str,
+    tool: Option<&str>,
+    out: Option<&Path>,
+) -> Result<ExitCode> {
+    let format = crate::export::Format::parse(format, tool).map_err(anyhow::Error::msg)?;
+    let rows = crate::report::data::read_results(dir)?;
+    let json = crate::export::export(&rows, format);
+    let text = serde_json::to_string_pretty(&json)? + "\n";
+    match out {
+        Some(path) => {
+            crate::results::write_atomic(path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

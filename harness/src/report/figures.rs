@@ -85,6 +85,8 @@ impl Legend {
 pub struct Point {
     pub key: ResultRow,
     pub seeds: usize,
+    /// Completed operations in the window, mean over seeds.
+    pub ops: f64,
     pub throughput: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -131,6 +133,7 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
                 Point {
                     key: r.clone(),
                     seeds: 0,
+                    ops: 0.0,
                     throughput: 0.0,
                     p50_ms: None,
                     p99_ms: None,
@@ -164,6 +167,7 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
             let n = g.len() as f64;
             p.seeds = g.len();
             p.throughput = g.iter().map(|r| r.throughput_ops_s).sum::<f64>() / n;
+            p.ops = g.iter().map(|r| r.ops as f64).sum::<f64>() / n;
             p.p50_ms = ms(|r| r.p50_us);
             p.p99_ms = ms(|r| r.p99_us);
             p.model_ms = ms(|r| r.expected_p50_us);
@@ -265,7 +269,9 @@ pub fn all(data: &RunData) -> Vec<Figure> {
     out
 }
 
-/// Latency CDFs per variant at the smallest and the largest client count, seeds merged.
+/// Latency CDFs per variant at the smallest and the largest client count, seeds merged, and beside each the
+/// same distributions as percentiles on a "nines" axis (p50, p90, p99, p99.9, p99.99), where the tail that a
+/// CDF squeezes into its top pixel gets as much room as the median.
 fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
     let j = base_jitter(&data.results, mode);
     let rows: Vec<&ResultRow> = data
@@ -282,7 +288,7 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
         .collect();
     for clients in picks {
         let clients_s = n_clients(clients);
-        let mut series = Vec::new();
+        let mut merged_by_label = Vec::new();
         for label in legend.labels().take(MAX_SERIES) {
             let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
             for r in rows
@@ -298,21 +304,26 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
                     }
                 }
             }
-            let Some(h) = merged.filter(|h| !h.is_empty()) else {
-                continue;
-            };
-            series.push(Series {
-                label: label.to_string(),
-                colour: legend.colour(label),
-                points: cdf_points(&h),
-                dashed: false,
-                markers: false,
-                in_legend: true,
-            });
+            if let Some(h) = merged.filter(|h| !h.is_empty()) {
+                merged_by_label.push((label, h));
+            }
         }
-        if series.is_empty() {
+        if merged_by_label.is_empty() {
             continue;
         }
+        let series = |points: fn(&hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)>| {
+            merged_by_label
+                .iter()
+                .map(|(label, h)| Series {
+                    label: label.to_string(),
+                    colour: legend.colour(label),
+                    points: points(h),
+                    dashed: false,
+                    markers: false,
+                    in_legend: true,
+                })
+                .collect::<Vec<Series>>()
+        };
         let note = jitter_note(&data.results, mode);
         out.push(Figure {
             stem: format!("latency-cdf-{mode}-c{clients}"),
@@ -329,13 +340,65 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
                 y_desc: "operations completed (%)".into(),
                 log_x: true,
                 log_y: false,
-                series,
+                nines_x: false,
+                series: series(cdf_points),
                 marks: Vec::new(),
                 style_note: None,
                 legend_lower_right: true,
             }),
         });
+        out.push(Figure {
+            stem: format!("latency-percentiles-{mode}-c{clients}"),
+            title: format!("Latency by percentile, {mode}, {clients_s}{note}"),
+            caption: format!(
+                "The latency (y, log scale) at each percentile (x, in nines: 1 is p90, 2 is p99, 3 is p99.9, \
+                 4 is p99.99; p50 sits at 0.3), per variant, {clients_s} (closed loop) in {mode} mode, all seeds \
+                 together, read from the same histograms as the CDF. A line stops at the highest percentile \
+                 its sample count resolves (p99.99 needs 10,000 operations).{}",
+                cut_note(legend)
+            ),
+            chart: Box::new(XyChart {
+                title: format!("Latency by percentile ({mode}, {clients_s}{note})"),
+                x_desc: "percentile".into(),
+                y_desc: "latency (ms)".into(),
+                log_x: false,
+                log_y: true,
+                nines_x: true,
+                series: series(nines_points),
+                marks: Vec::new(),
+                style_note: None,
+                legend_lower_right: false,
+            }),
+        });
     }
+}
+
+/// The most nines a percentile plot shows (p99.999).
+const MAX_NINES: f64 = 5.0;
+
+/// (nines, latency ms) from a histogram in nanoseconds: nines = -log10(1 - q) for quantile q, in steps of 0.02
+/// from the minimum (0) to the highest quantile the sample count resolves (1 - 1/count), at most p99.999.
+pub fn nines_points(h: &hdrhistogram::Histogram<u64>) -> Vec<(f64, f64)> {
+    let n = h.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let top = (n as f64).log10().min(MAX_NINES);
+    let steps = (top / 0.02).floor() as usize;
+    let mut pts: Vec<(f64, f64)> = (0..=steps)
+        .map(|i| {
+            let nines = i as f64 * 0.02;
+            let q = 1.0 - 10f64.powf(-nines);
+            (nines, h.value_at_quantile(q) as f64 / 1e6)
+        })
+        .collect();
+    if pts.last().is_some_and(|p| p.0 < top) {
+        pts.push((
+            top,
+            h.value_at_quantile(1.0 - 10f64.powf(-top)) as f64 / 1e6,
+        ));
+    }
+    pts
 }
 
 /// (latency ms, cumulative %) from a histogram in nanoseconds, at most about 400 points.
@@ -437,6 +500,7 @@ fn throughput_latency(
             y_desc: "latency (ms)".into(),
             log_x: hi > 20.0 * lo,
             log_y: true,
+            nines_x: false,
             series,
             marks: Vec::new(),
             style_note: Some("solid: p50, dashed: p99".into()),
@@ -563,8 +627,8 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
             stem: format!("model-vs-measured-{mode}"),
             title: format!("Measured p50 beside the analytic model, {mode}{note}"),
             caption: "Bars are the measured p50; the black line across each bar is the analytic model's \
-                      expectation (one client, no contention, no jitter: message delays along the critical \
-                      path plus per-message CPU). At one client they should meet; with more clients the gap is \
+                      expectation (one client, no contention: message delays along the critical path plus \
+                      per-message CPU, with jitter the median over every message's jitter). At one client they should meet; with more clients the gap is \
                       queueing and contention the model leaves out."
                 .into(),
             chart: Box::new(Bars {
@@ -583,7 +647,7 @@ fn model_vs_measured(pts: &[Point], rows: &[ResultRow], legend: &Legend) -> Vec<
 }
 
 /// The numbers of a `region=value;...` cell, by region (an empty value is no number).
-fn region_cell(cell: &str) -> Vec<(String, Option<f64>)> {
+pub(crate) fn region_cell(cell: &str) -> Vec<(String, Option<f64>)> {
     cell.split(';')
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.parse().ok()))
@@ -737,6 +801,7 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
             y_desc: "p50 latency (ms)".into(),
             log_x: false,
             log_y: true,
+            nines_x: false,
             series: ns
                 .iter()
                 .enumerate()
@@ -763,6 +828,7 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
                 y_desc: "longest time without a commit (ms)".into(),
                 log_x: false,
                 log_y: false,
+                nines_x: false,
                 series: ns
                     .iter()
                     .enumerate()
@@ -874,6 +940,7 @@ fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
                 y_desc: "ops/s".into(),
                 log_x: false,
                 log_y: false,
+                nines_x: false,
                 series: vec![Series {
                     in_legend: false,
                     ..one
@@ -989,6 +1056,7 @@ fn linear_chart(title: String, x_desc: &str, y_desc: &str, series: Vec<Series>) 
         y_desc: y_desc.into(),
         log_x: false,
         log_y: false,
+        nines_x: false,
         series,
         marks: Vec::new(),
         style_note: None,

@@ -9,6 +9,7 @@
 pub mod data;
 pub mod environment;
 pub mod figures;
+pub mod findings;
 pub mod page;
 pub mod palette;
 pub mod plots;
@@ -61,6 +62,7 @@ pub fn build(dir: &Path) -> Result<Built, ReportError> {
     };
     let page = page::Page {
         title: format!("paxos-bench: {}", experiments.join(", ")),
+        findings: findings::findings(&data.results, &[]),
         points: &points,
         figures: figs
             .iter()

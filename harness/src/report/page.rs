@@ -1,5 +1,6 @@
-//! The report's two pages, `index.html` and `README.md`: the experiment, the summary table, the figures and the
-//! environment. Both are rendered from the same [`Page`], so they never disagree.
+//! The report's two pages, `index.html` and `README.md`: what the run found (a few computed sentences, the
+//! first screen), the figures, the full summary table and the environment. Both are rendered from the same
+//! [`Page`], so they never disagree.
 
 use super::environment::Environment;
 use super::figures::Point;
@@ -12,6 +13,8 @@ pub struct PageFigure {
 
 pub struct Page<'a> {
     pub title: String,
+    /// Sentences computed from the rows (`findings.rs`), each with its figure.
+    pub findings: Vec<String>,
     pub points: &'a [Point],
     pub figures: Vec<PageFigure>,
     pub config_text: Option<&'a str>,
@@ -285,6 +288,21 @@ const LEGEND_TEXT: &str = "Figures are means over seeds. p50/p99: latency percen
     longest time without a completion in the measurement window.";
 
 impl Page<'_> {
+    fn html_figures(&self) -> String {
+        let mut h = String::from("<h2>Figures</h2>\n");
+        for f in &self.figures {
+            h.push_str(&format!(
+                "<figure id=\"{stem}\">\n<h3>{title}</h3>\n<a href=\"plots/{stem}.svg\"><img src=\"plots/{stem}.png\" \
+                 alt=\"{title}\" width=\"960\"></a>\n<figcaption>{caption} \
+                 (<a href=\"plots/{stem}.svg\">SVG</a>)</figcaption>\n</figure>\n",
+                stem = esc(&f.stem),
+                title = esc(&f.title),
+                caption = esc(&f.caption),
+            ));
+        }
+        h
+    }
+
     pub fn html(&self) -> String {
         let (head, rows) = table(self.points);
         let mut h = String::new();
@@ -299,6 +317,14 @@ impl Page<'_> {
              font-size:12px}\n</style>\n</head>\n<body>\n",
         );
         h.push_str(&format!("<h1>{}</h1>\n", esc(&self.title)));
+        if !self.findings.is_empty() {
+            h.push_str("<section id=\"findings\">\n<h2>Findings</h2>\n<ol>\n");
+            for f in &self.findings {
+                h.push_str(&format!("<li>{}</li>\n", esc(f)));
+            }
+            h.push_str("</ol>\n</section>\n");
+        }
+        h.push_str(&self.html_figures());
         h.push_str("<h2>Summary</h2>\n");
         h.push_str(&html_table(&head, &rows));
         h.push_str(&format!("<p>{}</p>\n", esc(LEGEND_TEXT)));
@@ -324,17 +350,6 @@ impl Page<'_> {
             }
             h.push_str("</ul>\n");
         }
-        h.push_str("<h2>Figures</h2>\n");
-        for f in &self.figures {
-            h.push_str(&format!(
-                "<figure id=\"{stem}\">\n<h3>{title}</h3>\n<a href=\"plots/{stem}.svg\"><img src=\"plots/{stem}.png\" \
-                 alt=\"{title}\" width=\"960\"></a>\n<figcaption>{caption} \
-                 (<a href=\"plots/{stem}.svg\">SVG</a>)</figcaption>\n</figure>\n",
-                stem = esc(&f.stem),
-                title = esc(&f.title),
-                caption = esc(&f.caption),
-            ));
-        }
         h.push_str("<h2>Environment</h2>\n<table>\n");
         for (k, v) in environment_lines(self.environment) {
             h.push_str(&format!(
@@ -356,7 +371,22 @@ impl Page<'_> {
 
     pub fn markdown(&self) -> String {
         let (head, rows) = table(self.points);
-        let mut m = format!("# {}\n\n## Summary\n\n", self.title);
+        let mut m = format!("# {}\n\n", self.title);
+        if !self.findings.is_empty() {
+            m.push_str("## Findings\n\n");
+            for (i, f) in self.findings.iter().enumerate() {
+                m.push_str(&format!("{}. {}\n", i + 1, f.replace(['\n', '\r'], " ")));
+            }
+            m.push('\n');
+        }
+        m.push_str("## Figures\n\n");
+        for f in &self.figures {
+            m.push_str(&format!(
+                "### {}\n\n![{}](plots/{}.png)\n\n{} ([SVG](plots/{}.svg))\n\n",
+                f.title, f.title, f.stem, f.caption, f.stem
+            ));
+        }
+        m.push_str("## Summary\n\n");
         m.push_str(&md_table(&head, &rows));
         m.push_str(&format!("\n{LEGEND_TEXT}\n\n"));
         let (dhead, drows) = durability(self.points);
@@ -377,13 +407,6 @@ impl Page<'_> {
                 m.push_str(&format!("- {}\n", n.replace(['\n', '\r'], " ")));
             }
             m.push('\n');
-        }
-        m.push_str("## Figures\n\n");
-        for f in &self.figures {
-            m.push_str(&format!(
-                "### {}\n\n![{}](plots/{}.png)\n\n{} ([SVG](plots/{}.svg))\n\n",
-                f.title, f.title, f.stem, f.caption, f.stem
-            ));
         }
         m.push_str("## Environment\n\n");
         for (k, v) in environment_lines(self.environment) {

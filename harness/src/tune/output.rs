@@ -403,6 +403,7 @@ fn pareto(o: &Outcome) -> XyChart {
         y_desc: format!("{}, ms (model)", o.spec.objective.name()),
         log_x: false,
         log_y: false,
+        nines_x: false,
         series,
         marks: vec![(o.spec.crashes as f64, "budget".into())],
         style_note: None,

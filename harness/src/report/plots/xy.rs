@@ -24,6 +24,8 @@ pub struct XyChart {
     pub y_desc: String,
     pub log_x: bool,
     pub log_y: bool,
+    /// The x values are percentiles in nines (-log10(1 - q)), labelled p90, p99, p99.9...
+    pub nines_x: bool,
     pub series: Vec<Series>,
     /// Vertical marks with a label (a fault's time).
     pub marks: Vec<(f64, String)>,
@@ -127,7 +129,16 @@ impl XyChart {
         house_mesh(&mut chart.configure_mesh())
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .x_label_formatter(&|v| tick(*v))
+            .x_labels(if self.nines_x { 7 } else { 10 })
+            .x_label_formatter(&|v| {
+                if !self.nines_x {
+                    tick(*v)
+                } else if (v - v.round()).abs() < 1e-6 {
+                    nines_tick(*v)
+                } else {
+                    String::new()
+                }
+            })
             .y_label_formatter(&|v| tick(*v))
             .draw()
             .map_err(|e| err(&e))?;
@@ -205,6 +216,22 @@ impl XyChart {
     }
 }
 
+/// A percentile in nines as its usual name: 1 is p90, 2 is p99, 0.301 is p50.
+pub fn nines_tick(v: f64) -> String {
+    if v <= 0.0 {
+        return "min".into();
+    }
+    let pct = 100.0 * (1.0 - 10f64.powf(-v));
+    let digits = (v.ceil() as usize).saturating_sub(2).min(6);
+    let s = format!("{pct:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("p{s}")
+}
+
 /// A chart with nothing to show says so instead of drawing empty axes.
 pub(super) fn no_data<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -216,4 +243,18 @@ pub(super) fn no_data<DB: DrawingBackend>(
         ("sans-serif", 20).into_font(),
     ))
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nines_are_labelled_as_percentiles() {
+        let t = super::nines_tick;
+        assert_eq!(t(0.0), "min");
+        assert_eq!(t(1.0), "p90");
+        assert_eq!(t(2.0), "p99");
+        assert_eq!(t(3.0), "p99.9");
+        assert_eq!(t(4.0), "p99.99");
+        assert_eq!(t(2f64.log10()), "p50");
+    }
 }
