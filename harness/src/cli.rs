@@ -51,6 +51,38 @@ enum Cmd {
         /// otherwise FILE's stem followed by -LABEL-MODE-cCLIENTS-sSEED[-jJITTER_US][-wal]-key-KEY.
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// Record the rows in this results history (SQLite), default: the config's `[history] db`, else
+        /// history.db beside the output directory.
+        #[arg(long, value_name = "FILE")]
+        history_db: Option<PathBuf>,
+        /// Do not record this run in the results history.
+        #[arg(long, conflicts_with = "history_db")]
+        no_history_db: bool,
+    },
+    /// List the runs a results history holds, filtered, and draw a config's trend by commit (p50, p99 and
+    /// throughput, one line per variant with the spread of repeated runs).
+    History {
+        /// The history database.
+        #[arg(long, default_value = "reports/history.db")]
+        db: PathBuf,
+        /// Only this config: its experiment name or a prefix of its config hash.
+        #[arg(long)]
+        config: Option<String>,
+        /// Only this variant label.
+        #[arg(long)]
+        variant: Option<String>,
+        /// Only runs from the first recorded at FIRST to the last recorded at LAST (commit prefixes).
+        #[arg(long, value_name = "FIRST..LAST")]
+        commits: Option<String>,
+        /// The trend's mode (default: sim if recorded, else the first).
+        #[arg(long)]
+        mode: Option<String>,
+        /// The trend's client count (default: the smallest recorded).
+        #[arg(long)]
+        clients: Option<usize>,
+        /// Draw the trend plots of --config into this directory (PNG and SVG).
+        #[arg(long, value_name = "DIR", requires = "config")]
+        plot: Option<PathBuf>,
     },
     /// Show each replica process's status: alive, leader, slots applied.
     Status {
@@ -266,12 +298,19 @@ enum Cmd {
     Compare {
         baseline: PathBuf,
         current: PathBuf,
-        /// How far a QUIC mean may move the wrong way (percent) before it counts as a regression.
-        #[arg(long, default_value = "5%")]
+        /// How far a measured figure's median may move the wrong way (percent) before a significant move
+        /// counts as a regression (the statistical gate; docs/REGRESSION.md gives its measured error rates).
+        #[arg(long, default_value = "10%")]
         tolerance: String,
         /// Also write the comparison as a markdown table to this file (for a pull-request comment).
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Record CURRENT's rows in this results history (default: history.db beside CURRENT).
+        #[arg(long, value_name = "FILE")]
+        history_db: Option<PathBuf>,
+        /// Do not record CURRENT in the results history.
+        #[arg(long, conflicts_with = "history_db")]
+        no_history_db: bool,
     },
     /// Write a results directory's figures in a CI dashboard's format: github-action-benchmark's custom tools
     /// (latencies with --tool customSmallerIsBetter, the default; throughput with customBiggerIsBetter) or
@@ -404,6 +443,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             kernel_path,
             client_share,
             history,
+            history_db: _,
+            no_history_db: _,
         }) => cluster_ops::run_config_on_cluster(
             &config,
             &cluster,
@@ -420,7 +461,26 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             kernel_path: _,
             client_share: _,
             history,
-        }) => jobs::run_config(&config, mode, out, history),
+            history_db,
+            no_history_db,
+        }) => jobs::run_config(&config, mode, out, history, history_db, no_history_db),
+        Some(Cmd::History {
+            db,
+            config,
+            variant,
+            commits,
+            mode,
+            clients,
+            plot,
+        }) => tools::history(
+            &db,
+            config,
+            variant,
+            commits.as_deref(),
+            mode,
+            clients,
+            plot.as_deref(),
+        ),
         Some(Cmd::Status { cluster, client }) => cluster_ops::status(&cluster, client),
         Some(Cmd::Partition {
             cluster,
@@ -538,7 +598,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             current,
             tolerance,
             markdown,
-        }) => tools::compare(&baseline, &current, &tolerance, markdown.as_deref()),
+            history_db,
+            no_history_db,
+        }) => {
+            let db = jobs::history_db_for(history_db, no_history_db, None, &current);
+            tools::compare(
+                &baseline,
+                &current,
+                &tolerance,
+                markdown.as_deref(),
+                db.as_deref(),
+            )
+        }
         Some(Cmd::Export {
             dir,
             format,

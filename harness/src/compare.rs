@@ -2,10 +2,12 @@
 //!
 //! Simulation rows are deterministic: for the same seed, every latency percentile, operation count, message
 //! and byte count and protocol counter must be identical, so any difference is reported and fails the check
-//! (improvements included: a protocol whose behaviour changed needs a deliberate baseline update). QUIC rows are
-//! measured on a noisy machine: they are grouped over their seeds (the repetitions), and a group regresses
-//! only when its mean moves the wrong way by more than both the tolerance and the baseline's own spread.
+//! (improvements included: a protocol whose behaviour changed needs a deliberate baseline update). Measured
+//! rows (QUIC, kernel path) are grouped over their seeds (the repetitions) and go through the statistical gate
+//! (`gate.rs`): a group regresses only when a Mann-Whitney U test finds its runs worse than the baseline's and
+//! the ratio of medians is beyond the tolerance.
 
+use crate::gate::{self, Better, GateVerdict};
 use crate::report::data::{read_csv, read_results, MessageRow, ResultRow};
 use crate::report::ReportError;
 use std::collections::BTreeMap;
@@ -24,6 +26,8 @@ pub enum Verdict {
     Missing,
     /// In the current results only.
     New,
+    /// Measured rows with too few runs on a side for the statistical gate to decide.
+    Inconclusive,
 }
 
 impl Verdict {
@@ -43,6 +47,8 @@ pub struct Line {
     pub baseline: Option<f64>,
     pub current: Option<f64>,
     pub verdict: Verdict,
+    /// The gate's ratio of medians, its interval and p-value (measured rows), or nothing.
+    pub detail: String,
 }
 
 pub struct Comparison {
@@ -141,6 +147,7 @@ pub fn compare(baseline: &Path, current: &Path, tolerance: f64) -> Result<Compar
                 baseline: bv,
                 current: cv,
                 verdict,
+                detail: String::new(),
             });
         }
     }
@@ -166,30 +173,46 @@ pub fn compare(baseline: &Path, current: &Path, tolerance: f64) -> Result<Compar
         rows_compared += c.len();
         let what = format!("{k} ({} vs {} runs)", b.len(), c.len());
         type Get = fn(&ResultRow) -> Option<f64>;
-        let figures: [(&str, Get, bool); 3] = [
-            ("p50_us", |r| r.p50_us, true),
-            ("p99_us", |r| r.p99_us, true),
-            ("throughput_ops_s", |r| Some(r.throughput_ops_s), false),
+        let figures: [(&str, Get, Better); 3] = [
+            ("p50_us", |r| r.p50_us, Better::Lower),
+            ("p99_us", |r| r.p99_us, Better::Lower),
+            (
+                "throughput_ops_s",
+                |r| Some(r.throughput_ops_s),
+                Better::Higher,
+            ),
         ];
-        for (metric, get, lower_is_better) in figures {
-            let (bm, bspread) = stats(b.iter().filter_map(get));
-            let (cm, _) = stats(c.iter().filter_map(get));
-            let verdict = match (bm, cm) {
-                (Some(bm), Some(cm)) => {
-                    let allowed = (bm.abs() * tolerance).max(bspread);
-                    let worse = if lower_is_better { cm - bm } else { bm - cm };
-                    if worse > allowed {
-                        Verdict::Regressed
-                    } else if -worse > allowed {
-                        Verdict::Improved
+        for (metric, get, better) in figures {
+            let bv: Vec<f64> = b.iter().filter_map(get).collect();
+            let cv: Vec<f64> = c.iter().filter_map(get).collect();
+            let (bm, cm) = (
+                (!bv.is_empty()).then(|| gate::median(&bv)),
+                (!cv.is_empty()).then(|| gate::median(&cv)),
+            );
+            let (verdict, detail) = match (bm, cm) {
+                (Some(_), Some(_)) => {
+                    let d = gate::decide(&bv, &cv, better, tolerance);
+                    let verdict = match d.verdict {
+                        GateVerdict::Same => Verdict::Same,
+                        GateVerdict::Regressed => Verdict::Regressed,
+                        GateVerdict::Improved => Verdict::Improved,
+                        GateVerdict::TooFewRuns => Verdict::Inconclusive,
+                    };
+                    let detail = if d.verdict == GateVerdict::TooFewRuns {
+                        format!(
+                            "{}; too few runs to decide (the gate needs {} a side)",
+                            d.detail(),
+                            gate::MIN_RUNS
+                        )
                     } else {
-                        Verdict::Same
-                    }
+                        d.detail()
+                    };
+                    (verdict, detail)
                 }
-                (None, None) => Verdict::Same,
+                (None, None) => (Verdict::Same, String::new()),
                 // A figure that could not be computed (no operation completed) where there was one.
-                (Some(_), None) => Verdict::Regressed,
-                (None, Some(_)) => Verdict::Improved,
+                (Some(_), None) => (Verdict::Regressed, "no value now".into()),
+                (None, Some(_)) => (Verdict::Improved, "no value before".into()),
             };
             lines.push(Line {
                 what: what.clone(),
@@ -197,6 +220,7 @@ pub fn compare(baseline: &Path, current: &Path, tolerance: f64) -> Result<Compar
                 baseline: bm,
                 current: cm,
                 verdict,
+                detail,
             });
         }
     }
@@ -244,6 +268,7 @@ fn compare_message_kinds(baseline: &Path, current: &Path) -> Result<Vec<Line>, R
                 baseline: None,
                 current: None,
                 verdict: Verdict::Missing,
+                detail: String::new(),
             }])
         }
     };
@@ -260,6 +285,7 @@ fn compare_message_kinds(baseline: &Path, current: &Path) -> Result<Vec<Line>, R
                     baseline: get(bv),
                     current: get(cv),
                     verdict: Verdict::Changed,
+                    detail: String::new(),
                 });
             }
         }
@@ -274,19 +300,8 @@ fn missing_or_new(k: &str, v: Verdict) -> Line {
         baseline: None,
         current: None,
         verdict: v,
+        detail: String::new(),
     }
-}
-
-/// (mean, max - min) of the values, or (None, 0) when there are none.
-fn stats(values: impl Iterator<Item = f64>) -> (Option<f64>, f64) {
-    let v: Vec<f64> = values.collect();
-    if v.is_empty() {
-        return (None, 0.0);
-    }
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    let lo = v.iter().copied().fold(f64::MAX, f64::min);
-    let hi = v.iter().copied().fold(f64::MIN, f64::max);
-    (Some(mean), hi - lo)
 }
 
 /// "5%", "5", "0.5%" as a fraction.
@@ -315,11 +330,17 @@ fn change(l: &Line) -> String {
 pub fn render(c: &Comparison) -> String {
     let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
     let mut out = String::new();
+    // Every difference, and every measured figure (its gate result says how close it came).
     let shown: Vec<&Line> = c
         .lines
         .iter()
-        .filter(|l| l.verdict != Verdict::Same)
+        .filter(|l| l.verdict != Verdict::Same || !l.detail.is_empty())
         .collect();
+    let differences = c
+        .lines
+        .iter()
+        .filter(|l| l.verdict != Verdict::Same)
+        .count();
     if !shown.is_empty() {
         out.push_str(&format!(
             "{:<10} {:<18} {:>14} {:>14} {:>9}  {}\n",
@@ -329,13 +350,18 @@ pub fn render(c: &Comparison) -> String {
     for l in &shown {
         let change = change(l);
         out.push_str(&format!(
-            "{:<10} {:<18} {:>14} {:>14} {:>9}  {}\n",
+            "{:<10} {:<18} {:>14} {:>14} {:>9}  {}{}\n",
             format!("{:?}", l.verdict).to_lowercase(),
             l.metric,
             fmt(l.baseline),
             fmt(l.current),
             change,
-            l.what
+            l.what,
+            if l.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", l.detail)
+            }
         ));
     }
     let failing = c.lines.iter().filter(|l| l.verdict.fails()).count();
@@ -343,7 +369,7 @@ pub fn render(c: &Comparison) -> String {
         "{} rows compared, {} figures checked, {} differences, {} failing\n",
         c.rows_compared,
         c.lines.len(),
-        shown.len(),
+        differences,
         failing
     ));
     out
@@ -357,8 +383,13 @@ pub fn render_markdown(c: &Comparison) -> String {
     let shown: Vec<&Line> = c
         .lines
         .iter()
-        .filter(|l| l.verdict != Verdict::Same)
+        .filter(|l| l.verdict != Verdict::Same || !l.detail.is_empty())
         .collect();
+    let differences = c
+        .lines
+        .iter()
+        .filter(|l| l.verdict != Verdict::Same)
+        .count();
     let failing = c.lines.iter().filter(|l| l.verdict.fails()).count();
     let mut out = format!(
         "### paxos-bench regression check: {}\n\n{} rows compared, {} figures checked, {} differences, {} \
@@ -366,30 +397,31 @@ pub fn render_markdown(c: &Comparison) -> String {
         if failing > 0 { "regression" } else { "no regression" },
         c.rows_compared,
         c.lines.len(),
-        shown.len(),
+        differences,
         failing
     );
     if shown.is_empty() {
         return out;
     }
     out.push_str(
-        "| verdict | figure | baseline | current | change | row |\n|---|---|---:|---:|---:|---|\n",
+        "| verdict | figure | baseline | current | change | row | gate |\n|---|---|---:|---:|---:|---|---|\n",
     );
     for l in shown.iter().take(SHOWN) {
         let change = change(l);
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
             format!("{:?}", l.verdict).to_lowercase(),
             l.metric,
             fmt(l.baseline),
             fmt(l.current),
             change,
-            l.what.replace('|', "/")
+            l.what.replace('|', "/"),
+            l.detail
         ));
     }
     if shown.len() > SHOWN {
         out.push_str(&format!(
-            "\n{} more differences not shown.\n",
+            "\n{} more lines not shown.\n",
             shown.len() - SHOWN
         ));
     }
@@ -408,6 +440,7 @@ mod tests {
             baseline: Some(100.0),
             current: Some(110.0),
             verdict,
+            detail: String::new(),
         };
         let c = Comparison {
             lines: vec![line(Verdict::Same), line(Verdict::Changed)],
@@ -436,11 +469,5 @@ mod tests {
         assert_eq!(parse_tolerance("2.5"), Ok(0.025));
         assert!(parse_tolerance("-1%").is_err());
         assert!(parse_tolerance("lots").is_err());
-    }
-
-    #[test]
-    fn spread_is_max_minus_min() {
-        assert_eq!(stats([1.0, 3.0, 2.0].into_iter()), (Some(2.0), 2.0));
-        assert_eq!(stats(std::iter::empty()), (None, 0.0));
     }
 }

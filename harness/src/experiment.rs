@@ -115,6 +115,7 @@ fn sim_spec(exp: &Experiment, v: &VariantSpec, plan: &RunPlan) -> SimSpec {
         client_retry_spread: Duration::ZERO,
         cpu_per_msg: exp.cpu_per_msg,
         cpu_by_kind: crate::config::costs_for(&exp.cpu_profile, &v.name),
+        injected_work: exp.injected_work,
         mutation: Mutation::None,
         seed,
         clients,

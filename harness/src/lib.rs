@@ -25,6 +25,8 @@ pub mod deploy;
 pub mod dispatch;
 pub mod experiment;
 pub mod export;
+pub mod gate;
+pub mod history;
 pub mod jobs;
 pub mod load;
 pub mod metrics;

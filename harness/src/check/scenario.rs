@@ -348,6 +348,7 @@ pub fn scenario(
         client_retry_spread,
         cpu_per_msg: Duration::from_micros(rng.below(20)),
         cpu_by_kind: Default::default(),
+        injected_work: Duration::ZERO,
         mutation,
         seed,
         clients,

@@ -266,6 +266,7 @@ impl Shared<'_> {
             wal,
             recovered_records,
             decided: None,
+            injected_work: self.spec.injected_work,
         };
         node.job = Some((stop_tx, tokio::spawn(task.run())));
         Ok(())

@@ -194,6 +194,7 @@ async fn node<V: Variant>(
         sender,
         links: net.link_finder(),
         stop: stop_rx,
+        injected_work: spec.injected_work,
     };
     let mut job = tokio::spawn(task.run());
     let running = Arc::new(std::sync::atomic::AtomicBool::new(true));

@@ -65,6 +65,21 @@ pub struct ReplicaTask<V: Variant> {
     pub recovered_records: u64,
     /// Where a replica process keeps its decisions for the checker (`None`: in memory, handed back at the end).
     pub decided: Option<DecidedFile>,
+    /// Busy work after each handled message (`[inject] work_us_per_msg`; zero unless a config asks).
+    pub injected_work: Duration,
+}
+
+/// Spends `d` of this thread's CPU on arithmetic: a slowdown the regression gate's error rates are measured
+/// against, which costs what real handler work would (a sleep would free the core and hide it).
+fn burn(d: Duration) {
+    let until = Instant::now() + d;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while Instant::now() < until {
+        for _ in 0..64 {
+            x = std::hint::black_box(x.rotate_left(5) ^ x.wrapping_mul(0x100_0000_01b3));
+        }
+    }
+    std::hint::black_box(x);
 }
 
 struct Driver<V: Variant> {
@@ -189,6 +204,7 @@ impl<V: Variant> ReplicaTask<V> {
             wal,
             recovered_records,
             decided,
+            injected_work,
         } = self;
         let epoch = sender.epoch;
         let now_ns = || epoch.elapsed().as_nanos() as u64;
@@ -294,6 +310,9 @@ impl<V: Variant> ReplicaTask<V> {
                         let t0 = Instant::now();
                         now = t0.saturating_duration_since(epoch).as_nanos() as u64;
                         replica.on_message(Time(now), from, msg, &mut d.out);
+                        if !injected_work.is_zero() {
+                            burn(injected_work);
+                        }
                         handler_ns += t0.elapsed().as_nanos() as u64;
                         handled += 1;
                         if !grouped {

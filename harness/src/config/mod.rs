@@ -86,6 +86,28 @@ pub struct ExperimentFile {
     pub reads: ReadsFile,
     /// The search space of `paxos-bench tune` (read by that command only; a run ignores it).
     pub tune: Option<toml::Value>,
+    #[serde(default)]
+    pub history: HistoryFile,
+    #[serde(default)]
+    pub inject: InjectFile,
+}
+
+/// `[inject]`: a deliberate slowdown, to measure what the regression gate catches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectFile {
+    /// Busy work (microseconds of CPU) each replica does for every message it handles, on top of handling
+    /// it: real work in QUIC mode, the same cost added to each message's CPU time in the simulator.
+    #[serde(default)]
+    pub work_us_per_msg: f64,
+}
+
+/// `[history]`: where `run` records its rows (`--history-db` overrides, `--no-history-db` turns it off).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFile {
+    /// The SQLite file, relative to the config's directory (default: `history.db` beside the output).
+    pub db: Option<PathBuf>,
 }
 
 /// `storage = "wal"` or `storage = ["memory", "wal"]`.
@@ -315,6 +337,10 @@ pub struct Experiment {
     pub wal_dir: Option<PathBuf>,
     /// `run --history FILE` (not a key of the file): write each run's client history in Jepsen's format.
     pub history: Option<PathBuf>,
+    /// `[history] db`: the results history this config's runs record into.
+    pub history_db: Option<PathBuf>,
+    /// `[inject] work_us_per_msg`: busy work per handled message (zero unless the config asks).
+    pub injected_work: Duration,
     /// The `[reads]` section (each variant's runs already carry their path in [`VariantSpec::reads`]).
     pub reads: ReadsSpec,
     /// What the config asked for that a variant cannot do, and what it does instead (printed with the run).
@@ -782,13 +808,22 @@ impl Validator<'_> {
             Some(StorageField(list)) => list.clone(),
         };
         self.storage_for(raw.mode, &storage)?;
-        let wal_dir = raw.wal_dir.as_ref().map(|d| {
+        let relative = |d: &PathBuf| {
             if self.resolve_files {
                 self.file.parent().unwrap_or(Path::new(".")).join(d)
             } else {
                 d.clone()
             }
-        });
+        };
+        let wal_dir = raw.wal_dir.as_ref().map(relative);
+        let history_db = raw.history.db.as_ref().map(relative);
+        let work_us = self.non_negative("inject.work_us_per_msg", raw.inject.work_us_per_msg)?;
+        if work_us > 100_000.0 {
+            return Err(self.err(
+                "inject.work_us_per_msg",
+                format!("{work_us} us of work per message would stall every run; at most 100000"),
+            ));
+        }
         Ok(Experiment {
             name: raw.name,
             mode: raw.mode,
@@ -807,6 +842,8 @@ impl Validator<'_> {
             storage,
             wal_dir,
             history: None,
+            history_db,
+            injected_work: Duration::from_secs_f64(work_us / 1e6),
             reads,
             notes,
         })

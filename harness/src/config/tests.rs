@@ -446,3 +446,20 @@ fn a_label_that_a_read_path_would_repeat_is_refused() {
     );
     assert!(err(&text).contains("twice"), "{}", err(&text));
 }
+
+#[test]
+fn history_and_inject_sections_parse_and_bad_values_are_named() {
+    let e = parse_str(&format!(
+        "{GOOD}[history]\ndb = \"runs.db\"\n[inject]\nwork_us_per_msg = 2.5\n"
+    ))
+    .unwrap();
+    assert_eq!(e.history_db, Some(PathBuf::from("runs.db")));
+    assert_eq!(e.injected_work, Duration::from_nanos(2_500));
+    assert_eq!(parse_str(GOOD).unwrap().injected_work, Duration::ZERO);
+    let bad = err(&format!("{GOOD}[inject]\nwork_us_per_msg = -1.0\n"));
+    assert!(bad.contains("inject.work_us_per_msg"), "{bad}");
+    let bad = err(&format!("{GOOD}[inject]\nwork_us_per_msg = 500000.0\n"));
+    assert!(bad.contains("would stall every run"), "{bad}");
+    let bad = err(&format!("{GOOD}[history]\npath = \"x.db\"\n"));
+    assert!(bad.contains("path"), "{bad}");
+}

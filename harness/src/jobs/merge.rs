@@ -186,7 +186,7 @@ pub fn merge_runs(
     }
     write_all(out, &done, &config_text, None)?;
     super::print_summary(&done);
-    super::finish_report(out)?;
+    super::finish_report(out, None)?;
     Ok(ExitCode::SUCCESS)
 }
 

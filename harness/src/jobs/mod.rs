@@ -38,28 +38,67 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
 }
 
 /// `paxos-bench run CONFIG`: in process, in the file's mode or the one given.
+/// Where a run records its rows: `--history-db`, else the config's `[history] db`, else `history.db` beside
+/// the output directory; nowhere with `--no-history-db`.
+pub fn history_db_for(
+    flag: Option<PathBuf>,
+    off: bool,
+    config: Option<&Path>,
+    out: &Path,
+) -> Option<PathBuf> {
+    if off {
+        return None;
+    }
+    flag.or_else(|| config.map(Path::to_path_buf)).or_else(|| {
+        Some(
+            out.parent()
+                .unwrap_or(Path::new("."))
+                .join(crate::history::DEFAULT_FILE),
+        )
+    })
+}
+
 pub fn run_config(
     config: &Path,
     mode: Option<config::Mode>,
     out: Option<PathBuf>,
     history: Option<PathBuf>,
+    history_db: Option<PathBuf>,
+    no_history_db: bool,
 ) -> Result<ExitCode> {
     let mut exp = config::load_as(config, mode)?;
     exp.history = history;
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&exp.name));
-    run_experiment(&exp, &text, &out)?;
+    let db = history_db_for(history_db, no_history_db, exp.history_db.as_deref(), &out);
+    run_experiment(&exp, &text, &out, db.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_experiment(exp: &Experiment, config_text: &str, out: &Path) -> Result<()> {
+pub fn run_experiment(
+    exp: &Experiment,
+    config_text: &str,
+    out: &Path,
+    history_db: Option<&Path>,
+) -> Result<()> {
     let mut exp = exp.clone();
     let floor = prepare_storage(&mut exp, out)?;
     let done = execute(&exp)?;
     write_all(out, &done, config_text, floor)?;
     print_summary(&done);
-    finish_report(out)
+    record_history(history_db, "run", out)?;
+    finish_report(out, history_db)
+}
+
+/// Appends a results directory to the results history, and says so.
+pub fn record_history(db: Option<&Path>, command: &str, out: &Path) -> Result<()> {
+    let Some(db) = db else { return Ok(()) };
+    match crate::history::record(db, command, out)? {
+        Some(id) => println!("history: recorded as run {id} in {}", db.display()),
+        None => println!("history: {} is already in {}", out.display(), db.display()),
+    }
+    Ok(())
 }
 
 /// The main job (`paxos-bench` with no arguments): the built-in comparison in simulation, then the same
@@ -80,7 +119,9 @@ pub fn default_job(out: &Path) -> Result<()> {
     done.extend(execute(&quic)?);
     write_all(out, &done, DEFAULT_CONFIG, floor)?;
     print_summary(&done);
-    finish_report(out)?;
+    let db = history_db_for(None, false, None, out);
+    record_history(db.as_deref(), "run", out)?;
+    finish_report(out, db.as_deref())?;
     println!("done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -160,10 +201,11 @@ fn execute(exp: &Experiment) -> Result<Vec<RunResult>> {
     Ok(done)
 }
 
-/// Builds the report of a results directory and says where it is.
-fn finish_report(out: &Path) -> Result<()> {
+/// Builds the report of a results directory (with its config's trend when the history has one) and says
+/// where it is.
+fn finish_report(out: &Path, history_db: Option<&Path>) -> Result<()> {
     println!("results: {}", out.join("results.csv").display());
-    let built = crate::report::build(out)?;
+    let built = crate::report::build_with_history(out, history_db)?;
     println!(
         "report: {} ({} figures in {})",
         built.index.display(),
@@ -201,7 +243,9 @@ pub fn run_on_cluster(
     pb.finish_and_clear();
     write_all(out, &done, config_text, None)?;
     print_summary(&done);
-    finish_report(out)
+    // Not recorded in the history: a share is part of a run, and replica processes often run elsewhere;
+    // `compare` records a merged directory.
+    finish_report(out, None)
 }
 
 fn ms(v: Option<f64>) -> String {

@@ -123,9 +123,11 @@ pub fn compare(
     current: &Path,
     tolerance: &str,
     markdown: Option<&Path>,
+    history_db: Option<&Path>,
 ) -> Result<ExitCode> {
     let tol = crate::compare::parse_tolerance(tolerance).map_err(anyhow::Error::msg)?;
     let c = crate::compare::compare(baseline, current, tol)?;
+    super::record_history(history_db, "compare", current)?;
     print!("{}", crate::compare::render(&c));
     if let Some(path) = markdown {
         crate::results::write_atomic(path, crate::compare::render_markdown(&c).as_bytes())
@@ -291,6 +293,72 @@ pub fn export(
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paxos-bench history`: the recorded runs, filtered, and with --plot the trend of one config.
+pub fn history(
+    db: &Path,
+    config: Option<String>,
+    variant: Option<String>,
+    commits: Option<&str>,
+    mode: Option<String>,
+    clients: Option<usize>,
+    plot: Option<&Path>,
+) -> Result<ExitCode> {
+    use crate::history::{trend, Filter, History};
+    let filter = Filter {
+        config: config.clone(),
+        variant,
+        commits: commits.map(Filter::parse_commits).transpose()?,
+    };
+    let h = History::open_existing(db)?;
+    let runs = h.runs(&filter)?;
+    println!(
+        "{:>5}  {:<19}  {:<8}  {:<14}  {:<16}  {:<16}  {:>4}  {:>9}  seeds",
+        "run", "written (UTC)", "command", "commit", "config", "hash", "rows", "mean p50"
+    );
+    for r in &runs {
+        let m = &r.manifest;
+        let p50s: Vec<f64> = r.rows.iter().filter_map(|x| x.p50_us).collect();
+        let mean = if p50s.is_empty() {
+            "-".to_string()
+        } else {
+            format!(
+                "{:.3}",
+                p50s.iter().sum::<f64>() / p50s.len() as f64 / 1000.0
+            )
+        };
+        let commit: String = m.commit.chars().take(12).collect();
+        println!(
+            "{:>5}  {:<19}  {:<8}  {:<14}  {:<16}  {:<16}  {:>4}  {:>9}  {}",
+            r.id,
+            crate::report::environment::utc(m.written_unix_s),
+            m.command,
+            if m.dirty {
+                format!("{commit}+")
+            } else {
+                commit
+            },
+            m.experiment,
+            m.config_hash,
+            r.rows.len(),
+            mean,
+            m.seeds
+        );
+    }
+    println!("{} runs in {}", runs.len(), db.display());
+    if let (Some(dir), Some(name)) = (plot, config) {
+        let figs = trend::figures(&runs, &name, &trend::Pick { mode, clients });
+        if figs.is_empty() {
+            bail!("no recorded rows of {name} for a trend (check --config, --mode and --clients)");
+        }
+        for f in &figs {
+            crate::report::plots::save(f.chart.as_ref(), dir, &f.stem)
+                .map_err(anyhow::Error::msg)?;
+            println!("trend: {}", dir.join(format!("{}.png", f.stem)).display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -74,15 +74,19 @@ impl Environment {
 
     /// The date written, as YYYY-MM-DD HH:MM UTC.
     pub fn written_utc(&self) -> String {
-        let s = self.written_unix_s;
-        let (days, rem) = (s / 86_400, s % 86_400);
-        let (y, m, d) = civil_from_days(days as i64);
-        format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-            rem / 3600,
-            rem % 3600 / 60
-        )
+        format!("{} UTC", utc(self.written_unix_s))
     }
+}
+
+/// Unix seconds as YYYY-MM-DD HH:MM (UTC).
+pub fn utc(s: u64) -> String {
+    let (days, rem) = (s / 86_400, s % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's published algorithm).

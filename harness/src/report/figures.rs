@@ -5,7 +5,8 @@
 
 use super::data::{ResultRow, RunData};
 use super::palette;
-use super::plots::{BarValue, Bars, Chart, Panels, Series, Stacked, XyChart};
+
+use super::plots::{BarValue, Bars, Chart, Panels, Series, Stacked, XTicks, XyChart};
 use crate::config::FaultAction;
 use plotters::style::RGBColor;
 use std::collections::{BTreeMap, BTreeSet};
@@ -340,7 +341,8 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
                 y_desc: "operations completed (%)".into(),
                 log_x: true,
                 log_y: false,
-                nines_x: false,
+                x_ticks: XTicks::Numbers,
+                bands: Vec::new(),
                 series: series(cdf_points),
                 marks: Vec::new(),
                 style_note: None,
@@ -363,7 +365,8 @@ fn cdfs(data: &RunData, legend: &Legend, mode: &str, out: &mut Vec<Figure>) {
                 y_desc: "latency (ms)".into(),
                 log_x: false,
                 log_y: true,
-                nines_x: true,
+                x_ticks: XTicks::Nines,
+                bands: Vec::new(),
                 series: series(nines_points),
                 marks: Vec::new(),
                 style_note: None,
@@ -500,7 +503,8 @@ fn throughput_latency(
             y_desc: "latency (ms)".into(),
             log_x: hi > 20.0 * lo,
             log_y: true,
-            nines_x: false,
+            x_ticks: XTicks::Numbers,
+            bands: Vec::new(),
             series,
             marks: Vec::new(),
             style_note: Some("solid: p50, dashed: p99".into()),
@@ -801,7 +805,8 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
             y_desc: "p50 latency (ms)".into(),
             log_x: false,
             log_y: true,
-            nines_x: false,
+            x_ticks: XTicks::Numbers,
+            bands: Vec::new(),
             series: ns
                 .iter()
                 .enumerate()
@@ -828,7 +833,8 @@ fn quorum_sweep(pts: &[Point], data: &RunData) -> Vec<Figure> {
                 y_desc: "longest time without a commit (ms)".into(),
                 log_x: false,
                 log_y: false,
-                nines_x: false,
+                x_ticks: XTicks::Numbers,
+                bands: Vec::new(),
                 series: ns
                     .iter()
                     .enumerate()
@@ -940,7 +946,8 @@ fn failover(data: &RunData, legend: &Legend) -> Vec<Figure> {
                 y_desc: "ops/s".into(),
                 log_x: false,
                 log_y: false,
-                nines_x: false,
+                x_ticks: XTicks::Numbers,
+                bands: Vec::new(),
                 series: vec![Series {
                     in_legend: false,
                     ..one
@@ -1056,7 +1063,8 @@ fn linear_chart(title: String, x_desc: &str, y_desc: &str, series: Vec<Series>) 
         y_desc: y_desc.into(),
         log_x: false,
         log_y: false,
-        nines_x: false,
+        x_ticks: XTicks::Numbers,
+        bands: Vec::new(),
         series,
         marks: Vec::new(),
         style_note: None,

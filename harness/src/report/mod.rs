@@ -41,8 +41,40 @@ pub struct Built {
 
 /// Builds the plots and both pages of `dir` from its result files.
 pub fn build(dir: &Path) -> Result<Built, ReportError> {
+    build_with_history(dir, None)
+}
+
+/// A p50 move against the previous run of the same config smaller than this is not called a move (the
+/// simulator is exact, so any move there is real; measured rows move by noise).
+const HISTORY_NOISE: f64 = 0.001;
+
+/// As [`build`], and when `history` holds this run with earlier runs of the same config: the trend figures
+/// and a finding on how the run moved against the previous one.
+pub fn build_with_history(dir: &Path, history: Option<&Path>) -> Result<Built, ReportError> {
     let data = data::load(dir)?;
-    let figs = figures::all(&data);
+    let mut figs = figures::all(&data);
+    let mut extra = Vec::new();
+    let earlier = match history {
+        Some(db) => crate::history::same_config(db, dir).map_err(|e| ReportError::Malformed {
+            path: db.to_path_buf(),
+            detail: e.to_string(),
+        })?,
+        None => None,
+    };
+    if let Some(runs) = earlier.filter(|r| r.len() >= 2) {
+        let name = runs[runs.len() - 1].manifest.experiment.clone();
+        figs.extend(crate::history::trend::figures(
+            &runs,
+            &name,
+            &crate::history::trend::Pick::default(),
+        ));
+        let (prev, cur) = (&runs[runs.len() - 2], &runs[runs.len() - 1]);
+        extra.extend(crate::history::trend::against_previous(
+            prev,
+            cur,
+            HISTORY_NOISE,
+        ));
+    }
     let plots_dir = dir.join("plots");
     for f in &figs {
         plots::save(f.chart.as_ref(), &plots_dir, &f.stem).map_err(|detail| ReportError::Plot {
@@ -62,7 +94,7 @@ pub fn build(dir: &Path) -> Result<Built, ReportError> {
     };
     let page = page::Page {
         title: format!("paxos-bench: {}", experiments.join(", ")),
-        findings: findings::findings(&data.results, &[]),
+        findings: findings::findings(&data.results, &extra),
         points: &points,
         figures: figs
             .iter()

@@ -50,6 +50,8 @@ pub struct SimSpec {
     pub cpu_per_msg: Duration,
     /// Measured costs by message type (`paxos-bench calibrate`), in place of `cpu_per_msg` for those types.
     pub cpu_by_kind: std::collections::BTreeMap<String, Duration>,
+    /// `[inject] work_us_per_msg`: extra work per handled message (a deliberate slowdown; zero by default).
+    pub injected_work: Duration,
     pub mutation: Mutation,
     pub seed: u64,
     pub clients: usize,
@@ -484,6 +486,9 @@ impl<V: Variant> Sim<V> {
                 .cpu_by_kind
                 .get(m.kind())
                 .map_or(ns(self.spec.cpu_per_msg), |d| ns(*d)),
+            Input::Timer(_) => 0,
+        } + match &input {
+            Input::Msg(..) => ns(self.spec.injected_work),
             Input::Timer(_) => 0,
         };
         let done = self.now.max(self.nodes[n].busy_until) + cost;

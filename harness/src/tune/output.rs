@@ -4,7 +4,8 @@
 use super::confirm::{self, experiment_toml};
 use super::space::{placement_label, Ledger};
 use super::{Outcome, Row};
-use crate::report::plots::{self, Series, XyChart};
+
+use crate::report::plots::{self, Series, XTicks, XyChart};
 use crate::results::write_atomic;
 use anyhow::{Context, Result};
 use std::fmt::Write as _;
@@ -403,7 +404,8 @@ fn pareto(o: &Outcome) -> XyChart {
         y_desc: format!("{}, ms (model)", o.spec.objective.name()),
         log_x: false,
         log_y: false,
-        nines_x: false,
+        x_ticks: XTicks::Numbers,
+        bands: Vec::new(),
         series,
         marks: vec![(o.spec.crashes as f64, "budget".into())],
         style_note: None,

@@ -8,7 +8,7 @@ mod bars;
 mod xy;
 
 pub use bars::{BarValue, Bars, Stacked};
-pub use xy::{Panels, Series, XyChart};
+pub use xy::{Band, Panels, Series, XTicks, XyChart};
 
 use crate::results::write_atomic;
 use plotters::coord::Shift;

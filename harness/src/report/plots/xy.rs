@@ -17,6 +17,24 @@ pub struct Series {
     pub in_legend: bool,
 }
 
+/// The labels of an x axis.
+#[derive(Debug, Clone, PartialEq)]
+pub enum XTicks {
+    Numbers,
+    /// The x values are percentiles in nines (-log10(1 - q)), labelled p90, p99, p99.9...
+    Nines,
+    /// The x values are 0, 1, 2... and these are their names (commits in a trend).
+    Names(Vec<String>),
+}
+
+/// A shaded range: at each x, from `lo` to `hi`.
+#[derive(Debug, Clone)]
+pub struct Band {
+    pub colour: RGBColor,
+    /// (x, lo, hi), in x order.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct XyChart {
     pub title: String,
@@ -24,8 +42,10 @@ pub struct XyChart {
     pub y_desc: String,
     pub log_x: bool,
     pub log_y: bool,
-    /// The x values are percentiles in nines (-log10(1 - q)), labelled p90, p99, p99.9...
-    pub nines_x: bool,
+    /// How the x axis is labelled.
+    pub x_ticks: XTicks,
+    /// Shaded ranges drawn under the lines (the spread of repeated runs).
+    pub bands: Vec<Band>,
     pub series: Vec<Series>,
     /// Vertical marks with a label (a fault's time).
     pub marks: Vec<(f64, String)>,
@@ -79,7 +99,15 @@ impl XyChart {
             .chain(self.marks.iter().map(|m| m.0))
             .filter(|&v| ok(v, self.log_x))
             .collect();
-        let ys: Vec<f64> = pts().map(|p| p.1).filter(|&v| ok(v, self.log_y)).collect();
+        let band_ys = self
+            .bands
+            .iter()
+            .flat_map(|b| b.points.iter().flat_map(|&(_, lo, hi)| [lo, hi]));
+        let ys: Vec<f64> = pts()
+            .map(|p| p.1)
+            .chain(band_ys)
+            .filter(|&v| ok(v, self.log_y))
+            .collect();
         let lo_hi = |v: &[f64]| {
             let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -129,14 +157,20 @@ impl XyChart {
         house_mesh(&mut chart.configure_mesh())
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .x_labels(if self.nines_x { 7 } else { 10 })
+            .x_labels(match &self.x_ticks {
+                XTicks::Numbers => 10,
+                XTicks::Nines => 7,
+                XTicks::Names(n) => n.len().clamp(2, 12),
+            })
             .x_label_formatter(&|v| {
-                if !self.nines_x {
-                    tick(*v)
-                } else if (v - v.round()).abs() < 1e-6 {
-                    nines_tick(*v)
-                } else {
-                    String::new()
+                let whole = (v - v.round()).abs() < 1e-6;
+                match &self.x_ticks {
+                    XTicks::Numbers => tick(*v),
+                    XTicks::Nines if whole => nines_tick(*v),
+                    XTicks::Names(n) if whole && *v >= 0.0 => {
+                        n.get(v.round() as usize).cloned().unwrap_or_default()
+                    }
+                    _ => String::new(),
                 }
             })
             .y_label_formatter(&|v| tick(*v))
@@ -161,6 +195,23 @@ impl XyChart {
                     format!(" {label}"),
                     (*x, y_hi),
                     ("sans-serif", 14).into_font().color(&grey),
+                )))
+                .map_err(|e| err(&e))?;
+        }
+        for b in &self.bands {
+            if b.points.len() < 2 {
+                continue;
+            }
+            let outline: Vec<(f64, f64)> = b
+                .points
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(b.points.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    b.colour.mix(0.2).filled(),
                 )))
                 .map_err(|e| err(&e))?;
         }
