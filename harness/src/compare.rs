@@ -326,21 +326,43 @@ fn change(l: &Line) -> String {
     }
 }
 
-/// The table `compare` prints: every line that is not `Same`, then a count.
+/// What both renderings list: every difference, and every measured figure (its gate result says how close
+/// it came); with the counts of differences and failures.
+struct Listed<'a> {
+    shown: Vec<&'a Line>,
+    differences: usize,
+    failing: usize,
+}
+
+fn listed(c: &Comparison) -> Listed<'_> {
+    Listed {
+        shown: c
+            .lines
+            .iter()
+            .filter(|l| l.verdict != Verdict::Same || !l.detail.is_empty())
+            .collect(),
+        differences: c
+            .lines
+            .iter()
+            .filter(|l| l.verdict != Verdict::Same)
+            .count(),
+        failing: c.lines.iter().filter(|l| l.verdict.fails()).count(),
+    }
+}
+
+/// A figure in the tables, or "-" when there is none.
+fn figure(v: Option<f64>) -> String {
+    v.map_or("-".into(), |x| format!("{x:.3}"))
+}
+
+/// The table `compare` prints: the lines [`listed`] picks, then the counts.
 pub fn render(c: &Comparison) -> String {
-    let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
     let mut out = String::new();
-    // Every difference, and every measured figure (its gate result says how close it came).
-    let shown: Vec<&Line> = c
-        .lines
-        .iter()
-        .filter(|l| l.verdict != Verdict::Same || !l.detail.is_empty())
-        .collect();
-    let differences = c
-        .lines
-        .iter()
-        .filter(|l| l.verdict != Verdict::Same)
-        .count();
+    let Listed {
+        shown,
+        differences,
+        failing,
+    } = listed(c);
     if !shown.is_empty() {
         out.push_str(&format!(
             "{:<10} {:<18} {:>14} {:>14} {:>9}  {}\n",
@@ -353,8 +375,8 @@ pub fn render(c: &Comparison) -> String {
             "{:<10} {:<18} {:>14} {:>14} {:>9}  {}{}\n",
             format!("{:?}", l.verdict).to_lowercase(),
             l.metric,
-            fmt(l.baseline),
-            fmt(l.current),
+            figure(l.baseline),
+            figure(l.current),
             change,
             l.what,
             if l.detail.is_empty() {
@@ -364,7 +386,6 @@ pub fn render(c: &Comparison) -> String {
             }
         ));
     }
-    let failing = c.lines.iter().filter(|l| l.verdict.fails()).count();
     out.push_str(&format!(
         "{} rows compared, {} figures checked, {} differences, {} failing\n",
         c.rows_compared,
@@ -375,22 +396,15 @@ pub fn render(c: &Comparison) -> String {
     out
 }
 
-/// The comparison as a markdown table for a pull-request comment: a verdict line, then every line that is not
-/// `Same` (at most 50; the count says how many more).
+/// The comparison as a markdown table for a pull-request comment: a verdict line, then the lines [`listed`]
+/// picks (at most 50; a last line says how many more).
 pub fn render_markdown(c: &Comparison) -> String {
     const SHOWN: usize = 50;
-    let fmt = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.3}"));
-    let shown: Vec<&Line> = c
-        .lines
-        .iter()
-        .filter(|l| l.verdict != Verdict::Same || !l.detail.is_empty())
-        .collect();
-    let differences = c
-        .lines
-        .iter()
-        .filter(|l| l.verdict != Verdict::Same)
-        .count();
-    let failing = c.lines.iter().filter(|l| l.verdict.fails()).count();
+    let Listed {
+        shown,
+        differences,
+        failing,
+    } = listed(c);
     let mut out = format!(
         "### paxos-bench regression check: {}\n\n{} rows compared, {} figures checked, {} differences, {} \
          failing.\n\n",
@@ -412,8 +426,8 @@ pub fn render_markdown(c: &Comparison) -> String {
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             format!("{:?}", l.verdict).to_lowercase(),
             l.metric,
-            fmt(l.baseline),
-            fmt(l.current),
+            figure(l.baseline),
+            figure(l.current),
             change,
             l.what.replace('|', "/"),
             l.detail

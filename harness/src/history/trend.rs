@@ -76,11 +76,7 @@ pub fn figures(runs: &[StoredRun], experiment: &str, pick: &Pick) -> Vec<Figure>
     }
     let legend = Legend::new(&all_rows);
     let names: Vec<String> = commits.iter().map(|c| c.name.clone()).collect();
-    let clients_s = if clients == 1 {
-        "1 client".to_string()
-    } else {
-        format!("{clients} clients")
-    };
+    let clients_s = crate::report::figures::n_clients(clients);
     let n_runs = runs.len();
     type Metric = (
         &'static str,

@@ -192,7 +192,7 @@ pub fn points(rows: &[ResultRow]) -> Vec<Point> {
         .collect()
 }
 
-fn n_clients(c: usize) -> String {
+pub(crate) fn n_clients(c: usize) -> String {
     if c == 1 {
         "1 client".into()
     } else {

@@ -2,7 +2,7 @@
 //! learn the answer before meeting the full table. Each sentence carries its figure, and a sentence whose
 //! data the run does not have is left out (a run of one variant has no "lowest p50 of all").
 
-use super::figures::{points, region_cell, Point};
+use super::figures::{n_clients, points, region_cell, Point};
 use crate::results::ResultRow;
 use std::collections::BTreeSet;
 
@@ -64,14 +64,6 @@ pub fn fmt_ms(v: f64) -> String {
     }
 }
 
-fn clients_phrase(c: usize) -> String {
-    if c == 1 {
-        "1 client".into()
-    } else {
-        format!("{c} clients")
-    }
-}
-
 /// How much bigger `hi` is than `lo`: a percentage below 2x, a factor above.
 fn how_much(lo: f64, hi: f64) -> String {
     if lo <= 0.0 {
@@ -107,7 +99,7 @@ fn lowest_latency(pts: &[&Point], mode: &str) -> Option<String> {
     let (next, n) = *r.get(1)?;
     Some(format!(
         "At {} ({mode}), {} has the lowest p50, {}: {} {}, the next ({}).",
-        clients_phrase(clients),
+        n_clients(clients),
         best.key.variant,
         fmt_ms(b),
         how_much(b, n),
@@ -165,7 +157,7 @@ fn far_client(rows: &[ResultRow], mode: &str, jitter: f64) -> Option<String> {
     Some(format!(
         "For the farthest client region, {far}, {best} has the lowest p50 at {} ({mode}), {}: {} {next} \
          ({}).",
-        clients_phrase(clients),
+        n_clients(clients),
         fmt_ms(b),
         how_much(b, n),
         fmt_ms(n)
@@ -187,7 +179,7 @@ fn throughput(pts: &[&Point], mode: &str) -> Option<String> {
     };
     Some(format!(
         "At {} ({mode}), {} has the highest throughput, {} ops/s: {gap} {}, the next ({} ops/s).",
-        clients_phrase(clients),
+        n_clients(clients),
         best.key.variant,
         thousands(b),
         next.key.variant,
@@ -217,7 +209,7 @@ fn fast_collisions(pts: &[&Point], mode: &str) -> Option<String> {
     let mut s = format!(
         "At {} ({mode}), {} recorded {:.2} collisions per completed command ({} collisions counted by the \
          replicas over the run, {} commands completed)",
-        clients_phrase(top.key.clients),
+        n_clients(top.key.clients),
         top.key.variant,
         top.collisions / top.ops,
         thousands(top.collisions),
@@ -228,7 +220,7 @@ fn fast_collisions(pts: &[&Point], mode: &str) -> Option<String> {
             s.push_str(&format!(
                 ", and its p50 went from {} at {} to {}",
                 fmt_ms(a),
-                clients_phrase(low.key.clients),
+                n_clients(low.key.clients),
                 fmt_ms(b)
             ));
         }
@@ -276,7 +268,7 @@ fn flexible_front(pts: &[&Point], mode: &str) -> Option<String> {
     let off = family.len() - front.len();
     Some(format!(
         "On the front of p50 at {} ({mode}) against crashes survived: {}{}.",
-        clients_phrase(clients),
+        n_clients(clients),
         front.join("; "),
         if off > 0 {
             format!("; {off} other quorum setting{} dominated", plural(off))
